@@ -1,0 +1,1 @@
+"""Shipped policy presets (TOML); see `uvguard.policy`."""

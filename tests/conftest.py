@@ -1,0 +1,128 @@
+"""Shared fixtures: an isolated machine per test, real uv releases, local wheels.
+
+Every test runs with HOME, XDG_* and TMPDIR pointing into its own tmp dir and
+with every UV_*, UVGUARD_*, VIRTUAL_ENV and CONDA_PREFIX variable removed; a
+test that leaves os.environ changed fails. Subprocesses get their environment
+from `sandbox.env(...)`, never from the developer's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests import uv_releases
+from tests.wheelfactory import build_sdist, build_wheel
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+_SCRUBBED_PREFIXES = ("UV_", "UVGUARD_")
+_SCRUBBED = {"VIRTUAL_ENV", "CONDA_PREFIX", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS", "NO_COLOR", "FORCE_COLOR"}
+
+
+@dataclass
+class Sandbox:
+    """A fake machine inside tmp_path: home, XDG dirs, a uv cache, a cwd."""
+
+    root: Path
+    home: Path
+    cache: Path
+    work: Path
+    base_env: dict = field(default_factory=dict)
+
+    def env(self, **extra: str) -> dict:
+        """An environment for a subprocess in this sandbox, plus `extra`."""
+        env = dict(self.base_env)
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def uv(self, *args: str, version: str | None = None, env: dict | None = None,
+           cwd: Path | None = None, check: bool = True, binary: str | Path | None = None,
+           input: str | None = None) -> subprocess.CompletedProcess:
+        """Run real uv (`version`, default the newest pinned) in the sandbox."""
+        program = str(binary or uv_releases.path(version or uv_releases.LATEST))
+        result = subprocess.run(
+            [program, *args], env=env if env is not None else self.env(), cwd=cwd or self.work,
+            capture_output=True, text=True, input=input,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{program} {' '.join(args)} exited {result.returncode}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+            )
+        return result
+
+
+def make_sandbox(root: Path) -> Sandbox:
+    home = root / "home"
+    dirs = {
+        "HOME": home,
+        "XDG_CONFIG_HOME": home / ".config",
+        "XDG_CACHE_HOME": home / ".cache",
+        "XDG_DATA_HOME": home / ".local" / "share",
+        "XDG_STATE_HOME": home / ".local" / "state",
+        "XDG_BIN_HOME": home / ".local" / "bin",
+        "XDG_CONFIG_DIRS": root / "etc-xdg",
+        "TMPDIR": root / "tmp",
+    }
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    work = root / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(_SCRUBBED_PREFIXES) and k not in _SCRUBBED}
+    env.update({k: str(v) for k, v in dirs.items()})
+    env.update(
+        UV_CACHE_DIR=str(root / "cache"),
+        UV_PYTHON_DOWNLOADS="never",
+        UV_NO_PROGRESS="1",
+        UV_OFFLINE="1",
+        UV_PYTHON=BASE_PYTHON,
+    )
+    return Sandbox(root=root, home=home, cache=root / "cache", work=work, base_env=env)
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path, monkeypatch):
+    """Point HOME/XDG/TMPDIR at tmp dirs, scrub UV_*; fail a test that leaks changes."""
+    sandbox = make_sandbox(tmp_path / "machine")
+    for key in list(os.environ):
+        if key.startswith(_SCRUBBED_PREFIXES) or key in _SCRUBBED:
+            monkeypatch.delenv(key)
+    for key in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
+                "XDG_STATE_HOME", "XDG_BIN_HOME", "XDG_CONFIG_DIRS", "TMPDIR"):
+        monkeypatch.setenv(key, sandbox.base_env[key])
+    before = dict(os.environ)
+    yield sandbox
+    leaked = {k for k in set(before) | set(os.environ)
+              if before.get(k) != os.environ.get(k) and k != "PYTEST_CURRENT_TEST"}
+    assert not leaked, f"test leaked environment changes: {sorted(leaked)}"
+
+
+@pytest.fixture
+def sandbox(isolated_environment) -> Sandbox:
+    """The isolated machine of this test (HOME, XDG dirs, cache, cwd)."""
+    return isolated_environment
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory) -> Path:
+    """A find-links directory, built once: pure wheels, a compiled one, a tool, an sdist."""
+    dest = tmp_path_factory.mktemp("wheelhouse")
+    build_wheel(dest, "purepkg", "1.0")
+    build_wheel(dest, "purepkg", "2.0")
+    build_wheel(dest, "otherpkg", "1.0")
+    build_wheel(dest, "speedpkg", "1.0", extension=True)
+    build_wheel(dest, "toolpkg", "1.0", scripts={"toolpkg": "toolpkg:hello"})
+    build_sdist(dest, "sdistpkg", "1.0")
+    return dest
+
+
+def uv_path(version: str | None = None) -> Path:
+    """The binary of a pinned uv release (the newest by default)."""
+    return uv_releases.path(version or uv_releases.LATEST)

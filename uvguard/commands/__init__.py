@@ -1,0 +1,1 @@
+"""One module per `uvguard` subcommand, each with `register(app)`."""

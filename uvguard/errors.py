@@ -1,0 +1,82 @@
+"""The one exception hierarchy, and the one place that maps it to exit codes.
+
+Exit codes (documented in the README):
+  0    success
+  1    a check found a problem (`uvguard doctor`), or a limited operation stopped part-way
+  2    uvguard's own usage or configuration error (bad flag, bad uv config, bad policy)
+  3    the policy refused a cache operation; the cache is untouched
+  127  no real uv binary could be found
+  130  interrupted (Ctrl-C)
+A command passed through to uv returns uv's own exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+EXIT_NO_UV = 127
+EXIT_INTERRUPTED = 130
+
+
+class UvguardError(Exception):
+    """Base class: a message for the user, already worded; never a traceback."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(UvguardError):
+    """A bad command line or argument given to uvguard itself."""
+
+
+class ConfigError(UvguardError):
+    """A uv configuration file or variable that uv itself would reject."""
+
+
+class PolicyError(UvguardError):
+    """An invalid policy file or value."""
+
+
+class RealUvNotFound(UvguardError):
+    """No real uv binary, or the chain of uv binaries leads back to a shim."""
+
+    exit_code = EXIT_NO_UV
+
+
+class Refused(UvguardError):
+    """The policy refused a destructive cache operation."""
+
+    exit_code = EXIT_REFUSED
+
+
+class OperationFailed(UvguardError):
+    """A limited operation stopped part-way; the message says what was and was not removed."""
+
+    exit_code = EXIT_PROBLEM
+
+
+def report(error: UvguardError, stream=None) -> int:
+    """Print `error` in uv's voice on stderr and return its exit code."""
+    from uvguard import messages
+
+    messages.error(error.message, hint=error.hint, stream=stream)
+    return error.exit_code
+
+
+def run_guarded(function, *args, **kwargs) -> int:
+    """Call `function`, turning uvguard errors and ^C into exit codes."""
+    try:
+        return function(*args, **kwargs)
+    except UvguardError as error:
+        return report(error)
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return EXIT_INTERRUPTED

@@ -1,0 +1,76 @@
+"""Messages on stderr in uv's voice: `warning: ...`, `error: ...`, plain hints.
+
+Colour follows uv's rules: `--color always|never` wins, then `NO_COLOR`
+(any non-empty value) and `FORCE_COLOR`, then whether stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Mapping, TextIO
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How to speak: colour or not, and how quiet (`-q` counts)."""
+
+    color: bool = False
+    quiet: int = 0
+
+    @classmethod
+    def detect(cls, color_flag: str | None = None, quiet: int = 0,
+               env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> "Voice":
+        env = os.environ if env is None else env
+        stream = sys.stderr if stream is None else stream
+        if color_flag == "always":
+            color = True
+        elif color_flag == "never" or env.get("NO_COLOR"):
+            color = False
+        elif env.get("FORCE_COLOR"):
+            color = True
+        else:
+            color = _isatty(stream)
+        return cls(color=color, quiet=quiet)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+_STYLES = {"warning": "\x1b[1;33m", "error": "\x1b[1;31m", "hint": "\x1b[1;36m"}
+
+
+def _emit(level: str, text: str, voice: Voice, stream: TextIO | None) -> None:
+    stream = sys.stderr if stream is None else stream
+    label = f"{_STYLES[level]}{level}\x1b[0m" if voice.color else level
+    bold = ("\x1b[1m", "\x1b[0m") if voice.color and level != "hint" else ("", "")
+    stream.write(f"{label}{bold[0]}:{bold[1]} {text}\n")
+    stream.flush()
+
+
+def warning(text: str, voice: Voice = Voice(), stream: TextIO | None = None) -> None:
+    """A warning; silenced by `-q` like uv's own."""
+    if voice.quiet == 0:
+        _emit("warning", text, voice, stream)
+
+
+def error(text: str, hint: str | None = None, voice: Voice | None = None,
+          stream: TextIO | None = None) -> None:
+    """An error, always printed, with an optional `hint:` line saying how to proceed."""
+    voice = voice or Voice.detect(stream=stream)
+    _emit("error", text, voice, stream)
+    if hint:
+        _emit("hint", hint, voice, stream)
+
+
+def info(text: str, voice: Voice = Voice(), stream: TextIO | None = None) -> None:
+    """A plain status line (like uv's `Removed 3 files`); silenced by `-q`."""
+    if voice.quiet == 0:
+        stream = sys.stderr if stream is None else stream
+        stream.write(text + "\n")
+        stream.flush()

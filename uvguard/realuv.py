@@ -1,0 +1,78 @@
+"""Finding the real uv binary, never the shim itself.
+
+Order: `UVGUARD_REAL_UV`, else the path recorded at install, else the first
+`uv` on PATH whose real path is not the shim. The sh front
+(`uvguard/shim.sh`) applies the same order; this is the Python side of it,
+used when the front hands a command line over. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+from uvguard.errors import RealUvNotFound
+
+# Set to the shim's pid just before it execs uv: a shim that starts with its
+# own pid equal to this was exec'd by a shim, so the "real" uv is a shim.
+EXEC_PID_VAR = "UVGUARD_EXEC_PID"
+
+
+def _is_executable_file(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _same_file(a: str, b: str | None) -> bool:
+    if not b:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None = None) -> str:
+    """The path of the real uv for a shim at `shim` (None: no shim is involved)."""
+    if env.get(EXEC_PID_VAR) == str(os.getpid()) and shim:
+        raise RealUvNotFound(
+            f"the real uv resolves to a uvguard shim again ({shim})",
+            hint="set UVGUARD_REAL_UV to the real uv binary",
+        )
+    if "UVGUARD_REAL_UV" in env:
+        real = env["UVGUARD_REAL_UV"]
+        if not _is_executable_file(real):
+            raise RealUvNotFound(f"UVGUARD_REAL_UV={real} is not an executable file")
+    elif recorded and _is_executable_file(recorded):
+        real = recorded
+    else:
+        real = _search_path(env.get("PATH", os.defpath), shim)
+        if real is None:
+            raise RealUvNotFound(
+                "no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH)",
+                hint="install uv or set UVGUARD_REAL_UV",
+            )
+    if shim and _same_file(real, shim):
+        raise RealUvNotFound(
+            f"the real uv ({real}) is this uvguard shim",
+            hint="set UVGUARD_REAL_UV to the real uv binary",
+        )
+    return real
+
+
+def _search_path(path: str, shim: str | None) -> str | None:
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or ".", "uv")
+        if _is_executable_file(candidate) and not _same_file(candidate, shim):
+            return candidate
+    return None
+
+
+def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None):
+    """Replace this process by the real uv: the one seam every hand-off goes through."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    environment = dict(os.environ if env is None else env)
+    environment[EXEC_PID_VAR] = str(os.getpid())
+    os.execve(real, [real, *args], environment)

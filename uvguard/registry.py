@@ -1,0 +1,86 @@
+"""The registry of environments: raw facts appended at install-type commands.
+
+Recording must cost almost nothing on the passthrough path, so a record is
+just the facts a later reader needs to work out which environment a command
+wrote to; resolving them to a path happens at read time (`uvguard.roots`).
+
+One file, `$XDG_STATE_HOME/uvguard/registry` (default
+`~/.local/state/uvguard/registry`), outside every cache dir because uv's prune
+deletes unknown entries there. A record is one line, fields separated by the
+unit separator 0x1f:
+
+    u1 CWD VIRTUAL_ENV CONDA_PREFIX UV_PROJECT_ENVIRONMENT UV_PROJECT
+       UV_WORKING_DIR UV_WORKING_DIRECTORY UV_TOOL_DIR UV_PYTHON
+       UV_SYSTEM_PYTHON UV_CACHE_DIR XDG_DATA_HOME HOME ARG...
+
+An unset variable is an empty field. Each record is written with a single
+O_APPEND write, so concurrent writers do not interleave. The sh front
+(`shim.sh`) writes the same format; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+SEPARATOR = "\x1f"
+TAG = "u1"
+ENV_FIELDS = (
+    "VIRTUAL_ENV", "CONDA_PREFIX", "UV_PROJECT_ENVIRONMENT", "UV_PROJECT",
+    "UV_WORKING_DIR", "UV_WORKING_DIRECTORY", "UV_TOOL_DIR", "UV_PYTHON",
+    "UV_SYSTEM_PYTHON", "UV_CACHE_DIR", "XDG_DATA_HOME", "HOME",
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One install-type command line as the shim saw it."""
+
+    cwd: str
+    env: dict
+    args: tuple[str, ...]
+
+
+def state_dir(env: Mapping[str, str]) -> str:
+    """uvguard's state directory (the registry, the decisions log)."""
+    state_home = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or "/nonexistent", ".local", "state")
+    return os.path.join(state_home, "uvguard")
+
+
+def registry_path(env: Mapping[str, str]) -> str:
+    return os.path.join(state_dir(env), "registry")
+
+
+def format_record(cwd: str, env: Mapping[str, str], args) -> str | None:
+    """The registry line for one command, or None when a field cannot be stored."""
+    fields = [TAG, cwd, *(env.get(name, "") for name in ENV_FIELDS), *args]
+    if any(SEPARATOR in field or "\n" in field for field in fields[1:]):
+        return None
+    return SEPARATOR.join(fields) + "\n"
+
+
+def parse_record(line: str) -> Record | None:
+    """A Record from one registry line; None for a line that is not one (skipped by readers)."""
+    fields = line.rstrip("\n").split(SEPARATOR)
+    if len(fields) < 2 + len(ENV_FIELDS) or fields[0] != TAG:
+        return None
+    env = {name: value for name, value in zip(ENV_FIELDS, fields[2:]) if value}
+    return Record(cwd=fields[1], env=env, args=tuple(fields[2 + len(ENV_FIELDS):]))
+
+
+def append(cwd: str, env: Mapping[str, str], args) -> None:
+    """Record one command; any failure is ignored, as recording must never block uv."""
+    line = format_record(cwd, env, args)
+    if line is None:
+        return
+    path = registry_path(env)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8", "surrogateescape"))
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,46 @@
+"""The Python side of the `uv` shim: exact classification, then exec or guard.
+
+The sh front (`shim.sh`) hands over every command line that contains the word
+`cache` or `clean`: `python -I -m uvguard.shim SHIM RECORDED_UV ARG...`.
+Passthrough lines are exec'd to the real uv with the standard library only;
+cache-mutating ones go through the guard pipeline (`uvguard.guard`), which is
+imported only then.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from uvguard import registry
+from uvguard.errors import UvguardError, report
+from uvguard.invocation import parse, writes_environment
+from uvguard.realuv import exec_uv, find_real_uv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2:
+        sys.stderr.write("usage: python -m uvguard.shim SHIM RECORDED_UV [UV-ARGS...]\n")
+        return 2
+    shim, recorded, args = argv[0], argv[1] or None, argv[2:]
+    env = os.environ
+    invocation = parse(args)
+    try:
+        real = find_real_uv(env, shim, recorded)
+    except UvguardError as error:
+        return report(error)
+    if writes_environment(invocation):
+        try:
+            registry.append(os.getcwd(), env, args)
+        except OSError:
+            pass
+    if not invocation.intercepted:
+        exec_uv(real, args)
+    from uvguard.guard import run
+
+    return run(invocation, real, dict(env), os.getcwd())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
