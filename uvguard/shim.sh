@@ -9,8 +9,8 @@
 # add, remove, venv, pip install/sync/uninstall, tool install/upgrade) append
 # one record to the registry of environments first; see uvguard/registry.py
 # for the format, which this file and the Python side share.
-uvguard_python='@PYTHON@'
-uvguard_recorded_uv='@REAL_UV@'
+uvguard_python=@PYTHON@
+uvguard_recorded_uv=@REAL_UV@
 
 # A shim exec'd straight from a shim (same process id) means the "real" uv
 # is a shim too: stop rather than loop. Children of uv have other pids.
@@ -82,7 +82,7 @@ fi
 if [ "$uvguard_sub" = 1 ]; then
   # One record a line, written by one printf (one write(2), O_APPEND): safe
   # beside concurrent writers. Fields are separated by the unit separator
-  # (0x1f, put in by the installer); a line where a field holds that byte or
+  # (0x1f, filled in by uvguard/shimfile.py); a line where a field holds that byte or
   # a newline is not recorded. Field order: see uvguard/registry.py.
   uvguard_record="u1@US@$PWD@US@${VIRTUAL_ENV-}@US@${CONDA_PREFIX-}@US@${UV_PROJECT_ENVIRONMENT-}@US@${UV_PROJECT-}@US@${UV_WORKING_DIR-}@US@${UV_WORKING_DIRECTORY-}@US@${UV_TOOL_DIR-}@US@${UV_PYTHON-}@US@${UV_SYSTEM_PYTHON-}@US@${UV_CACHE_DIR-}@US@${XDG_DATA_HOME-}@US@${HOME-}"
   case $uvguard_record in
