@@ -1,0 +1,53 @@
+"""uvguard.tomlfile: errors name the file, the line and column, and what was wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from uvguard.errors import ConfigError, PolicyError
+from uvguard.tomlfile import key_line, load_toml
+
+
+def test_loads_a_valid_file(tmp_path):
+    path = tmp_path / "uv.toml"
+    path.write_text('link-mode = "symlink"\n[pip]\nlink-mode = "copy"\n')
+    assert load_toml(path) == {"link-mode": "symlink", "pip": {"link-mode": "copy"}}
+
+
+@pytest.mark.parametrize("text, position", [
+    ('a = 1\nlink-mode = \n', "line 2, column 13"),
+    ('a = 1\nb = "x"\nc = [1,\n', "line 4"),
+    ('[pip]\n[pip]\n', "line 2"),
+])
+def test_syntax_error_names_file_and_position(tmp_path, text, position):
+    path = tmp_path / "uv.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_toml(path)
+    assert str(path) in caught.value.message
+    assert position in caught.value.message
+
+
+def test_error_class_is_chosen_by_the_caller(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text("x = \n")
+    with pytest.raises(PolicyError):
+        load_toml(path, error=PolicyError)
+
+
+def test_unreadable_and_non_utf8_files_are_errors(tmp_path):
+    with pytest.raises(ConfigError, match="Failed to read"):
+        load_toml(tmp_path / "missing.toml")
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'a = 1\nb = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match="line 2: the file is not valid UTF-8"):
+        load_toml(path)
+
+
+def test_key_line_finds_keys_in_tables_and_dotted_form():
+    text = 'cache-dir = "c"\n\n[pip]\n# comment\nlink-mode = "copy"\n[tool.uv]\nlink-mode="x"\n'
+    assert key_line(text, "", "cache-dir") == 1
+    assert key_line(text, "pip", "link-mode") == 5
+    assert key_line(text, "tool.uv", "link-mode") == 7
+    assert key_line(text, "", "link-mode") is None
+    assert key_line('pip.link-mode = "copy"\n', "pip", "link-mode") == 1

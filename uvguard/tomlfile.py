@@ -1,0 +1,81 @@
+"""Reading TOML files with errors a user can act on: the file, the line and column, what was wrong.
+
+Shared by uv's config files (`ConfigError`) and uvguard's policy files (callers
+pass `error=PolicyError`). Never on the passthrough path: tomllib is imported
+only when a guarded command needs a file.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Type
+
+from uvguard.errors import ConfigError, UvguardError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on 3.10
+    import tomli as tomllib
+
+# tomllib words its errors "Invalid value (at line 3, column 1)" or "(at end of document)".
+_POSITION = re.compile(r"^(?P<what>.*?) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
+
+
+def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+    """The parsed content of `path`; `error` (a UvguardError) if it cannot be read or parsed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"Failed to parse `{path}`: line {line}: the file is not valid UTF-8") from None
+    return parse_toml(text, path, error)
+
+
+def parse_toml(text: str, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+    """Parse `text` read from `path`, naming the file and position on failure."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"Failed to parse `{path}`: {describe_decode_error(exc, text)}") from None
+
+
+def describe_decode_error(exc: ValueError, text: str) -> str:
+    """`line L, column C: what` from a TOMLDecodeError, whatever the Python version words it."""
+    match = _POSITION.match(str(exc))
+    if not match:
+        return str(exc)
+    what = match["what"][:1].lower() + match["what"][1:]
+    if match["line"] is None:
+        return f"line {text.count(chr(10)) + 1}: {what} (at end of file)"
+    return f"line {match['line']}, column {match['column']}: {what}"
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def key_line(text: str, table: str, key: str) -> int | None:
+    """The 1-based line where `key` is set in `[table]` ("" for the top level), or None.
+
+    Good enough for messages ("uv.toml:3"): it matches `key = ...` under the
+    right header and dotted `table.key = ...` at the top level, not every
+    spelling TOML allows (quoted keys, inline tables).
+    """
+    current = ""
+    assignment = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+    dotted = re.compile(r"^\s*" + re.escape(f"{table}.{key}") + r"\s*=") if table else None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            current = re.sub(r"\s*\.\s*", ".", header.group(1)).replace('"', "")
+            continue
+        if current == table and assignment.match(line):
+            return number
+        if dotted and current == "" and dotted.match(line):
+            return number
+    return None
