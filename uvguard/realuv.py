@@ -76,3 +76,14 @@ def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str]
     environment = dict(os.environ if env is None else env)
     environment[EXEC_PID_VAR] = str(os.getpid())
     os.execve(real, [real, *args], environment)
+
+
+def run_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None,
+           cwd: str | None = None) -> int:
+    """Run the real uv as a child and return its exit code, for commands that report after uv."""
+    import subprocess
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return subprocess.run([real, *args], env=dict(os.environ if env is None else env), cwd=cwd).returncode
