@@ -1,0 +1,149 @@
+"""`uvguard doctor`, `repair` and `materialize`: heal environments an unguarded prune broke."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import List, Mapping, Optional
+
+import typer
+from typer.core import TyperCommand
+
+from uvguard import messages
+from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
+from uvguard.errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from uvguard.invocation import parse
+from uvguard.materialize import Materialized, human_size, materialize_environment
+from uvguard.realuv import find_real_uv
+from uvguard.repair import Repair, check_link_mode, repair_environment
+from uvguard.uvconfig import effective_config
+
+UV_ARGS = "uvguard.uv_args"
+
+
+class _SplitAtDoubleDash(TyperCommand):
+    """Keeps what follows `--` apart from ENV..., for `repair`'s uv arguments."""
+
+    def parse_args(self, ctx, args):
+        if "--" in args:
+            at = args.index("--")
+            args, ctx.meta[UV_ARGS] = args[:at], args[at + 1:]
+        return super().parse_args(ctx, args)
+
+
+def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> list[str]:
+    if not paths:
+        raise UsageError("name at least one environment", hint="e.g. `uvguard doctor .venv`")
+    return [open_environment(path, cwd) for path in paths]
+
+
+def _cache_dir(env: Mapping[str, str], cwd: str):
+    return effective_config(parse([]), env, cwd).cache_dir
+
+
+def _describe(diagnosis: Diagnosis) -> list[str]:
+    if diagnosis.healthy:
+        return [f"{diagnosis.path}: healthy ({diagnosis.distributions} distributions)"]
+    lines = [f"{diagnosis.path}: {len(diagnosis.broken)} of {diagnosis.distributions} distributions broken "
+             f"({diagnosis.into_cache} dangling links into the uv cache)"]
+    for broken in diagnosis.broken:
+        dist = broken.distribution
+        editable = " (editable)" if dist.editable else ""
+        lines.append(f"  {dist.name} {dist.version}{editable}: {len(broken.missing)} missing files")
+    if diagnosis.unowned:
+        lines.append(f"  {len(diagnosis.unowned)} dangling links no distribution owns "
+                     f"(recreate the environment): {', '.join(diagnosis.unowned)}")
+    return lines
+
+
+def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
+    cache_dir = _cache_dir(env, cwd)
+    diagnoses = [diagnose(path, cache_dir) for path in _environments(paths, env, cwd)]
+    if as_json_output:
+        typer.echo(json.dumps({"healthy": all(d.healthy for d in diagnoses),
+                               "environments": [as_json(d) for d in diagnoses]}, indent=2))
+    else:
+        for diagnosis in diagnoses:
+            typer.echo("\n".join(_describe(diagnosis)))
+        broken = [d.path for d in diagnoses if d.broken]
+        if broken:
+            typer.echo(f"hint: reinstall the broken distributions with `uvguard repair {' '.join(broken)}`", err=True)
+    return EXIT_OK if all(d.healthy for d in diagnoses) else EXIT_PROBLEM
+
+
+def _report_repair(repair: Repair) -> None:
+    if repair.uv_exit:
+        messages.error(f"uv exited with status {repair.uv_exit} while reinstalling into {repair.before.path}")
+    elif repair.uv_exit == 0:
+        names = ", ".join(f"{b.distribution.name} {b.distribution.version}" for b in repair.before.broken)
+        typer.echo(f"{repair.before.path}: reinstalled {names}")
+    typer.echo("\n".join(_describe(repair.after)))
+
+
+def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[str, str], cwd: str) -> int:
+    check_link_mode(link_mode)
+    environments = _environments(paths, env, cwd)
+    real_uv = find_real_uv(env, shim=None)
+    config = effective_config(parse([]), env, cwd)
+    if link_mode is None and config.pip_link_mode == "symlink":
+        messages.warning(f"reinstalling with link-mode = symlink (from {config.pip_link_mode_source}): the next "
+                         "unguarded prune breaks these again; `--link-mode copy` or `uvguard materialize` avoid it")
+    repairs = []
+    for path in environments:
+        repair = repair_environment(path, config.cache_dir, real_uv, link_mode, uv_args, env, cwd)
+        _report_repair(repair)
+        repairs.append(repair)
+    return EXIT_OK if all(r.after.healthy for r in repairs) else EXIT_PROBLEM
+
+
+def _report_materialized(result: Materialized) -> None:
+    copied = result.files - result.hardlinked
+    typer.echo(f"{result.path}: materialized {result.files} files ({human_size(result.bytes)} now held by the "
+               f"environment; {result.hardlinked} hard links, {copied} copies)")
+    if result.skipped:
+        messages.warning(f"left {len(result.skipped)} links to directories in the cache: {', '.join(result.skipped)}")
+    if result.dangling:
+        messages.error(f"{len(result.dangling)} links into the cache already dangle in {result.path} "
+                       "and cannot be materialized",
+                       hint=f"reinstall them with `uvguard repair {result.path}`, then materialize again")
+
+
+def run_materialize(paths, env: Mapping[str, str], cwd: str) -> int:
+    cache_dir = _cache_dir(env, cwd)
+    results = [materialize_environment(path, cache_dir) for path in _environments(paths, env, cwd)]
+    for result in results:
+        _report_materialized(result)
+    return EXIT_OK if not any(r.dangling or r.skipped for r in results) else EXIT_PROBLEM
+
+
+def register(app: typer.Typer) -> None:
+    envs_help = "Environment directories (e.g. `.venv`)."
+
+    @app.command()
+    def doctor(
+        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
+        as_json_output: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
+    ) -> None:
+        """Find distributions whose files dangle into the uv cache. Exit 1 when any is broken."""
+        raise typer.Exit(run_doctor(envs, as_json_output, os.environ, os.getcwd()))
+
+    @app.command(cls=_SplitAtDoubleDash)
+    def repair(
+        ctx: typer.Context,
+        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV... [-- UV-PIP-ARGS...]", help=envs_help),
+        link_mode: Optional[str] = typer.Option(None, "--link-mode", metavar="MODE",
+                                                help="Link mode for the reinstall: clone, copy, hardlink or symlink."),
+    ) -> None:
+        """Reinstall every broken distribution at its installed version, one uv call per environment.
+
+        Arguments after `--` go to `uv pip install` (`--no-index`, `--find-links DIR`, `--offline`, ...).
+        """
+        uv_args = ctx.meta.get(UV_ARGS, [])
+        raise typer.Exit(run_repair(envs, link_mode, uv_args, os.environ, os.getcwd()))
+
+    @app.command()
+    def materialize(
+        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
+    ) -> None:
+        """Replace links into the uv cache by hard links or copies, so the environment outlives the cache."""
+        raise typer.Exit(run_materialize(envs, os.environ, os.getcwd()))
