@@ -1,0 +1,323 @@
+"""The limited operation: remove what real uv would remove, except the live entries.
+
+`removal_plan` (in `prune_plan`) says what real uv would remove; this module
+removes exactly that under uv's exclusive cache lock, except live entries: a
+removal path that contains live entries (a stale bucket written by an older
+uv) is descended and only its other parts go. Removal never leaves the cache
+and never follows a symlink: every step opens the next directory relative to
+its parent's descriptor with O_NOFOLLOW, and links are unlinked, not entered.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, TextIO
+
+from uvguard import messages
+from uvguard.cachelock import exclusive_lock
+from uvguard.errors import OperationFailed
+from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
+from uvguard.prune_plan import MARKERS, Plan, measure, protected_entries, removal_plan
+
+__all__ = ["LimitedResult", "Plan", "measure", "protected_entries", "removal_plan", "run_limited",
+           "remove_plan", "human_readable_bytes"]
+
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class LimitedResult:
+    """What a limited operation removed and kept; counts as uv counts them."""
+
+    operation: str
+    cache_dir: Path
+    removed: tuple[str, ...]
+    kept: tuple[str, ...]
+    environments: tuple[str, ...]
+    num_files: int = 0
+    num_dirs: int = 0
+    bytes: int = 0
+    exit_code: int = 0
+
+
+def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, str],
+                live_entries: Mapping[str, Iterable[str]], voice: messages.Voice,
+                stream: TextIO | None = None) -> LimitedResult:
+    """Run `invocation` (prune, prune --ci, clean, clean PKG) keeping `live_entries`.
+
+    `live_entries` maps a cache-relative entry (`archive-v0/<id>`) to the
+    environments using it (`LiveSet.entries`). The plan is computed under
+    the lock, so it matches the cache as it is removed.
+    """
+    cache_dir = Path(config.cache_dir)
+    noun = "Clearing" if invocation.operation in (CLEAN, CLEAN_PACKAGES) else "Pruning"
+    if config.no_cache or not cache_dir.is_dir():
+        messages.info(f"No cache found at: {user_display(cache_dir)}", voice, stream)
+        return LimitedResult(invocation.operation, cache_dir, (), (), ())
+    with exclusive_lock(cache_dir, env, force=invocation.force, voice=voice, stream=stream):
+        if invocation.operation != CLEAN_PACKAGES:
+            messages.info(f"{noun} cache at: {user_display(cache_dir)}", voice, stream)
+        plan = removal_plan(invocation, config, real_uv, env)
+        remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose)
+        remover.run(plan.remove)
+    kept = tuple(sorted(remover.kept))
+    environments = tuple(sorted({str(e) for entry in kept for e in live_entries.get(entry, ())}))
+    result = LimitedResult(invocation.operation, cache_dir, tuple(remover.removed), kept,
+                           environments, remover.files, remover.dirs, remover.bytes)
+    messages.info(summary_line(result), voice, stream)
+    return result
+
+
+def remove_plan(plan: Plan, live_entries: Iterable[str]) -> LimitedResult:
+    """Remove `plan.remove` except `live_entries`, silently and without the lock (the caller holds it)."""
+    remover = _Remover(plan.cache_dir, set(live_entries), messages.Voice(quiet=1), None, 0)
+    remover.run(plan.remove)
+    return LimitedResult(plan.operation, plan.cache_dir, tuple(remover.removed), tuple(sorted(remover.kept)),
+                         (), remover.files, remover.dirs, remover.bytes)
+
+
+def summary_line(result: LimitedResult) -> str:
+    """uv's own summary (`Removed 3 files (1.2MiB)`), plus what was kept and for how many environments."""
+    empty = "No cache entries found" if result.operation in (CLEAN, CLEAN_PACKAGES) else "No unused entries found"
+    if result.num_files == 0:
+        line = {0: empty, 1: "Removed 1 directory"}.get(result.num_dirs, f"Removed {result.num_dirs} directories")
+    else:
+        line = "Removed 1 file" if result.num_files == 1 else f"Removed {result.num_files} files"
+    if result.bytes > 0:
+        line += f" ({human_readable_bytes(result.bytes)})"
+    if result.kept:
+        entries = _plural(len(result.kept), "entry", "entries")
+        line += f", kept {entries} used by {_plural(len(result.environments), 'environment', 'environments')}"
+    return line
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def human_readable_bytes(size: int) -> str:
+    """IEC units with one decimal, as uv prints them (`512B`, `1.0KiB`, `88.0MiB`)."""
+    if size < 1024:
+        return f"{size}B"
+    quantity = float(size)
+    unit = "B"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if 1024.0 - quantity > 0.05:
+            break
+        quantity /= 1024.0
+        unit = next_unit
+    return f"{quantity:.1f}{unit}"
+
+
+def user_display(path: Path) -> str:
+    """The path as uv shows it: relative to the working directory when inside it."""
+    cwd = os.getcwd()
+    if os.path.dirname(cwd) == cwd:
+        return str(path)
+    try:
+        return str(Path(path).relative_to(cwd))
+    except ValueError:
+        return str(path)
+
+
+class _Remover:
+    """Removes cache-relative paths below one root, keeping live entries, counting like uv."""
+
+    def __init__(self, cache_dir: Path, live: set[str], voice: messages.Voice, stream: TextIO | None,
+                 verbose: int) -> None:
+        self.cache_dir = cache_dir
+        self.live = {entry for entry in live if entry.split("/")[0] not in MARKERS}
+        self.live_ancestors = {"/".join(e.split("/")[:i]) for e in self.live for i in range(1, e.count("/") + 1)}
+        self.voice = voice
+        self.verbose = verbose
+        self.stream = sys.stderr if stream is None else stream
+        self.removed: list[str] = []
+        self.kept: set[str] = set()
+        self.files = self.dirs = self.bytes = 0
+        self.progress = _Progress(self.stream, voice)
+
+    def run(self, paths: Iterable[str]) -> None:
+        paths = [p for p in paths if p and p not in MARKERS and not _escapes(p)]
+        root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for done, path in enumerate(paths):
+                self.progress.update(done, len(paths))
+                try:
+                    self.remove_keeping(root, path)
+                except OSError as error:
+                    raise OperationFailed(self._failure(error, paths[done:], len(paths))) from None
+        finally:
+            os.close(root)
+            self.progress.clear()
+
+    def remove_keeping(self, root: int, path: str) -> None:
+        if path in self.live:
+            self.kept.add(path)
+            self._debug(f"Keeping live cache entry: {self.cache_dir / path}")
+            return
+        if path not in self.live_ancestors:
+            self._remove(root, path)
+            return
+        parent, name = _open_parent(root, path)
+        if parent is None:
+            return
+        try:
+            children = _child_names(parent, name)
+        finally:
+            os.close(parent)
+        if children is None:  # not a real directory after all: nothing live can be below it
+            self._remove(root, path)
+            return
+        for child in sorted(children):
+            self.remove_keeping(root, f"{path}/{child}")
+
+    def _remove(self, root: int, path: str) -> None:
+        parent, name = _open_parent(root, path)
+        if parent is None:
+            return
+        try:
+            self._debug(f"Removing {self.cache_dir / path}")
+            if self._remove_entry(parent, name):
+                self.removed.append(path)
+        finally:
+            os.close(parent)
+
+    def _remove_entry(self, parent: int, name: str) -> bool:
+        """Remove `name` in directory `parent` and all below it; False if it was already gone."""
+        try:
+            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if not stat.S_ISDIR(info.st_mode):
+            if _ignore_missing(_unlink, parent, name):
+                self.files += 1
+                self.bytes += info.st_size
+            return True
+        try:
+            fd = os.open(name, _OPEN_DIR, dir_fd=parent)
+        except FileNotFoundError:
+            return False
+        try:
+            with os.scandir(fd) as entries:
+                names = [entry.name for entry in entries]
+            for child in names:
+                self._remove_entry(fd, child)
+        finally:
+            os.close(fd)
+        if _ignore_missing(_rmdir, parent, name):
+            self.dirs += 1
+        return True
+
+    def _debug(self, text: str) -> None:
+        """uv's `-v` shows one `DEBUG Removing ...` line per removed path; so do we."""
+        if self.verbose and self.voice.quiet == 0:
+            self.stream.write(f"DEBUG {text}\n")
+
+    def _failure(self, error: OSError, rest: list[str], total: int) -> str:
+        """Where it stopped: what was removed, what was not (the failed path first)."""
+        where = f" `{error.filename}`" if error.filename else ""
+        shown = ", ".join(rest[:5]) + (f" and {len(rest) - 5} more" if len(rest) > 5 else "")
+        return (f"failed to remove `{self.cache_dir / rest[0]}` ({error.strerror or error}{where}); "
+                f"stopped after removing {len(self.removed)} of {total} entries ({self.files} files); "
+                f"not removed: {shown}; kept {len(self.kept)} live entries")
+
+
+def _escapes(path: str) -> bool:
+    """A plan path that is absolute or climbs out of the cache: never acted on."""
+    return path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/"))
+
+
+def _open_parent(root: int, path: str) -> tuple[int | None, str]:
+    """A descriptor of `path`'s directory, opened without following links; None if it is gone."""
+    *parents, name = path.split("/")
+    fd = os.dup(root)
+    for part in parents:
+        try:
+            child = os.open(part, _OPEN_DIR, dir_fd=fd)
+        except OSError as error:
+            os.close(fd)
+            if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return None, name  # gone, or a link: what is below is not in this cache
+            raise
+        os.close(fd)
+        fd = child
+    return fd, name
+
+
+def _child_names(parent: int, name: str) -> list[str] | None:
+    try:
+        fd = os.open(name, _OPEN_DIR, dir_fd=parent)
+    except OSError as error:
+        if error.errno in (errno.ENOTDIR, errno.ELOOP):
+            return None
+        if error.errno == errno.ENOENT:
+            return []
+        raise
+    try:
+        with os.scandir(fd) as entries:
+            return [entry.name for entry in entries]
+    finally:
+        os.close(fd)
+
+
+def _unlink(parent: int, name: str) -> None:
+    os.unlink(name, dir_fd=parent)
+
+
+def _rmdir(parent: int, name: str) -> None:
+    os.rmdir(name, dir_fd=parent)
+
+
+def _ignore_missing(action, parent: int, name: str) -> bool:
+    """Run `action(parent, name)`; retry once after making `parent` writable, as uv does; False if gone."""
+    try:
+        action(parent, name)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        mode = os.fstat(parent).st_mode
+        if mode & 0o300 == 0o300:
+            raise
+        os.fchmod(parent, stat.S_IMODE(mode) | 0o300)
+        action(parent, name)
+    return True
+
+
+class _Progress:
+    """`Removing k/n` on a terminal, only once a run has taken a second."""
+
+    def __init__(self, stream: TextIO, voice: messages.Voice) -> None:
+        self.stream = stream
+        self.enabled = voice.quiet == 0 and _isatty(stream)
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < 1.0 or now - self.last < 0.1:
+            return
+        self.last = now
+        self.shown = True
+        self.stream.write(f"\rRemoving cache entries: {done}/{total}")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,232 @@
+"""What real uv would remove from a cache, as cache-relative paths: the removal plan.
+
+Approach: ask the real uv binary itself, on a skeleton of the cache. Modelling
+uv's prune per version would mean carrying bucket names and rules of every
+release (`wheels-v5` → `wheels-v8`, hash-named archive references in 0.6,
+sdist revision pruning, `python-v0` wrongly deleted 0.8.4–0.11.20, ...) and
+still missing the next release. The skeleton is cheap because uv removes
+`archive-v0/<id>` and cached environments whole, without reading them:
+
+- every directory is recreated; every regular file elsewhere is hard-linked
+  (uv reads `revision.http`, `.rev`, `metadata.msgpack`, `.rkyv` contents);
+  `.lock` files get fresh empty files (a hard link would share flocks) and the
+  root markers are copied (uv may rewrite them);
+- `archive-v0/<id>` and `environments-v*/<id>` become empty directories;
+- every symlink is recreated: one that resolves inside the cache points to the
+  same place in the skeleton (absolute links from uv ≤ 0.11.16 are rewritten
+  to the skeleton root, comparing realpaths), one that resolves outside points
+  to an empty stand-in beside the skeleton, so even a uv that follows links
+  while deleting (< 0.11.20) can only empty a stand-in.
+
+The skeleton lives in `<cache>/.uvguard-skeleton-*`: same filesystem (hard
+links work), and an unknown top-level entry that any uv's own prune or clean
+deletes if we crash. Real uv then runs `cache prune [--ci]` / `cache clean
+PKG...` on it, and whatever vanished is the plan.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from uvguard.errors import OperationFailed
+from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, Invocation
+
+MARKERS = frozenset({"CACHEDIR.TAG", ".gitignore", ".git", ".lock"})
+SKELETON_PREFIX = ".uvguard-skeleton-"
+# Directories uv removes whole without looking inside: the skeleton keeps them empty.
+_OPAQUE = re.compile(r"^(archive-v\d+|environments-v\d+)/[^/]+$")
+# Environment variables that would point the skeleton run at another cache.
+_CACHE_VARIABLES = ("UV_CACHE_DIR", "UV_NO_CACHE", "UV_CONFIG_FILE", "UV_NO_CONFIG")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The topmost cache-relative POSIX paths real uv would remove, sorted.
+
+    `sizes` maps a path to its size in bytes, filled in by `measure` (a dry
+    run) since it means reading every file below.
+    """
+
+    operation: str
+    cache_dir: Path
+    remove: tuple[str, ...]
+    sizes: Mapping[str, int] = field(default_factory=dict)
+
+
+def removal_plan(invocation: Invocation, config, real_uv: str, env: Mapping[str, str]) -> Plan:
+    """What real uv (`real_uv`) would remove for `invocation` from `config.cache_dir`.
+
+    The root markers are never in the plan: uv keeps them on prune (and a
+    limited clean keeps them too, like the lock file it is holding).
+    """
+    cache_dir = Path(config.cache_dir)
+    operation = invocation.operation
+    if config.no_cache or not cache_dir.is_dir():
+        return Plan(operation, cache_dir, ())
+    if operation == CLEAN:
+        return Plan(operation, cache_dir, clean_all_paths(cache_dir))
+    if operation not in (PRUNE, PRUNE_CI, CLEAN_PACKAGES):
+        raise ValueError(f"not a cache operation: {operation}")
+    with tempfile.TemporaryDirectory(prefix=SKELETON_PREFIX, dir=cache_dir) as work:
+        skeleton = Path(work) / "cache"
+        before = build_skeleton(cache_dir, skeleton, Path(work) / "outside")
+        _run_uv_on(skeleton, invocation, real_uv, env)
+        after = set(_walk_paths(skeleton))
+    removed = {path for path in before - after if path not in MARKERS}
+    return Plan(operation, cache_dir, topmost(removed))
+
+
+def clean_all_paths(cache_dir: Path) -> tuple[str, ...]:
+    """Every top-level entry of the cache except uv's markers."""
+    return tuple(sorted(name for name in os.listdir(cache_dir) if name not in MARKERS))
+
+
+def protected_entries(plan: Plan, live_entries: Iterable[str]) -> tuple[str, ...]:
+    """The live entries the plan would remove, directly or inside a removed parent."""
+    removed = set(plan.remove)
+    return tuple(sorted(entry for entry in set(live_entries) if _covered(entry, removed)))
+
+
+def _covered(entry: str, removed: set[str]) -> bool:
+    parts = entry.split("/")
+    return any("/".join(parts[:i]) in removed for i in range(1, len(parts) + 1))
+
+
+def topmost(paths: Iterable[str]) -> tuple[str, ...]:
+    """The paths whose parent is not in the set itself."""
+    paths = set(paths)
+    return tuple(sorted(p for p in paths if p.rpartition("/")[0] not in paths))
+
+
+def measure(plan: Plan) -> Plan:
+    """The plan with the size in bytes of every path (files and links, not followed)."""
+    sizes = {path: _size(plan.cache_dir / path) for path in plan.remove}
+    return Plan(plan.operation, plan.cache_dir, plan.remove, sizes)
+
+
+def _size(path: Path) -> int:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    if not stat.S_ISDIR(info.st_mode):
+        return info.st_size
+    total = 0
+    for directory, dirs, files in os.walk(path):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(directory, d))]:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:
+    """Mirror `cache_dir` at `skeleton` (see the module docstring); return its relative paths."""
+    builder = _SkeletonBuilder(Path(os.path.realpath(cache_dir)), skeleton, outside)
+    skeleton.mkdir()
+    outside.mkdir()
+    builder.copy_dir(Path(cache_dir), skeleton, "")
+    return builder.paths
+
+
+class _SkeletonBuilder:
+    def __init__(self, real_root: Path, skeleton: Path, outside: Path) -> None:
+        self.real_root = real_root
+        self.skeleton = skeleton
+        self.outside = outside
+        self.paths: set[str] = set()
+        self.stand_ins = 0
+
+    def copy_dir(self, source: Path, dest: Path, rel: str) -> None:
+        with os.scandir(source) as entries:
+            for entry in entries:
+                child_rel = f"{rel}/{entry.name}" if rel else entry.name
+                if not rel and entry.name.startswith(SKELETON_PREFIX):
+                    if entry.path == str(self.skeleton.parent):
+                        continue  # our own skeleton
+                target = dest / entry.name
+                self.paths.add(child_rel)
+                if entry.is_symlink():
+                    self.copy_link(Path(entry.path), target, child_rel)
+                elif entry.is_dir(follow_symlinks=False):
+                    target.mkdir()
+                    if not (_OPAQUE.match(child_rel) or child_rel.startswith(SKELETON_PREFIX)):
+                        self.copy_dir(Path(entry.path), target, child_rel)
+                else:
+                    self.copy_file(Path(entry.path), target, entry.name, rel)
+
+    def copy_file(self, source: Path, target: Path, name: str, parent_rel: str) -> None:
+        if name == ".lock" or name.endswith(".lock"):
+            target.touch()
+        elif not parent_rel and name in MARKERS:
+            shutil.copyfile(source, target)
+        elif not source.is_file():
+            target.touch()  # a fifo or socket: uv only ever removes it
+        else:
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)  # another filesystem, or protected_hardlinks
+
+    def copy_link(self, source: Path, target: Path, rel: str) -> None:
+        text = os.readlink(source)
+        resolved = Path(os.path.realpath(source))
+        try:
+            inside = resolved.relative_to(self.real_root)
+        except ValueError:
+            os.symlink(self.stand_in(resolved), target)
+            return
+        mirrored = self.skeleton / inside
+        if os.path.isabs(text):
+            os.symlink(mirrored, target)
+        else:
+            os.symlink(os.path.relpath(mirrored, target.parent), target)
+
+    def stand_in(self, resolved: Path) -> Path:
+        """An empty file or directory of the target's kind, outside the skeleton."""
+        self.stand_ins += 1
+        stand_in = self.outside / str(self.stand_ins)
+        if resolved.is_dir():
+            stand_in.mkdir()
+        elif resolved.exists():
+            stand_in.touch()
+        return stand_in  # a missing target stays missing: the link dangles
+
+
+def _walk_paths(root: Path) -> Iterable[str]:
+    for directory, dirs, files in os.walk(root):
+        rel = os.path.relpath(directory, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        for name in dirs + files:
+            yield prefix + name
+
+
+def _run_uv_on(skeleton: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> None:
+    args = [real_uv, "--no-config", "--offline", "--no-progress", "--cache-dir", str(skeleton)]
+    if invocation.option("preview"):
+        args.append("--preview")
+    for feature in invocation.option("preview-features", ()):
+        args.append(f"--preview-features={feature}")
+    if invocation.operation == CLEAN_PACKAGES:
+        command = ["cache", "clean", *invocation.packages]
+    else:
+        command = ["cache", "prune"] + (["--ci"] if invocation.operation == PRUNE_CI else [])
+    args += command
+    child_env = {k: v for k, v in env.items() if k not in _CACHE_VARIABLES}
+    result = subprocess.run(args, env=child_env, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise OperationFailed(
+            f"could not work out what `uv {' '.join(command)}` would remove: "
+            f"{real_uv} exited {result.returncode} on a skeleton of the cache; nothing was removed\n"
+            + result.stderr.strip(),
+        )
