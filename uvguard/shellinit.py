@@ -1,0 +1,143 @@
+"""Shell code that makes `uv` resolve to the uvguard shim, and where it goes.
+
+A PATH prepend, not an alias: it also reaches scripts and `uv run` children
+started from the shell, and the shim's directory holds nothing but `uv` and
+`uvguard`, so nothing else is shadowed. `uvguard shell-init` prints the code
+and, with `--install`, appends it once to the shell's rc file; `install.sh`
+writes the same code into the env files its rc lines source. Never imported
+on the passthrough path (shellingham is loaded lazily, here only).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Mapping
+
+from uvguard.errors import UsageError
+
+SHELLS = ("bash", "zsh", "fish", "powershell")
+SHIM_MARKER = "# uvguard-shim:"
+BLOCK_BEGIN = "# >>> uvguard shell-init >>>"
+BLOCK_END = "# <<< uvguard shell-init <<<"
+_ALIASES = {"pwsh": "powershell"}
+
+
+def installed_shim_dir(prefix: str | os.PathLike = sys.prefix) -> Path:
+    """The bin dir holding the shim of the installation this uvguard runs from.
+
+    install.sh lays an installation out as PREFIX/venv (this interpreter's
+    prefix) beside PREFIX/bin/uv (the shim) and PREFIX/bin/uvguard.
+    """
+    directory = Path(prefix).resolve().parent / "bin"
+    if not is_shim(directory / "uv"):
+        raise UsageError(
+            f"no uvguard shim next to this uvguard (looked for {directory / 'uv'})",
+            hint="install uvguard with install.sh, then run the `uvguard` it puts on PATH",
+        )
+    return directory
+
+
+def is_shim(path: Path) -> bool:
+    """Whether `path` is a uvguard shim: its head carries the shim marker line."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(512)
+    except OSError:
+        return False
+    return any(line.startswith(SHIM_MARKER.encode()) for line in head.splitlines())
+
+
+def render(shell: str, directory: Path) -> str:
+    """The code, for `shell`, that puts `directory` first on PATH unless it already is."""
+    header = f"# uvguard: make `uv` run the uvguard shim (from `uvguard shell-init {shell}`)\n"
+    path = str(directory)
+    if shell == "fish":
+        quoted = _fish_quote(path)
+        return header + f"if test \"$PATH[1]\" != {quoted}\n    set -gx PATH {quoted} $PATH\nend\n"
+    if shell == "powershell":
+        quoted = "'" + path.replace("'", "''") + "'"
+        return header + (
+            f"if (($env:PATH -split [IO.Path]::PathSeparator)[0] -ne {quoted}) {{\n"
+            f"    $env:PATH = {quoted} + [IO.Path]::PathSeparator + $env:PATH\n}}\n"
+        )
+    quoted = "'" + path.replace("'", "'\\''") + "'"
+    return header + (
+        f'case ":${{PATH-}}:" in\n'
+        f"  :{quoted}:*) ;;\n"
+        f'  *) PATH={quoted}"${{PATH:+:$PATH}}"; export PATH ;;\n'
+        "esac\n"
+    )
+
+
+def _fish_quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def normalize(name: str) -> str | None:
+    """A supported shell name for a process or file name (`-bash`, `/bin/zsh`, `pwsh.exe`), else None."""
+    base = os.path.basename(name).lstrip("-").lower()
+    base = base[:-4] if base.endswith(".exe") else base
+    base = _ALIASES.get(base, base)
+    return base if base in SHELLS else None
+
+
+def _shellingham_name() -> str:
+    import shellingham
+
+    return shellingham.detect_shell()[0]
+
+
+def detect_shell(env: Mapping[str, str], detect: Callable[[], str] = _shellingham_name) -> str:
+    """The user's shell: shellingham's answer when supported, else `$SHELL`."""
+    try:
+        detected = detect()
+    except Exception as error:  # shellingham raises ShellDetectionFailure, RuntimeError or OSError
+        detected, why = None, f"shellingham failed: {error or type(error).__name__}"
+    else:
+        why = f"shellingham found {detected!r}"
+    shell = normalize(detected) if detected else None
+    shell = shell or normalize(env.get("SHELL", ""))
+    if shell is None:
+        login = env.get("SHELL")
+        raise UsageError(
+            f"cannot tell which shell to initialise ({why}; SHELL is {login!r})" if login
+            else f"cannot tell which shell to initialise ({why}; SHELL is not set)",
+            hint="name it: uvguard shell-init bash|zsh|fish|powershell",
+        )
+    return shell
+
+
+def rc_file(shell: str, env: Mapping[str, str]) -> Path:
+    """The file an interactive `shell` reads at start-up."""
+    home = env.get("HOME")
+    if not home:
+        raise UsageError("HOME is not set; cannot find your shell's rc file")
+    config = Path(env.get("XDG_CONFIG_HOME") or Path(home, ".config"))
+    if shell == "bash":
+        return Path(home, ".bashrc")
+    if shell == "zsh":
+        return Path(env.get("ZDOTDIR") or home, ".zshrc")
+    if shell == "fish":
+        return config / "fish" / "config.fish"
+    return config / "powershell" / "Microsoft.PowerShell_profile.ps1"
+
+
+def install(shell: str, code: str, env: Mapping[str, str]) -> tuple[Path, bool]:
+    """Append `code` to `shell`'s rc file inside marker lines, once; (file, whether added)."""
+    path = rc_file(shell, env)
+    try:
+        existing = path.read_text() if path.exists() else ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {path}: {error}") from None
+    if BLOCK_BEGIN in existing.splitlines():
+        return path, False
+    separator = "\n" if existing and not existing.endswith("\n") else ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as file:
+            file.write(f"{separator}{BLOCK_BEGIN}\n{code}{BLOCK_END}\n")
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error}") from None
+    return path, True
