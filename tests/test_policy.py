@@ -1,0 +1,281 @@
+"""The layered policy: presets, each layer, the lock, and every kind of malformed input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from uvguard.errors import PolicyError
+from uvguard.policy import ACTION_KEYS, PRESETS, load_policy
+from uvguard.tomlfile import tomllib
+
+
+class Machine:
+    """Policy files at every layer of a sandbox; `/etc/uvguard` is a tmp dir passed to the loader."""
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self.env = sandbox.env()
+        self.xdg = Path(self.env["XDG_CONFIG_DIRS"]) / "uvguard" / "policy.toml"
+        self.etc = sandbox.root / "etc-uvguard" / "policy.toml"
+        self.user = Path(self.env["XDG_CONFIG_HOME"]) / "uvguard" / "policy.toml"
+        self.project = sandbox.work / "proj"
+        self.project.mkdir()
+
+    def write(self, path: Path, text: str) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def load(self, **env):
+        return load_policy({**self.env, **env}, self.sandbox.work, self.project, system_file=self.etc)
+
+    def error(self, **env) -> str:
+        with pytest.raises(PolicyError) as caught:
+            self.load(**env)
+        return caught.value.message
+
+
+@pytest.fixture
+def machine(sandbox):
+    return Machine(sandbox)
+
+
+def values(policy):
+    return {key: policy.action(key) for key in ACTION_KEYS}
+
+
+def test_builtin_default(machine):
+    policy = machine.load()
+    assert values(policy) == {"prune": "limit", "prune-ci": "limit", "clean": "refuse",
+                              "clean-packages": "limit", "uncertain": "refuse", "unknown": "warn"}
+    assert {s.source.layer for s in policy.settings.values()} == {"built-in"}
+    assert policy.roots == () and policy.log is None
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_presets_set_every_action_key(machine, preset):
+    policy = machine.load(UVGUARD_POLICY=preset)
+    shipped = tomllib.loads(
+        (Path(__file__).parent.parent / "policies" / f"{preset}.toml").read_text())
+    assert values(policy) == shipped
+    assert {policy.settings[key].source.layer for key in ACTION_KEYS} == {"env"}
+    assert {policy.settings[key].source.preset for key in ACTION_KEYS} == {preset}
+
+
+def test_preset_meanings(machine):
+    assert set(values(machine.load(UVGUARD_POLICY="strict")).values()) == {"refuse"}
+    assert set(values(machine.load(UVGUARD_POLICY="ci")).values()) == {"limit"}
+    assert set(values(machine.load(UVGUARD_POLICY="permissive")).values()) == {"warn"}
+
+
+def test_each_layer_overrides_the_one_below(machine):
+    machine.write(machine.xdg, 'prune = "warn"\nprune-ci = "warn"\nclean = "warn"\nclean-packages = "warn"\n')
+    machine.write(machine.etc, 'prune-ci = "refuse"\nclean = "refuse"\nclean-packages = "refuse"\n')
+    machine.write(machine.user, 'clean = "allow"\nclean-packages = "allow"\n')
+    machine.write(machine.project / "uvguard.toml", 'clean-packages = "limit"\n')
+    policy = machine.load()
+    assert [policy.action(k) for k in ("prune", "prune-ci", "clean", "clean-packages")] == \
+        ["warn", "refuse", "allow", "limit"]
+    sources = {k: (policy.settings[k].source.layer, policy.settings[k].source.file)
+               for k in ("prune", "prune-ci", "clean", "clean-packages", "unknown")}
+    assert sources == {
+        "prune": ("system", str(machine.xdg)),
+        "prune-ci": ("system", str(machine.etc)),
+        "clean": ("user", str(machine.user)),
+        "clean-packages": ("project", str(machine.project / "uvguard.toml")),
+        "unknown": ("built-in", None),
+    }
+    env_file = machine.write(machine.sandbox.work / "team.toml", 'clean-packages = "warn"\n')
+    assert machine.load(UVGUARD_POLICY=str(env_file)).settings["clean-packages"].source.layer == "env"
+    assert machine.load(UVGUARD_POLICY="team.toml").action("clean-packages") == "warn"
+
+
+def test_first_xdg_config_dir_with_a_policy_wins(machine):
+    first, second = machine.sandbox.root / "xdg-a", machine.sandbox.root / "xdg-b"
+    machine.write(second / "uvguard" / "policy.toml", 'prune = "warn"\n')
+    env = {"XDG_CONFIG_DIRS": f"relative:{first}:{second}"}
+    assert machine.load(**env).settings["prune"].source.file == str(second / "uvguard" / "policy.toml")
+    machine.write(first / "uvguard" / "policy.toml", 'prune = "refuse"\n')
+    assert machine.load(**env).action("prune") == "refuse"
+
+
+def test_user_layer_falls_back_to_home_config(machine):
+    path = machine.write(machine.sandbox.home / ".config" / "uvguard" / "policy.toml", 'prune = "warn"\n')
+    env = {k: v for k, v in machine.env.items() if k != "XDG_CONFIG_HOME"}
+    policy = load_policy(env, machine.sandbox.work, machine.project, system_file=machine.etc)
+    assert policy.settings["prune"].source.file == str(path)
+
+
+def test_project_walk_finds_pyproject_tool_uvguard_in_an_ancestor(machine):
+    nested = machine.project / "src" / "pkg"
+    nested.mkdir(parents=True)
+    machine.write(machine.project / "src" / "pyproject.toml", '[project]\nname = "x"\n')
+    machine.write(machine.project / "pyproject.toml", '[project]\nname = "p"\n\n[tool.uvguard]\nprune = "refuse"\n')
+    policy = load_policy(machine.env, machine.sandbox.work, nested, system_file=machine.etc)
+    setting = policy.settings["prune"]
+    assert (setting.value, setting.source.file, setting.source.line) == \
+        ("refuse", str(machine.project / "pyproject.toml"), 5)
+
+
+def test_uvguard_toml_wins_over_pyproject_in_the_same_directory(machine):
+    machine.write(machine.project / "pyproject.toml", '[tool.uvguard]\nprune = "refuse"\n')
+    machine.write(machine.project / "uvguard.toml", 'prune = "warn"\n')
+    assert machine.load().action("prune") == "warn"
+
+
+def test_nearest_project_file_wins(machine):
+    inner = machine.project / "inner"
+    machine.write(machine.project / "uvguard.toml", 'prune = "warn"\n')
+    machine.write(inner / "uvguard.toml", 'prune = "refuse"\n')
+    policy = load_policy(machine.env, machine.sandbox.work, inner, system_file=machine.etc)
+    assert policy.action("prune") == "refuse"
+
+
+def test_locked_key_keeps_its_system_value(machine):
+    machine.write(machine.etc, 'clean = "refuse"\nprune-ci = "limit"\nlocked = ["clean", "prune-ci"]\n')
+    user = machine.write(machine.user, 'clean = "allow"\nprune = "warn"\n')
+    policy = machine.load(UVGUARD_POLICY="permissive")
+    clean = policy.settings["clean"]
+    assert (clean.value, clean.source.file, clean.locked_by.file, clean.locked_by.line) == \
+        ("refuse", str(machine.etc), str(machine.etc), 3)
+    assert [(value, source.layer, source.file) for value, source in clean.ignored] == \
+        [("allow", "user", str(user)), ("warn", "env", None)]
+    assert policy.action("prune-ci") == "limit"
+    assert policy.action("prune") == "warn"  # not locked: permissive wins
+    assert policy.settings["prune"].source.layer == "env"
+
+
+def test_lock_without_a_value_holds_the_builtin_default_not_the_xdg_file(machine):
+    machine.write(machine.etc, 'locked = ["clean"]\n')
+    machine.write(machine.xdg, 'clean = "allow"\nlocked = []\n')
+    machine.write(machine.user, 'clean = "warn"\n')
+    setting = machine.load().settings["clean"]
+    assert (setting.value, setting.source.layer, setting.locked) == ("refuse", "built-in", True)
+
+
+def test_xdg_system_file_can_lock_too(machine):
+    machine.write(machine.xdg, 'prune = "refuse"\nlocked = ["prune"]\n')
+    machine.write(machine.user, 'prune = "allow"\n')
+    setting = machine.load(UVGUARD_POLICY="permissive").settings["prune"]
+    assert (setting.value, setting.locked_by.file, len(setting.ignored)) == ("refuse", str(machine.xdg), 2)
+
+
+def test_same_value_in_a_higher_layer_is_not_an_attempt(machine):
+    machine.write(machine.etc, 'clean = "refuse"\nlocked = ["clean"]\n')
+    machine.write(machine.user, 'clean = "refuse"\n')
+    assert machine.load().settings["clean"].ignored == ()
+
+
+def test_roots_add_up_and_resolve_against_their_file(machine):
+    machine.write(machine.etc, 'roots = ["/app/.venv", "/opt/venvs/*"]\n')
+    machine.write(machine.user, 'roots = ["~/venvs/a", "/app/.venv"]\n')
+    machine.write(machine.project / "uvguard.toml", 'roots = ["envs/b"]\n')
+    policy = machine.load()
+    assert policy.root_paths == ("/app/.venv", "/opt/venvs/*", str(machine.sandbox.home / "venvs" / "a"),
+                                 str(machine.project / "envs" / "b"))
+    assert [source.layer for _, source in policy.roots] == ["system", "system", "user", "project"]
+
+
+def test_log_from_the_highest_layer_and_empty_turns_it_off(machine):
+    machine.write(machine.etc, 'log = "/srv/team.jsonl"\n')
+    assert machine.load().log == "/srv/team.jsonl"
+    machine.write(machine.project / "uvguard.toml", 'log = "decisions.jsonl"\n')
+    assert machine.load().log == str(machine.project / "decisions.jsonl")
+    machine.write(machine.user, 'log = ""\n')
+    assert machine.load().log == str(machine.project / "decisions.jsonl")
+    (machine.project / "uvguard.toml").unlink()
+    assert machine.load().log is None
+
+
+def test_a_locked_log_cannot_be_redirected(machine):
+    machine.write(machine.etc, 'log = "/srv/team.jsonl"\nlocked = ["log"]\n')
+    machine.write(machine.user, 'log = ""\n')
+    assert machine.load().log == "/srv/team.jsonl"
+
+
+# Malformed input: every class, exact messages.
+
+def test_bad_toml(machine):
+    machine.write(machine.user, 'prune = "limit"\nclean = \n')
+    assert machine.error() == f"Failed to parse `{machine.user}`: line 2, column 9: invalid value"
+
+
+def test_unknown_key(machine):
+    machine.write(machine.user, '\nprnue = "limit"\n')
+    assert machine.error() == (
+        f"Invalid policy `{machine.user}`: line 2: unknown key `prnue`; expected one of prune, prune-ci, "
+        "clean, clean-packages, uncertain, unknown, roots, log, locked")
+
+
+def test_unknown_key_in_pyproject(machine):
+    path = machine.write(machine.project / "pyproject.toml", '[tool.uvguard]\nprune = "limit"\nclear = "refuse"\n')
+    assert machine.error().startswith(f"Invalid policy `{path}`: line 3: unknown key `tool.uvguard.clear`; ")
+
+
+def test_bad_value(machine):
+    machine.write(machine.user, 'prune-ci = "delete"\n')
+    assert machine.error() == (f'Invalid policy `{machine.user}`: line 1: `prune-ci` = "delete" is not an action; '
+                               "expected one of allow, warn, limit, refuse")
+
+
+def test_wrong_type(machine):
+    machine.write(machine.etc, "clean = true\n")
+    assert machine.error() == (f"Invalid policy `{machine.etc}`: line 1: `clean` must be a string, not a boolean; "
+                               "expected one of allow, warn, limit, refuse")
+
+
+@pytest.mark.parametrize("text, message", [
+    ('roots = "/app/.venv"\n', "`roots` must be an array of strings, not a string; expected paths or globs"),
+    ("roots = [1]\n", "`roots` must be an array of strings, not an array holding an integer; expected paths or globs"),
+    ("log = 3\n", '`log` must be a string, not an integer; expected a file path, or "" for none'),
+    ("[prune]\nci = 1\n", "`prune` must be a string, not a table; expected one of allow, warn, limit, refuse"),
+])
+def test_wrong_types_of_other_keys(machine, text, message):
+    machine.write(machine.user, text)
+    assert machine.error().endswith(message)
+
+
+def test_lock_in_a_non_system_layer(machine):
+    machine.write(machine.user, 'clean = "refuse"\nlocked = ["clean"]\n')
+    assert machine.error() == (
+        f"Invalid policy `{machine.user}`: line 2: `locked` is honoured only in a system policy "
+        "(/etc/uvguard/policy.toml or $XDG_CONFIG_DIRS/uvguard/policy.toml), not in this user policy; remove it")
+
+
+def test_lock_in_the_env_layer(machine):
+    path = machine.write(machine.sandbox.work / "mine.toml", 'locked = ["prune"]\n')
+    assert "not in this env policy" in machine.error(UVGUARD_POLICY=str(path))
+
+
+def test_locking_a_key_that_cannot_be_locked(machine):
+    machine.write(machine.etc, 'locked = ["roots"]\n')
+    assert machine.error() == (
+        f"Invalid policy `{machine.etc}`: line 1: `locked` lists `roots`, which cannot be locked; expected keys "
+        "from prune, prune-ci, clean, clean-packages, uncertain, unknown, log")
+
+
+def test_unknown_preset(machine):
+    assert machine.error(UVGUARD_POLICY="lenient") == (
+        "UVGUARD_POLICY=lenient: unknown preset; expected one of default, strict, ci, permissive, "
+        "or a path to a policy file")
+
+
+def test_missing_policy_file_named_by_env(machine):
+    assert machine.error(UVGUARD_POLICY="./nope.toml") == (
+        f"UVGUARD_POLICY=./nope.toml: no such policy file (`{machine.sandbox.work / 'nope.toml'}`)")
+
+
+def test_unreadable_policy_is_an_error_not_skipped(machine):
+    machine.user.mkdir(parents=True)  # a directory where the file should be
+    assert machine.error() == f"Failed to read `{machine.user}`: Is a directory"
+
+
+def test_broken_pyproject_on_the_walk_fails_closed(machine):
+    path = machine.write(machine.project / "pyproject.toml", "[tool.uvguard\n")
+    assert machine.error().startswith(f"Failed to parse `{path}`: line 1")
+
+
+def test_empty_env_var_is_unset(machine):
+    assert values(machine.load(UVGUARD_POLICY="")) == values(machine.load())

@@ -1,0 +1,346 @@
+"""The policy: what uvguard does when a cache operation would break environments.
+
+Format (a user-facing contract), top-level keys of a TOML file, or the same
+keys under `[tool.uvguard]` in `pyproject.toml`:
+
+    prune = "limit"            # allow | warn | limit | refuse
+    prune-ci = "limit"
+    clean = "refuse"
+    clean-packages = "limit"
+    uncertain = "refuse"       # the live set cannot be fully determined
+    unknown = "warn"           # symlink mode is on, yet no environment linking into the cache is known
+    roots = ["/app/.venv"]     # extra roots for the live set (paths or globs)
+    log = "/srv/uvguard.jsonl" # a team-wide copy of the decisions log
+    locked = ["clean"]         # system layer only: no higher layer may change these keys
+
+Layers, lowest to highest: the built-in default (preset `default`) → system
+→ user (`$XDG_CONFIG_HOME/uvguard/policy.toml`, else
+`~/.config/uvguard/policy.toml`) → project → `UVGUARD_POLICY`.
+
+Where issue 5 leaves room, these are the rules:
+- System layer: two files, both read. First the first `uvguard/policy.toml`
+  found over `$XDG_CONFIG_DIRS` (default `/etc/xdg`), then
+  `/etc/uvguard/policy.toml`, whose values win over it.
+- Locks: the keys listed in `locked` in either system file keep their system
+  value whatever a higher layer says. A key locked by `/etc/uvguard/policy.toml`
+  takes its value from that file, or from the built-in default when that file
+  does not set it, never from the XDG file: anybody can point
+  `$XDG_CONFIG_DIRS` elsewhere, and that must not unlock or change a key the
+  machine's policy locks. No environment variable moves `/etc/uvguard`.
+- A higher layer that sets a locked key to another value is not an error: its
+  value is ignored and recorded, and `policy show` and the decision say so.
+  `locked` anywhere but a system file is an error, so nobody believes a lock
+  protects them when it does not. Lockable: the six action keys and `log`.
+- `roots` add up over all layers (a root only adds protection, and no layer
+  can hide another's). `log` comes from the highest layer that sets it;
+  `log = ""` turns the team copy off. Relative paths in `roots` and `log` are
+  relative to the directory of the file that names them; `~` is `$HOME`.
+- Project layer: from the project directory up, the first directory holding
+  `uvguard.toml`, or a `pyproject.toml` with a `[tool.uvguard]` table; in one
+  directory `uvguard.toml` wins, like `uv.toml` over `pyproject.toml` in uv's
+  own walk. uv's `--no-config` does not switch the policy off.
+- `UVGUARD_POLICY`: a value containing `/` or ending in `.toml` is a file
+  (relative to the cwd), anything else a preset name; empty means unset.
+- A missing file is skipped; a file that exists but cannot be read or parsed,
+  an unknown key, a value of the wrong type or outside the allowed set is a
+  `PolicyError` naming the file, the line where known, the key and the
+  allowed values. On a guarded command that exits 2 with the cache untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Mapping
+
+from uvguard.errors import PolicyError
+from uvguard.tomlfile import key_line, load_toml, parse_toml
+
+ACTIONS = ("allow", "warn", "limit", "refuse")
+OPERATION_KEYS = ("prune", "prune-ci", "clean", "clean-packages")
+ACTION_KEYS = OPERATION_KEYS + ("uncertain", "unknown")
+LOCKABLE_KEYS = ACTION_KEYS + ("log",)
+KEYS = ACTION_KEYS + ("roots", "log", "locked")
+PRESETS = ("default", "strict", "ci", "permissive")
+LAYERS = ("built-in", "system", "user", "project", "env")
+
+SYSTEM_POLICY_FILE = "/etc/uvguard/policy.toml"
+PROJECT_FILE = "uvguard.toml"
+ENV_VAR = "UVGUARD_POLICY"
+
+_TOML_TYPES = ((bool, "a boolean"), (str, "a string"), (int, "an integer"), (float, "a float"),
+               (list, "an array"), (dict, "a table"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a value came from: the layer, and the file (None: a shipped preset) and line."""
+
+    layer: str
+    file: str | None = None
+    preset: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        if self.layer == "built-in":
+            return "the built-in default policy"
+        if self.file is None:
+            return f"preset `{self.preset}` (from {ENV_VAR})"
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"`{where}` ({self.layer} policy)"
+
+    def to_json(self) -> dict:
+        return {"layer": self.layer, "file": self.file, "preset": self.preset, "line": self.line}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The effective value of one key; `ignored`: what higher layers tried while it was locked."""
+
+    key: str
+    value: object
+    source: Source
+    locked_by: Source | None = None
+    ignored: tuple[tuple[object, Source], ...] = ()
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_by is not None
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """One layer's validated content: key -> value, and the line of each key."""
+
+    source: Source
+    values: Mapping[str, object]
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def source_of(self, key: str) -> Source:
+        return replace(self.source, line=self.lines.get(key))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The layered policy: one Setting per action key and `log`, and the roots of every layer."""
+
+    settings: Mapping[str, Setting]
+    roots: tuple[tuple[str, Source], ...] = ()
+    files: tuple[PolicyFile, ...] = ()
+
+    def action(self, key: str) -> str:
+        return self.settings[key].value
+
+    @property
+    def root_paths(self) -> tuple[str, ...]:
+        return tuple(path for path, _ in self.roots)
+
+    @property
+    def log(self) -> str | None:
+        setting = self.settings.get("log")
+        return setting.value if setting and setting.value else None
+
+
+def load_policy(env: Mapping[str, str], cwd: str | os.PathLike, project_dir: str | os.PathLike | None = None,
+                system_file: str | os.PathLike = SYSTEM_POLICY_FILE) -> Policy:
+    """The effective policy for a command run in `cwd` on the project at `project_dir`."""
+    builtin = read_preset("default", Source("built-in", preset="default"))
+    xdg = _xdg_system_file(env)
+    etc = _existing(Path(system_file), "system", env)
+    project = Path(os.path.abspath(os.path.join(cwd, project_dir or ".")))
+    higher = [*_user_file(env), *_project_file(project, env), *_env_file(env, cwd)]
+    return combine(builtin, xdg[0] if xdg else None, etc[0] if etc else None, higher)
+
+
+def combine(builtin: PolicyFile, xdg: PolicyFile | None, etc: PolicyFile | None,
+            higher: list[PolicyFile]) -> Policy:
+    """Apply the layers in order, holding locked keys at their system value."""
+    system = [layer_file for layer_file in (xdg, etc) if layer_file is not None]
+    settings: dict[str, Setting] = {}
+    for layer_file in (builtin, *system):
+        _apply(settings, layer_file)
+    if xdg is not None:
+        for key in xdg.values.get("locked", ()):
+            settings[key] = replace(settings.get(key) or Setting(key, "", builtin.source),
+                                    locked_by=xdg.source_of("locked"))
+    if etc is not None:
+        for key in etc.values.get("locked", ()):
+            holder = etc if key in etc.values else builtin
+            settings[key] = Setting(key, holder.values.get(key, ""), holder.source_of(key),
+                                    locked_by=etc.source_of("locked"))
+    for layer_file in higher:
+        _apply(settings, layer_file)
+    roots: list[tuple[str, Source]] = []
+    for layer_file in (builtin, *system, *higher):
+        for path in layer_file.values.get("roots", ()):
+            if path not in (seen for seen, _ in roots):
+                roots.append((path, layer_file.source_of("roots")))
+    return Policy(settings=settings, roots=tuple(roots), files=(builtin, *system, *higher))
+
+
+def _apply(settings: dict[str, Setting], layer_file: PolicyFile) -> None:
+    for key in LOCKABLE_KEYS:
+        if key not in layer_file.values:
+            continue
+        value, source = layer_file.values[key], layer_file.source_of(key)
+        current = settings.get(key)
+        if current is not None and current.locked:
+            if value != current.value:
+                settings[key] = replace(current, ignored=current.ignored + ((value, source),))
+            continue
+        settings[key] = Setting(key, value, source)
+
+
+# Finding the layers' files.
+
+def _existing(path: Path, layer: str, env: Mapping[str, str]) -> list[PolicyFile]:
+    if not path.exists() and not path.is_symlink():
+        return []
+    return [read_policy_file(path, layer, env)]
+
+
+def _xdg_system_file(env: Mapping[str, str]) -> list[PolicyFile]:
+    for directory in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep):
+        if not os.path.isabs(directory):
+            continue  # the XDG spec: relative entries are invalid and ignored
+        found = _existing(Path(directory, "uvguard", "policy.toml"), "system", env)
+        if found:
+            return found
+    return []
+
+
+def user_policy_path(env: Mapping[str, str]) -> Path:
+    config_home = env.get("XDG_CONFIG_HOME")
+    if not config_home or not os.path.isabs(config_home):
+        config_home = os.path.join(env.get("HOME") or "/nonexistent", ".config")
+    return Path(config_home, "uvguard", "policy.toml")
+
+
+def _user_file(env: Mapping[str, str]) -> list[PolicyFile]:
+    return _existing(user_policy_path(env), "user", env)
+
+
+def _project_file(start: Path, env: Mapping[str, str]) -> list[PolicyFile]:
+    for directory in (start, *start.parents):
+        candidate = directory / PROJECT_FILE
+        if candidate.is_file():
+            return [read_policy_file(candidate, "project", env)]
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            data = load_toml(pyproject, PolicyError)
+            if isinstance(data.get("tool"), dict) and "uvguard" in data["tool"]:
+                return [read_policy_file(pyproject, "project", env)]
+    return []
+
+
+def _env_file(env: Mapping[str, str], cwd: str | os.PathLike) -> list[PolicyFile]:
+    value = env.get(ENV_VAR, "")
+    if not value:
+        return []
+    if "/" in value or value.endswith(".toml"):
+        path = Path(_resolve(value, Path(cwd), env))
+        if not path.is_file():
+            raise PolicyError(f"{ENV_VAR}={value}: no such policy file (`{path}`)",
+                              hint=f"set {ENV_VAR} to a policy file or to a preset: {', '.join(PRESETS)}")
+        return [read_policy_file(path, "env", env)]
+    if value not in PRESETS:
+        raise PolicyError(f"{ENV_VAR}={value}: unknown preset; expected one of {', '.join(PRESETS)}, or a path to a policy file")
+    return [read_preset(value, Source("env", preset=value))]
+
+
+# Reading and validating one file.
+
+def read_preset(name: str, source: Source) -> PolicyFile:
+    if name not in PRESETS:
+        raise PolicyError(f"unknown preset `{name}`; expected one of {', '.join(PRESETS)}")
+    text = resources.files("uvguard.policies").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return validate(parse_toml(text, f"preset {name}", PolicyError), text, source, table="", env={})
+
+
+def read_policy_file(path: Path, layer: str, env: Mapping[str, str]) -> PolicyFile:
+    """A file of layer `layer`, validated; `[tool.uvguard]` when it is a pyproject.toml."""
+    data = load_toml(path, PolicyError)
+    text = path.read_text(encoding="utf-8")
+    source = Source(layer, file=str(path))
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("uvguard", {}) if isinstance(data.get("tool"), dict) else {}
+        if not isinstance(table, dict):
+            raise PolicyError(_where(source, key_line(text, "tool", "uvguard"))
+                              + f"`tool.uvguard` must be a table, not {_type_name(table)}")
+        return validate(table, text, source, table="tool.uvguard", env=env)
+    return validate(data, text, source, table="", env=env)
+
+
+def validate(data: dict, text: str, source: Source, table: str, env: Mapping[str, str]) -> PolicyFile:
+    """Check every key and value of one layer; resolve its paths. Raises PolicyError."""
+    values: dict[str, object] = {}
+    lines: dict[str, int] = {}
+    base = Path(source.file).parent if source.file else None
+    for key, value in data.items():
+        line = key_line(text, table, key)
+        where = _where(source, line) + f"`{table + '.' if table else ''}{key}`"
+        if key not in KEYS:
+            raise PolicyError(f"{_where(source, line)}unknown key `{table + '.' if table else ''}{key}`; "
+                              f"expected one of {', '.join(KEYS)}")
+        if key in ACTION_KEYS:
+            values[key] = _check_choice(value, ACTIONS, where, "an action")
+        elif key == "roots":
+            values[key] = tuple(_resolve(path, base, env) for path in _check_strings(value, where, "paths or globs"))
+        elif key == "log":
+            values[key] = _resolve(_check_string(value, where, "a file path, or \"\" for none"), base, env) if value else ""
+        elif key == "locked":
+            if source.layer != "system":
+                raise PolicyError(
+                    f"{where} is honoured only in a system policy ({SYSTEM_POLICY_FILE} or "
+                    f"$XDG_CONFIG_DIRS/uvguard/policy.toml), not in this {source.layer} policy; remove it")
+            names = _check_strings(value, where, "keys")
+            for name in names:
+                if name not in LOCKABLE_KEYS:
+                    raise PolicyError(f"{where} lists `{name}`, which cannot be locked; "
+                                      f"expected keys from {', '.join(LOCKABLE_KEYS)}")
+            values[key] = tuple(names)
+        if line is not None:
+            lines[key] = line
+    return PolicyFile(source=source, values=values, lines=lines)
+
+
+def _where(source: Source, line: int | None) -> str:
+    name = source.file or f"preset {source.preset}"
+    return f"Invalid policy `{name}`: " + (f"line {line}: " if line else "")
+
+
+def _type_name(value: object) -> str:
+    return next(name for kind, name in _TOML_TYPES + ((object, "a date or time"),) if isinstance(value, kind))
+
+
+def _check_choice(value: object, choices: tuple[str, ...], where: str, what: str) -> str:
+    expected = f"expected one of {', '.join(choices)}"
+    if not isinstance(value, str):
+        raise PolicyError(f"{where} must be a string, not {_type_name(value)}; {expected}")
+    if value not in choices:
+        raise PolicyError(f"{where} = \"{value}\" is not {what}; {expected}")
+    return value
+
+
+def _check_string(value: object, where: str, expected: str) -> str:
+    if not isinstance(value, str):
+        raise PolicyError(f"{where} must be a string, not {_type_name(value)}; expected {expected}")
+    return value
+
+
+def _check_strings(value: object, where: str, expected: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        wrong = value if not isinstance(value, list) else next(i for i in value if not isinstance(i, str))
+        kind = _type_name(wrong) if not isinstance(value, list) else f"an array holding {_type_name(wrong)}"
+        raise PolicyError(f"{where} must be an array of strings, not {kind}; expected {expected}")
+    return value
+
+
+def _resolve(path: str, base: Path | None, env: Mapping[str, str]) -> str:
+    if path == "~" or path.startswith("~/"):
+        path = (env.get("HOME") or "/nonexistent") + path[1:]
+    if base is not None and not os.path.isabs(path):
+        path = os.path.join(base, path)
+    return os.path.normpath(path)
