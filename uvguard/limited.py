@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, TextIO
+from typing import Callable, Iterable, Mapping, TextIO
 
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock
@@ -48,12 +48,15 @@ class LimitedResult:
 
 def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, str],
                 live_entries: Mapping[str, Iterable[str]], voice: messages.Voice,
-                stream: TextIO | None = None) -> LimitedResult:
+                stream: TextIO | None = None,
+                rescan: Callable[[], Mapping[str, Iterable[str]]] | None = None) -> LimitedResult:
     """Run `invocation` (prune, prune --ci, clean, clean PKG) keeping `live_entries`.
 
     `live_entries` maps a cache-relative entry (`archive-v0/<id>`) to the
     environments using it (`LiveSet.entries`). The plan is computed under
-    the lock, so it matches the cache as it is removed.
+    the lock, so it matches the cache as it is removed; `rescan`, if given,
+    recomputes the live entries under the lock too, for an install that
+    finished while we waited for it.
     """
     cache_dir = Path(config.cache_dir)
     noun = "Clearing" if invocation.operation in (CLEAN, CLEAN_PACKAGES) else "Pruning"
@@ -63,6 +66,8 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
     with exclusive_lock(cache_dir, env, force=invocation.force, voice=voice, stream=stream):
         if invocation.operation != CLEAN_PACKAGES:
             messages.info(f"{noun} cache at: {user_display(cache_dir)}", voice, stream)
+        if rescan is not None:
+            live_entries = rescan()
         plan = removal_plan(invocation, config, real_uv, env)
         remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose)
         remover.run(plan.remove)
