@@ -1,19 +1,30 @@
 """argv -> Invocation: which uv command a command line is, read as uv's own parser (clap) reads it.
 
 Only the standard library: this runs on the shim's path for every command
-line that mentions `cache` or `clean`. The rules mirror `crates/uv-cli`:
+line that mentions `cache` or `clean`. The rules mirror `crates/uv-cli` and
+were checked against real releases (tests/test_classifier_real_uv.py):
 global options may stand anywhere (before the subcommand, between `cache` and
 `prune`, after it); long options take `--opt value` or `--opt=value`; a value
-that starts with `-` is only accepted in the `=` form; short flags cluster
-(`-qqn`); repeating a non-counting option is an error; `-h`/`--help` anywhere
-before `--` only prints help. A line uv would reject never reaches the cache,
-so it is classified as passthrough and uv prints its own error.
+that starts with `-` is only accepted in the `=` form (a lone `-` is a value);
+short flags cluster (`-qqn`); repeating a non-counting option is an error;
+`-h`/`--help` anywhere before `--` only prints help. A line uv would reject
+never reaches the cache, so it is classified as passthrough and uv prints its
+own error.
+
+Where uv releases differ (flags added over time, `cache clear`, `--force`),
+`parse` takes the real uv's version; without one it reads the line as the
+newest release does, which accepts the most lines: a cache command is never
+missed, at worst a line an older uv rejects is guarded.
+
+For the other commands the global options are collected on a best-effort
+basis wherever they stand, up to `--` or the program of `uv run`/`uv tool
+run`, so `uvguard explain sync --cache-dir X` sees them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 PASSTHROUGH = "passthrough"
 PRUNE = "prune"
@@ -22,7 +33,9 @@ CLEAN = "clean"
 CLEAN_PACKAGES = "clean-packages"
 OPERATIONS = (PASSTHROUGH, PRUNE, PRUNE_CI, CLEAN, CLEAN_PACKAGES)
 
-# Global options that take a value (long name -> canonical name).
+Version = tuple  # (major, minor, patch) of the real uv; None means the newest
+
+# Global options that take a value (long name or alias -> canonical name).
 VALUE_OPTIONS = {
     "cache-dir": "cache-dir",
     "directory": "directory",
@@ -36,16 +49,18 @@ VALUE_OPTIONS = {
     "preview-features": "preview-features",
     "preview-feature": "preview-features",
 }
-# Options whose value is a list: repeating them is allowed.
-REPEATABLE_VALUE_OPTIONS = {"allow-insecure-host", "preview-features"}
-# Closed sets of values that clap checks before anything runs.
+# Path values: clap's PathBuf parser rejects an empty one.
+PATH_OPTIONS = {"cache-dir", "directory", "project", "config-file"}
+# List values: repeating is allowed, and clap splits each value on a delimiter.
+LIST_DELIMITERS = {"allow-insecure-host": " ", "preview-features": ","}
+# Closed sets of values that clap checks before anything runs (case-sensitive).
 OPTION_CHOICES = {
     "color": ("auto", "always", "never"),
     "python-preference": ("only-managed", "managed", "system", "only-system"),
     "python-fetch": ("automatic", "manual", "never"),
 }
 
-# Global flags (long name -> canonical name).
+# Global flags (long name or alias -> canonical name).
 FLAGS = {
     "no-cache": "no-cache",
     "no-cache-dir": "no-cache",
@@ -68,7 +83,9 @@ FLAGS = {
     "show-settings": "show-settings",
     "no-installer-metadata": "no-installer-metadata",
 }
-# Pairs that override each other instead of conflicting (the later one wins).
+COUNTED = {"quiet", "verbose"}
+SHORT_FLAGS = {"n": "no-cache", "q": "quiet", "v": "verbose", "h": "help"}
+# Flags that override each other instead of conflicting (the later one wins).
 OVERRIDES = [
     {"offline", "no-offline"},
     {"managed-python", "no-managed-python"},
@@ -76,10 +93,44 @@ OVERRIDES = [
     {"preview", "no-preview"},
 ]
 CONFLICTS = [("quiet", "verbose"), ("no-color", "color")]
-SHORT_FLAGS = {"n": "no-cache", "q": "quiet", "v": "verbose", "h": "help"}
-COUNTED = {"quiet", "verbose"}
 
-# PEP 508 names, which is what `PackageName` accepts before normalising.
+# The first release that accepts a global option (checked on real binaries and
+# with `uv generate-shell-completion zsh`, which lists hidden options too).
+OPTION_SINCE = {
+    "managed-python": (0, 6, 8),
+    "no-managed-python": (0, 6, 8),
+    "preview-features": (0, 8, 4),
+    "system-certs": (0, 11, 0),
+    "no-system-certs": (0, 11, 0),
+}
+# `-qq` (a counted --quiet): before, repeating --quiet was an error.
+QUIET_COUNTED_SINCE = (0, 6, 11)
+CLEAR_ALIAS_SINCE = (0, 10, 10)
+FORCE_SINCE = {"prune": (0, 8, 24), "clean": (0, 8, 20)}
+
+# Namespaces whose next word is a subcommand; commands whose first positional
+# starts the program to run (everything from there belongs to that program).
+NAMESPACES = {"cache", "pip", "tool", "python", "auth", "self", "workspace", "build-backend"}
+PROGRAM_COMMANDS = {("run",), ("tool", "run"), ("tool", "uvx")}
+CACHE_OPERATIONS = {("clean",): "clean", ("cache", "clean"): "clean",
+                    ("cache", "clear"): "clean", ("cache", "prune"): "prune"}
+CACHE_OTHERS = {("cache", "dir"), ("cache", "size")}
+# Options of `uv run`/`uv tool run` that take a value (from 0.13.9's zsh
+# completion): their value is not the program. Globals are handled apart.
+PROGRAM_VALUE_OPTIONS = frozenset((
+    "build-constraints", "config-setting", "config-settings-package", "constraints",
+    "default-index", "env-file", "exclude-newer", "exclude-newer-package", "extra",
+    "extra-index-url", "find-links", "fork-strategy", "from", "group", "index",
+    "index-strategy", "index-url", "keyring-provider", "link-mode", "max-recursion-depth",
+    "no-binary-package", "no-build-isolation-package", "no-build-package",
+    "no-editable-package", "no-extra", "no-group", "no-sources-package", "only-group",
+    "overrides", "package", "prerelease", "prerelease-package", "python", "python-platform",
+    "refresh-package", "reinstall-package", "resolution", "torch-backend", "upgrade-group",
+    "upgrade-package", "with", "with-editable", "with-requirements",
+))
+PROGRAM_VALUE_SHORTS = frozenset("CPbcfipw")
+
+# What `PackageName` accepts before normalising (uv-normalize).
 _PACKAGE_NAME = re.compile(r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$")
 
 
@@ -89,8 +140,9 @@ class Invocation:
 
     `command` holds the subcommand words (`("cache", "prune")`, `("pip",
     "install")`); `options` the global options seen, canonical name -> value
-    (a string, a count, True, or a tuple for repeatable ones); `rest` the
-    arguments left for the subcommand's own parser.
+    (a string, a count, True, or a tuple for list options); `rest` the
+    arguments left for the subcommand's own parser, up to `trailing`: `--`
+    and what follows it, or the program of `uv run` and its arguments.
     """
 
     args: tuple[str, ...]
@@ -101,6 +153,7 @@ class Invocation:
     force: bool = False
     help: bool = False
     rest: tuple[str, ...] = ()
+    trailing: tuple[str, ...] = ()
 
     @property
     def intercepted(self) -> bool:
@@ -108,6 +161,17 @@ class Invocation:
 
     def option(self, name: str, default=None):
         return self.options.get(name, default)
+
+    def command_option(self, name: str) -> str | None:
+        """The value of the subcommand's own `name` option (e.g. `--link-mode`), the last one given."""
+        value = None
+        args = self.rest
+        for i, arg in enumerate(args):
+            if arg == name and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith(name + "="):
+                value = arg[len(name) + 1:]
+        return value
 
     @property
     def quiet(self) -> int:
@@ -122,174 +186,229 @@ class _Reject(Exception):
     """uv would reject this command line: it never reaches the cache."""
 
 
-def parse(args: list[str] | tuple[str, ...]) -> Invocation:
-    """Classify `args` (argv without the program name)."""
+def parse(args: list[str] | tuple[str, ...], uv_version: Version | None = None) -> Invocation:
+    """Classify `args` (argv without the program name) for uv `uv_version` (None: the newest)."""
     args = tuple(args)
+    scan = _Scan(args, uv_version)
     try:
-        return _parse(args)
+        scan.run()
+        return scan.result()
     except _Reject:
-        return Invocation(args=args)
+        return Invocation(args=args, command=tuple(scan.command), options=scan.options,
+                          help=scan.help, rest=tuple(scan.rest), trailing=tuple(scan.trailing))
 
 
-def _parse(args: tuple[str, ...]) -> Invocation:
-    options: dict = {}
-    command: list[str] = []
-    positionals: list[str] = []
-    command_flags: list[str] = []
-    rest: list[str] = []
-    help_requested = False
-    after_dashes = False
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if after_dashes:
-            positionals.append(arg)
-            rest.append(arg)
-            continue
-        if arg == "--":
-            if _is_cache_operation(command):
-                after_dashes = True
-                continue
-            rest.extend(args[i - 1:])
-            break
-        if arg.startswith("--"):
-            name, has_value, value = arg[2:].partition("=")
-            if name in VALUE_OPTIONS:
-                canonical = VALUE_OPTIONS[name]
-                if not has_value:
-                    if i >= len(args) or (args[i].startswith("-") and args[i] != "-"):
-                        raise _Reject
-                    value = args[i]
-                    i += 1
-                _set_value(options, canonical, value)
-                continue
-            if name in FLAGS:
-                if has_value:
-                    raise _Reject
-                _set_flag(options, FLAGS[name])
-                continue
-            if name in ("quiet", "verbose"):
-                if has_value:
-                    raise _Reject
-                options[name] = options.get(name, 0) + 1
-                continue
-            if name == "help":
-                if has_value:
-                    raise _Reject
-                help_requested = True
-                continue
-            if name == "version" and not command:
-                raise _Reject  # prints the version; not a cache command
-            if _is_cache_operation(command) or (command and command[0] not in ("cache", "clean")):
-                command_flags.append(arg)
-                rest.append(arg)
-                if command and command[0] not in ("cache", "clean"):
-                    rest.extend(args[i:])
-                    break
-                continue
+def _since(version: Version | None, first: tuple) -> bool:
+    return version is None or tuple(version) >= first
+
+
+class _Scan:
+    """One left-to-right pass over argv, the way clap walks it."""
+
+    def __init__(self, args: tuple[str, ...], uv_version: Version | None):
+        self.args = args
+        self.version = uv_version
+        self.options: dict = {}
+        self.command: list[str] = []
+        self.positionals: list[str] = []
+        self.command_flags: list[str] = []
+        self.rest: list[str] = []
+        self.trailing: list[str] = []
+        self.unknown: list[str] = []
+        self.help = False
+        self.i = 0
+
+    @property
+    def exact(self) -> bool:
+        """Whether this is (so far) a cache command, which is parsed strictly."""
+        return tuple(self.command[:1]) in (("cache",), ("clean",))
+
+    def run(self) -> None:
+        while self.i < len(self.args):
+            arg = self.args[self.i]
+            self.i += 1
+            if arg == "--":
+                self._double_dash()
+                return
+            if arg.startswith("--"):
+                self._long(arg)
+            elif arg.startswith("-") and arg != "-":
+                self._short(arg)
+            elif self._positional(arg):
+                return
+
+    def _double_dash(self) -> None:
+        if tuple(self.command) in CACHE_OPERATIONS:
+            self.positionals.extend(self.args[self.i:])
+        elif self.exact:
             raise _Reject
-        if arg.startswith("-") and arg != "-":
-            if command and command[0] not in ("cache", "clean"):
-                rest.extend(args[i - 1:])
-                break
-            for letter in arg[1:]:
-                if letter not in SHORT_FLAGS:
-                    raise _Reject
-                canonical = SHORT_FLAGS[letter]
-                if canonical == "help":
-                    help_requested = True
-                elif canonical in COUNTED:
-                    options[canonical] = options.get(canonical, 0) + 1
-                else:
-                    _set_flag(options, canonical)
-            continue
-        # A positional word: a subcommand name while we still expect one.
-        if not command:
-            command.append(arg)
-            if arg not in ("cache", "clean"):
-                rest.extend(args[i:])
-                break
-            continue
-        if command == ["cache"]:
-            command.append(arg)
-            continue
-        positionals.append(arg)
-        rest.append(arg)
+        self.trailing.extend(self.args[self.i - 1:])
 
-    for a, b in CONFLICTS:
-        if a in options and b in options:
+    def _long(self, arg: str) -> None:
+        name, has_value, value = arg[2:].partition("=")
+        if name in VALUE_OPTIONS:
+            if not has_value:
+                value = self._next_value()
+            self._set_value(VALUE_OPTIONS[name], value)
+        elif name in FLAGS or name in COUNTED or name == "help":
+            if has_value:
+                raise _Reject  # clap: "unexpected value for a flag"
+            elif name == "help":
+                self.help = True
+            else:
+                self._set_flag(FLAGS.get(name, name))
+        elif tuple(self.command) in CACHE_OPERATIONS:
+            self.command_flags.append(arg)
+            self.rest.append(arg)
+        else:
+            self._unknown(arg)
+            if self._runs_program() and name in PROGRAM_VALUE_OPTIONS and not has_value:
+                self._command_value()
+
+    def _short(self, arg: str) -> None:
+        letters = arg[1:]
+        for index, letter in enumerate(letters):
+            if letter in SHORT_FLAGS and SHORT_FLAGS[letter] == "help":
+                self.help = True
+            elif letter in SHORT_FLAGS:
+                self._set_flag(SHORT_FLAGS[letter])
+            else:
+                self._unknown(arg)
+                if self._runs_program() and letter in PROGRAM_VALUE_SHORTS and index == len(letters) - 1:
+                    self._command_value()
+                return
+
+    def _positional(self, arg: str) -> bool:
+        """Take a positional word; True when the rest of argv belongs to a program."""
+        command = tuple(self.command)
+        if not command or (len(command) == 1 and command[0] in NAMESPACES):
+            self.command.append(arg)
+            if self.exact:
+                self._check_cache_command()
+            return False
+        if command in PROGRAM_COMMANDS:
+            self.trailing.extend(self.args[self.i - 1:])
+            return True
+        self.positionals.append(arg)
+        self.rest.append(arg)
+        return False
+
+    def _check_cache_command(self) -> None:
+        command = tuple(self.command)
+        if len(command) == 1 and command[0] == "cache":
+            return
+        if command == ("cache", "clear") and not _since(self.version, CLEAR_ALIAS_SINCE):
             raise _Reject
-    invocation = dict(args=args, command=tuple(command), options=options, rest=tuple(rest))
-    if help_requested:
-        return Invocation(help=True, **invocation)
-    return _classify(command, positionals, command_flags, invocation)
-
-
-def _is_cache_operation(command: list[str]) -> bool:
-    return command in (["clean"], ["cache", "clean"], ["cache", "clear"], ["cache", "prune"])
-
-
-def _classify(command, positionals, command_flags, invocation) -> Invocation:
-    if not _is_cache_operation(command):
-        if command[:1] in (["cache"], ["clean"]) and command not in (["cache", "dir"], ["cache", "size"]):
+        if command not in CACHE_OPERATIONS and command not in CACHE_OTHERS:
             raise _Reject
-        return Invocation(**invocation)
-    flags = set()
-    for flag in command_flags:
-        if flag in flags:
+
+    def _unknown(self, arg: str) -> None:
+        """An option that is not global: on a cache command uv rejects it; elsewhere it is the command's own.
+
+        Before the command is known we cannot tell yet (`uv -V cache prune`
+        prints the version): `result` rejects it if the command turns out to
+        be a cache command.
+        """
+        if self.exact:
+            raise _Reject
+        self.unknown.append(arg)
+        self.rest.append(arg)
+
+    def _runs_program(self) -> bool:
+        return tuple(self.command) in PROGRAM_COMMANDS
+
+    def _command_value(self) -> None:
+        """The value of a `uv run` option, given as the next word: it is not the program."""
+        if self.i < len(self.args):
+            self.rest.append(self.args[self.i])
+            self.i += 1
+
+    def _next_value(self) -> str:
+        if self.i >= len(self.args):
+            raise _Reject
+        value = self.args[self.i]
+        if value.startswith("-") and value != "-":
+            raise _Reject
+        self.i += 1
+        return value
+
+    def _set_value(self, name: str, value: str) -> None:
+        if not _since(self.version, OPTION_SINCE.get(name, ())):
+            raise _Reject
+        if name in OPTION_CHOICES and value not in OPTION_CHOICES[name]:
+            raise _Reject
+        if name in PATH_OPTIONS and not value:
+            raise _Reject
+        if name in LIST_DELIMITERS:
+            values = tuple(value.split(LIST_DELIMITERS[name]))
+            if name == "preview-features" and "" in values:
+                raise _Reject
+            self.options[name] = self.options.get(name, ()) + values
+            return
+        if name in self.options:
+            raise _Reject
+        self.options[name] = value
+
+    def _set_flag(self, name: str) -> None:
+        if not _since(self.version, OPTION_SINCE.get(name, ())):
+            raise _Reject
+        if name in COUNTED:
+            if name == "quiet" and name in self.options and not _since(self.version, QUIET_COUNTED_SINCE):
+                raise _Reject
+            self.options[name] = self.options.get(name, 0) + 1
+            return
+        if name in self.options:
+            raise _Reject
+        for group in OVERRIDES:
+            if name in group:
+                for other in group - {name}:
+                    self.options.pop(other, None)
+        self.options[name] = True
+
+    def result(self) -> Invocation:
+        for a, b in CONFLICTS:
+            if a in self.options and b in self.options:
+                raise _Reject
+        if self.exact and self.unknown:
+            raise _Reject
+        invocation = Invocation(args=self.args, command=tuple(self.command), options=self.options,
+                                help=self.help, rest=tuple(self.rest), trailing=tuple(self.trailing))
+        if self.help or tuple(self.command) not in CACHE_OPERATIONS:
+            if self.exact and len(self.command) < 2 and not self.help:
+                raise _Reject  # bare `uv cache`: uv prints usage and fails
+            return invocation
+        return self._classify(invocation)
+
+    def _classify(self, invocation: Invocation) -> Invocation:
+        kind = CACHE_OPERATIONS[tuple(self.command)]
+        flags = set(self.command_flags)
+        if len(flags) != len(self.command_flags):
             raise _Reject  # clap: "cannot be used multiple times"
-        flags.add(flag)
-    if command[-1] == "prune":
-        if positionals or flags - {"--ci", "--force"}:
+        allowed = {"--ci"} if kind == "prune" else set()
+        if _since(self.version, FORCE_SINCE[kind]):
+            allowed.add("--force")
+        if flags - allowed:
             raise _Reject
-        operation = PRUNE_CI if "--ci" in flags else PRUNE
-        return Invocation(operation=operation, force="--force" in flags, **invocation)
-    if flags - {"--force"}:
-        raise _Reject
-    for name in positionals:
-        if not _PACKAGE_NAME.match(name):
+        force = "--force" in flags
+        if kind == "prune":
+            if self.positionals:
+                raise _Reject
+            operation = PRUNE_CI if "--ci" in flags else PRUNE
+            return replace(invocation, operation=operation, force=force)
+        if not all(_PACKAGE_NAME.match(name) for name in self.positionals):
             raise _Reject
-    operation = CLEAN_PACKAGES if positionals else CLEAN
-    return Invocation(operation=operation, packages=tuple(positionals),
-                      force="--force" in flags, **invocation)
-
-
-def _set_value(options: dict, name: str, value: str) -> None:
-    if name in OPTION_CHOICES and value not in OPTION_CHOICES[name]:
-        raise _Reject
-    if name in REPEATABLE_VALUE_OPTIONS:
-        options[name] = options.get(name, ()) + (value,)
-        return
-    if name in options:
-        raise _Reject
-    options[name] = value
-
-
-def _set_flag(options: dict, name: str) -> None:
-    if name in options:
-        raise _Reject
-    for group in OVERRIDES:
-        if name in group:
-            for other in group - {name}:
-                options.pop(other, None)
-    options[name] = True
+        operation = CLEAN_PACKAGES if self.positionals else CLEAN
+        return replace(invocation, operation=operation, packages=tuple(self.positionals), force=force)
 
 
 # Commands that write an environment, recorded in the registry by the shim.
-_WRITES_ENVIRONMENT = {"sync", "run", "add", "remove", "venv", "virtualenv", "v"}
-_WRITES_ENVIRONMENT_SUB = {"pip": {"install", "sync", "uninstall"}, "tool": {"install", "upgrade"}}
+WRITES_ENVIRONMENT = {
+    ("sync",), ("run",), ("add",), ("remove",), ("venv",), ("virtualenv",), ("v",),
+    ("pip", "install"), ("pip", "sync"), ("pip", "uninstall"),
+    ("tool", "install"), ("tool", "upgrade"),
+}
 
 
 def writes_environment(invocation: Invocation) -> bool:
     """Whether the command installs into (or creates) an environment."""
-    if not invocation.command or invocation.help:
-        return False
-    word = invocation.command[0]
-    if word in _WRITES_ENVIRONMENT:
-        return True
-    subcommands = _WRITES_ENVIRONMENT_SUB.get(word)
-    if subcommands is None:
-        return False
-    words = [arg for arg in invocation.rest if not arg.startswith("-")]
-    return bool(words) and words[0] in subcommands
+    return not invocation.help and invocation.command in WRITES_ENVIRONMENT

@@ -9,6 +9,8 @@ used when the front hands a command line over. Standard library only.
 from __future__ import annotations
 
 import os
+import re
+import sys
 from typing import Mapping
 
 from uvguard.errors import RealUvNotFound
@@ -67,10 +69,26 @@ def _search_path(path: str, shim: str | None) -> str | None:
     return None
 
 
+def uv_version(real_uv: str) -> tuple[int, int, int] | None:
+    """The real uv's release as (major, minor, patch), from one `uv --version` run.
+
+    Only the intercepted path calls this (a few ms): the parser needs it where
+    releases read a command line differently. None when it cannot be told;
+    callers then read the line as the newest release would.
+    """
+    import subprocess
+
+    try:
+        # An empty environment: uv validates UV_* variables even for --version.
+        result = subprocess.run([real_uv, "--version"], env={}, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"uv (\d+)\.(\d+)\.(\d+)", result.stdout)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
 def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None):
     """Replace this process by the real uv: the one seam every hand-off goes through."""
-    import sys
-
     sys.stdout.flush()
     sys.stderr.flush()
     environment = dict(os.environ if env is None else env)

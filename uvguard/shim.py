@@ -3,8 +3,9 @@
 The sh front (`shim.sh`) hands over every command line that contains the word
 `cache` or `clean`: `python -I -m uvguard.shim SHIM RECORDED_UV ARG...`.
 Passthrough lines are exec'd to the real uv with the standard library only;
-cache-mutating ones go through the guard pipeline (`uvguard.guard`), which is
-imported only then.
+cache-mutating ones are read again for the real uv's version (releases differ
+on which lines they accept) and go through the guard pipeline
+(`uvguard.guard`), which is imported only then.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from uvguard import registry
 from uvguard.errors import UvguardError, report
 from uvguard.invocation import parse, writes_environment
-from uvguard.realuv import exec_uv, find_real_uv
+from uvguard.realuv import exec_uv, find_real_uv, uv_version
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,16 +26,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     shim, recorded, args = argv[0], argv[1] or None, argv[2:]
     env = os.environ
-    invocation = parse(args)
     try:
         real = find_real_uv(env, shim, recorded)
     except UvguardError as error:
         return report(error)
+    invocation = parse(args)
     if writes_environment(invocation):
-        try:
-            registry.append(os.getcwd(), env, args)
-        except OSError:
-            pass
+        registry.append(os.getcwd(), env, args)
+    if invocation.intercepted:
+        invocation = parse(args, uv_version(real))
     if not invocation.intercepted:
         exec_uv(real, args)
     from uvguard.guard import run
