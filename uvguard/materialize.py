@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 
 from uvguard.doctor import is_inside, iter_symlinks, link_target
+from uvguard.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -24,25 +25,30 @@ class Materialized:
     bytes: int
     hardlinked: int
     dangling: tuple[str, ...]  # links into the cache with nothing left to copy: a case for repair
-    skipped: tuple[str, ...]  # links into the cache that point at a directory, left as they are
+    failed: tuple[str, ...]  # links left in place, each with the reason
 
 
 def materialize_environment(env_path: str, cache_dir: str | os.PathLike) -> Materialized:
+    if os.path.islink(env_path) and is_inside(link_target(env_path), cache_dir):
+        raise UsageError(f"`{env_path}` is itself a link into the uv cache (`{os.readlink(env_path)}`)",
+                         hint="recreate the environment outside the cache, e.g. with UV_PROJECT_ENVIRONMENT")
     files = size = hardlinked = 0
-    dangling, skipped = [], []
+    dangling, failed = [], []
     for link in iter_symlinks(env_path):
         if not is_inside(link_target(link), cache_dir):
             continue
         relative = os.path.relpath(link, env_path)
         if not os.path.exists(link):
             dangling.append(relative)
-        elif not os.path.isfile(link):
-            skipped.append(relative)
-        else:
+            continue
+        try:
             hardlinked += replace_with_file(link)
-            files += 1
-            size += os.path.getsize(link)
-    return Materialized(env_path, files, size, hardlinked, tuple(sorted(dangling)), tuple(sorted(skipped)))
+        except OSError as error:
+            failed.append(f"{relative} ({error.strerror or error})")
+            continue
+        files += 1
+        size += os.path.getsize(link)
+    return Materialized(env_path, files, size, hardlinked, tuple(sorted(dangling)), tuple(sorted(failed)))
 
 
 def replace_with_file(link: str) -> bool:
@@ -66,14 +72,3 @@ def replace_with_file(link: str) -> bool:
         raise
     return hardlinked
 
-
-def human_size(size: int) -> str:
-    """Sizes as uv prints them: `<n>B` under 1 KiB, else one decimal (`88.0KiB`)."""
-    if size < 1024:
-        return f"{size}B"
-    value, unit = size / 1024, "KiB"
-    for bigger in ("MiB", "GiB", "TiB"):
-        if value < 1024:
-            break
-        value, unit = value / 1024, bigger
-    return f"{value:.1f}{unit}"

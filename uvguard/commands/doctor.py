@@ -13,7 +13,8 @@ from uvguard import messages
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 from uvguard.invocation import parse
-from uvguard.materialize import Materialized, human_size, materialize_environment
+from uvguard.limited import human_readable_bytes
+from uvguard.materialize import Materialized, materialize_environment
 from uvguard.realuv import find_real_uv
 from uvguard.repair import Repair, check_link_mode, repair_environment
 from uvguard.uvconfig import effective_config
@@ -98,10 +99,10 @@ def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[st
 
 def _report_materialized(result: Materialized) -> None:
     copied = result.files - result.hardlinked
-    typer.echo(f"{result.path}: materialized {result.files} files ({human_size(result.bytes)} now held by the "
+    typer.echo(f"{result.path}: materialized {result.files} files ({human_readable_bytes(result.bytes)} now held by the "
                f"environment; {result.hardlinked} hard links, {copied} copies)")
-    if result.skipped:
-        messages.warning(f"left {len(result.skipped)} links to directories in the cache: {', '.join(result.skipped)}")
+    if result.failed:
+        messages.error(f"left {len(result.failed)} links into the cache in place: {', '.join(result.failed)}")
     if result.dangling:
         messages.error(f"{len(result.dangling)} links into the cache already dangle in {result.path} "
                        "and cannot be materialized",
@@ -113,7 +114,7 @@ def run_materialize(paths, env: Mapping[str, str], cwd: str) -> int:
     results = [materialize_environment(path, cache_dir) for path in _environments(paths, env, cwd)]
     for result in results:
         _report_materialized(result)
-    return EXIT_OK if not any(r.dangling or r.skipped for r in results) else EXIT_PROBLEM
+    return EXIT_OK if not any(r.dangling or r.failed for r in results) else EXIT_PROBLEM
 
 
 def register(app: typer.Typer) -> None:
