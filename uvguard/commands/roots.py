@@ -1,0 +1,79 @@
+"""`uvguard roots`: where the live set looks, who named each place, and what the scan found there."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+
+from uvguard import messages
+from uvguard.commands.live import current_live_set
+from uvguard.errors import UsageError
+from uvguard.live_set import LiveSet
+from uvguard.roots import merge_roots, read_manual_roots, write_manual_roots, Root
+
+
+def roots_report(live: LiveSet) -> dict:
+    return {
+        "cache_dir": live.cache_dir,
+        "uncertain": live.uncertain,
+        "roots": [{"path": env.path, "origins": list(env.origins), "state": env.state,
+                   "live_entries": len(env.live_entries), "dangling": len(env.dangling), "reason": env.reason}
+                  for env in live.environments],
+    }
+
+
+_STATES = {"ok": "ok", "gone": "gone", "unreadable": "unreadable", "unlinked": "no links into this cache"}
+
+
+def add_root(env, path: str) -> str:
+    """Add `path` (made absolute) to the manual roots; adding one twice keeps one."""
+    path = os.path.abspath(path)
+    paths = [root.path for root in merge_roots(Root(p, "manual") for p in [*read_manual_roots(env), path])]
+    write_manual_roots(env, paths)
+    return path
+
+
+def remove_root(env, path: str) -> str:
+    path = os.path.abspath(path)
+    paths = read_manual_roots(env)
+    if path not in paths:
+        raise UsageError(f"`{path}` is not a manual root", hint="`uvguard roots` lists them (origin: manual)")
+    write_manual_roots(env, [p for p in paths if p != path])
+    return path
+
+
+def register(app: typer.Typer) -> None:
+    roots_app = typer.Typer(help="The environments the live set scans, and where each came from.",
+                            invoke_without_command=True, no_args_is_help=False)
+
+    @roots_app.callback()
+    def roots(ctx: typer.Context,
+              as_json: bool = typer.Option(False, "--json", help="Print the roots as JSON.")) -> None:
+        """List each root, where it came from and its state (ok, gone, unreadable, no links into this cache)."""
+        if ctx.invoked_subcommand is not None:
+            return
+        report = roots_report(current_live_set(dict(os.environ), os.getcwd()))
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+            return
+        typer.echo(f"cache: {report['cache_dir']}")
+        for root in report["roots"]:
+            detail = f", {root['live_entries']} live entries" if root["state"] == "ok" else ""
+            typer.echo(f"{root['path']}  ({', '.join(root['origins'])})  {_STATES[root['state']]}{detail}")
+        for root in report["roots"]:
+            if root["state"] == "unreadable":
+                messages.warning(f"the live set is uncertain: {root['path']}: {root['reason']}")
+
+    @roots_app.command("add")
+    def add(path: str = typer.Argument(..., help="An environment to protect.")) -> None:
+        """Add an environment uvguard cannot find by itself (a manual root)."""
+        typer.echo(f"added {add_root(dict(os.environ), path)}")
+
+    @roots_app.command("remove")
+    def remove(path: str = typer.Argument(..., help="A manual root to forget.")) -> None:
+        """Forget a manual root."""
+        typer.echo(f"removed {remove_root(dict(os.environ), path)}")
+
+    app.add_typer(roots_app, name="roots")

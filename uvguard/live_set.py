@@ -1,0 +1,194 @@
+"""The live set: which top-level cache entries the environments on disk link into.
+
+uv cannot know what a symlink-mode environment uses, so we look: every symlink
+under a root whose target lies in the cache marks the top-level entry it lands
+in (`archive-v0/<id>`, `environments-v2/<x>`) as live. The walk never enters a
+symlinked directory, reads link targets instead of following them, and lists
+only directories inside the cache, so loops and links leading out of the cache
+cost nothing. uv builds its links from the cache root made absolute but not
+resolved, so both sides are compared after `realpath`.
+
+A root that exists but cannot be read never counts as "no links": its
+environment is `unreadable` and the whole LiveSet `uncertain`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+OK = "ok"
+GONE = "gone"
+UNREADABLE = "unreadable"
+UNLINKED = "unlinked"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One root after the scan; `live_entries` are cache-relative POSIX paths."""
+
+    path: str
+    origins: tuple[str, ...]
+    state: str
+    live_entries: frozenset[str] = frozenset()
+    dangling: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LiveSet:
+    cache_dir: str
+    environments: tuple[Environment, ...] = ()
+    uncertain: bool = False
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def entries(self) -> dict[str, tuple[str, ...]]:
+        """Live cache entry -> the environments that link into it."""
+        users: dict[str, list[str]] = {}
+        for environment in self.environments:
+            for entry in environment.live_entries:
+                users.setdefault(entry, []).append(environment.path)
+        return {entry: tuple(users[entry]) for entry in sorted(users)}
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        for environment in data["environments"]:
+            environment["live_entries"] = sorted(environment["live_entries"])
+            environment["origins"] = list(environment["origins"])
+            environment["dangling"] = list(environment["dangling"])
+        data["entries"] = {entry: list(paths) for entry, paths in self.entries.items()}
+        data["reasons"] = list(self.reasons)
+        return data
+
+
+@dataclass
+class _Cache:
+    """The cache root in both spellings, and memos shared by every root of one scan."""
+
+    root: str
+    real: str
+    parents: dict = field(default_factory=dict)  # link parent dir -> (entry prefix | None, names | None)
+    entries: dict = field(default_factory=dict)  # entry -> exists
+
+    def locate(self, target: str) -> tuple[str | None, bool]:
+        """(top-level entry, target exists) for an absolute normalised link target; entry None outside the cache."""
+        parent, name = os.path.split(target)
+        known = self.parents.get(parent)
+        if known is None:
+            known = self.parents[parent] = self._parent_info(parent)
+        relative_parent, names = known
+        if relative_parent is None:
+            return None, False
+        relative = f"{relative_parent}/{name}" if relative_parent else name
+        return "/".join(relative.split("/", 2)[:2]), names is not None and name in names
+
+    def _parent_info(self, parent: str) -> tuple[str | None, frozenset | None]:
+        real_parent = os.path.realpath(parent)
+        if real_parent == self.real:
+            relative = ""
+        elif real_parent.startswith(self.real + os.sep):
+            relative = real_parent[len(self.real) + 1:].replace(os.sep, "/")
+        else:
+            return None, None
+        try:
+            return relative, frozenset(os.listdir(real_parent))
+        except OSError:
+            return relative, None
+
+    def entry_exists(self, entry: str) -> bool:
+        if entry not in self.entries:
+            self.entries[entry] = os.path.lexists(os.path.join(self.real, *entry.split("/")))
+        return self.entries[entry]
+
+
+@dataclass
+class _Walk:
+    live: set = field(default_factory=set)
+    dangling: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+
+
+def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable) -> LiveSet:
+    """Scan each root (a `roots.Root`) for links into `cache_dir`."""
+    cache_root = os.path.abspath(os.fspath(cache_dir))
+    cache = _Cache(root=cache_root, real=os.path.realpath(cache_root))
+    environments = tuple(_scan_root(root, cache) for root in roots)
+    reasons = tuple(f"{env.path}: {env.reason}" for env in environments if env.state == UNREADABLE)
+    return LiveSet(cache_dir=cache_root, environments=environments, uncertain=bool(reasons), reasons=reasons)
+
+
+def _scan_root(root, cache: _Cache) -> Environment:
+    path = os.path.abspath(root.path)
+    origins = tuple(getattr(root, "origins", None) or (root.origin,))
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return Environment(path, origins, GONE)
+    except OSError as error:
+        return Environment(path, origins, UNREADABLE, reason=_describe(error))
+    walk = _Walk()
+    start = path
+    if stat.S_ISLNK(info.st_mode):
+        # A `.venv` that is itself a link (e.g. into `environments-v2/<x>`):
+        # that entry is live, and so is whatever the linked environment uses.
+        _record_link(path, os.path.dirname(path), cache, walk)
+        start = os.path.realpath(path)
+    if os.path.isdir(start):
+        _walk(start, cache, walk)
+    elif not os.path.exists(start) and not stat.S_ISLNK(info.st_mode):
+        return Environment(path, origins, GONE)
+    return _environment(path, origins, walk)
+
+
+def _environment(path: str, origins: tuple[str, ...], walk: _Walk) -> Environment:
+    live = frozenset(walk.live)
+    dangling = tuple(walk.dangling)
+    if walk.failures:
+        return Environment(path, origins, UNREADABLE, live, dangling, reason="; ".join(walk.failures[:3]))
+    return Environment(path, origins, OK if live or dangling else UNLINKED, live, dangling)
+
+
+def _walk(top: str, cache: _Cache, walk: _Walk) -> None:
+    """Iterative scandir walk of real directories; symlinks are read, never entered."""
+    pending = [os.path.realpath(top)]
+    while pending:
+        directory = pending.pop()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        _record_link(entry.path, directory, cache, walk)
+                    elif entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+        except OSError as error:
+            walk.failures.append(f"cannot read {directory}: {_describe(error)}")
+
+
+def _record_link(link: str, directory: str, cache: _Cache, walk: _Walk) -> None:
+    try:
+        target = os.readlink(link)
+    except OSError as error:
+        walk.failures.append(f"cannot read link {link}: {_describe(error)}")
+        return
+    target = os.path.join(directory, target)
+    if "/.." in target:
+        # `..` after a symlinked component is not lexical: resolve the parent.
+        target = os.path.join(os.path.realpath(os.path.dirname(target)), os.path.basename(target))
+    else:
+        target = os.path.normpath(target)
+    entry, exists = cache.locate(target)
+    if entry is None:
+        return
+    if exists:
+        walk.live.add(entry)
+    else:
+        walk.dangling.append(link)
+        if cache.entry_exists(entry):
+            walk.live.add(entry)
+
+
+def _describe(error: OSError) -> str:
+    return error.strerror or str(error)

@@ -1,0 +1,580 @@
+"""Roots of the live set: the environments that may link into the cache, and who named them.
+
+Nix-style roots, from six places: the registry the shim appends to at every
+install-type command (`uvguard.registry`; resolved here, at read time, to the
+environment each command wrote to), the current project's environment,
+`VIRTUAL_ENV`, uv's tool environments, paths and globs in the policy, and
+paths added by hand (`uvguard roots add`). Where a rule picks an environment
+we follow uv's own (crates/uv-workspace, crates/uv-python/src/virtualenv.rs,
+crates/uv-tool); where a record is ambiguous we include more, never less: an
+extra root costs a scan, a missing one costs a broken environment.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Iterable, Mapping
+
+from uvguard import messages, registry
+from uvguard.errors import UvguardError
+
+ORIGINS = ("project", "UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "tools", "policy", "manual", "registry")
+
+# A record whose environment is gone is dropped only once it has been seen
+# gone for this long: the shim appends before uv creates the environment.
+GONE_GRACE_SECONDS = 3600
+# Compact when the registry holds at least this many lines and half are waste.
+COMPACT_MIN_LINES = 64
+COMPACT_INTERVAL_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Root:
+    """A path that may hold an environment; `origins` lists every place that named it."""
+
+    path: str
+    origin: str
+    origins: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.origins:
+            object.__setattr__(self, "origins", (self.origin,))
+
+
+def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: Iterable[str] = ()) -> list[Root]:
+    """Every root for one uv command line, merged by path, sorted."""
+    working_dir = os.path.abspath(os.path.join(os.fspath(cwd), os.fspath(config.working_dir)))
+    found: list[Root] = []
+    project = project_environment(os.path.join(working_dir, os.fspath(config.project_dir)), env)
+    if project:
+        found.append(Root(*project))
+    if env.get("VIRTUAL_ENV"):
+        found.append(Root(os.path.join(working_dir, env["VIRTUAL_ENV"]), "VIRTUAL_ENV"))
+    found.extend(Root(path, "tools") for path in tool_environments(tool_dir(env, working_dir)))
+    found.extend(Root(path, "policy") for path in expand_policy_roots(policy_roots, working_dir))
+    found.extend(Root(path, "manual") for path in read_manual_roots(env))
+    view = read_registry(env)
+    for warning in view.warnings:
+        messages.warning(warning)
+    found.extend(Root(path, "registry") for path in view.paths)
+    maybe_compact(env, view)
+    return merge_roots(found)
+
+
+def merge_roots(roots: Iterable[Root]) -> list[Root]:
+    """One Root per environment: the same path (up to symlinked parents) merges its origins."""
+    merged: dict[str, Root] = {}
+    for root in roots:
+        path = os.path.normpath(root.path)
+        key = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+        known = merged.get(key)
+        if known is None:
+            merged[key] = Root(path, root.origin, root.origins)
+        else:
+            origins = known.origins + tuple(o for o in root.origins if o not in known.origins)
+            merged[key] = Root(known.path, known.origin, origins)
+    return sorted(merged.values(), key=lambda root: root.path)
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+def project_environment(project_dir: str, env: Mapping[str, str], _memo: dict | None = None) -> tuple[str, str] | None:
+    """(path, origin) of the environment uv uses for the project found from `project_dir`.
+
+    uv's rules: the nearest `pyproject.toml` upward; its workspace root is
+    itself if it declares `[tool.uv.workspace]`, else the first
+    `pyproject.toml` above it if that is a workspace including it; the
+    environment is `UV_PROJECT_ENVIRONMENT` (relative to the workspace root)
+    or `<root>/.venv`. None outside a project or for `managed = false`.
+    """
+    root = workspace_root(os.path.abspath(project_dir), {} if _memo is None else _memo)
+    if root is None:
+        return None
+    if env.get("UV_PROJECT_ENVIRONMENT"):
+        return os.path.join(root, env["UV_PROJECT_ENVIRONMENT"]), "UV_PROJECT_ENVIRONMENT"
+    return os.path.join(root, ".venv"), "project"
+
+
+def workspace_root(project_dir: str, memo: dict) -> str | None:
+    project = next((d for d in _ancestors(project_dir) if os.path.isfile(os.path.join(d, "pyproject.toml"))), None)
+    if project is None:
+        return None
+    uv_table = _uv_table(project, memo)
+    if uv_table is None:
+        return project  # unreadable: uv would stop; the nearest guess is the project itself
+    if uv_table.get("managed") is False:
+        return None
+    if "workspace" in uv_table:
+        return project
+    if not _pyproject(project, memo).get("project"):
+        return None
+    return _enclosing_workspace(project, memo) or project
+
+
+def _enclosing_workspace(project: str, memo: dict) -> str | None:
+    for directory in _ancestors(os.path.dirname(project)):
+        if not os.path.isfile(os.path.join(directory, "pyproject.toml")):
+            continue
+        workspace = (_uv_table(directory, memo) or {}).get("workspace")
+        if not isinstance(workspace, dict):
+            return None
+        members = [os.path.normpath(os.path.join(directory, m)) for m in workspace.get("members") or ()]
+        excluded = [os.path.normpath(os.path.join(directory, m)) for m in workspace.get("exclude") or ()]
+        if any(fnmatchcase(project, m) for m in members) and not any(fnmatchcase(project, e) for e in excluded):
+            return directory
+        return None
+    return None
+
+
+def _ancestors(path: str):
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def _pyproject(directory: str, memo: dict) -> dict:
+    if directory not in memo:
+        from uvguard.tomlfile import load_toml
+
+        try:
+            memo[directory] = load_toml(os.path.join(directory, "pyproject.toml"))
+        except UvguardError:  # unreadable or invalid: uv would stop here too
+            memo[directory] = None
+    return memo[directory] or {}
+
+
+def _uv_table(directory: str, memo: dict) -> dict | None:
+    data = _pyproject(directory, memo)
+    if memo.get(directory) is None:
+        return None
+    tool = data.get("tool")
+    uv_table = tool.get("uv") if isinstance(tool, dict) else None
+    return uv_table if isinstance(uv_table, dict) else {}
+
+
+# --- tools, policy, manual roots ----------------------------------------------------------------
+
+
+def tool_dir(env: Mapping[str, str], working_dir: str) -> str:
+    """uv's tool directory: `UV_TOOL_DIR`, else `$XDG_DATA_HOME/uv/tools`, else `~/.local/share/uv/tools`."""
+    if env.get("UV_TOOL_DIR"):
+        return os.path.join(working_dir, env["UV_TOOL_DIR"])
+    data_home = env.get("XDG_DATA_HOME", "")
+    if not data_home.startswith("/"):
+        data_home = os.path.join(env.get("HOME") or "/nonexistent", ".local", "share")
+    return os.path.join(data_home, "uv", "tools")
+
+
+def tool_environments(directory: str) -> list[str]:
+    """Each tool's environment; the directory itself if it exists but cannot be listed (scanned as unreadable)."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(e.path for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError:
+        return [directory]
+
+
+def expand_policy_roots(patterns: Iterable[str], working_dir: str) -> list[str]:
+    """Policy paths and globs; a plain path is kept even when missing (it shows as gone)."""
+    paths = []
+    for pattern in patterns:
+        pattern = os.path.join(working_dir, os.path.expanduser(pattern))
+        if glob.has_magic(pattern):
+            paths.extend(sorted(glob.glob(pattern)))
+        else:
+            paths.append(pattern)
+    return paths
+
+
+def manual_roots_path(env: Mapping[str, str]) -> str:
+    return os.path.join(registry.state_dir(env), "roots")
+
+
+def read_manual_roots(env: Mapping[str, str]) -> list[str]:
+    try:
+        with open(manual_roots_path(env), encoding="utf-8", errors="surrogateescape") as handle:
+            return [line.rstrip("\n") for line in handle if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def write_manual_roots(env: Mapping[str, str], paths: list[str]) -> None:
+    """Replace the manual roots file atomically."""
+    path = manual_roots_path(env)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _replace_file(path, "".join(p + "\n" for p in paths))
+
+
+def _replace_file(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+# --- registry: resolving records ----------------------------------------------------------------
+
+# Long options of uv's command lines that take a value (from crates/uv-cli;
+# `script` is a value everywhere but `uv run`). Everything else is a flag.
+_VALUE_OPTIONS = frozenset("""
+allow-insecure-host annotation-style author-from bounds branch build-backend build-constraint
+build-constraints bump cache-dir cert check-url color config-file config-setting
+config-setting-package config-settings config-settings-package constraint constraints
+custom-compile-command default-index depth description directory editable env-file exclude
+exclude-newer exclude-newer-package excludes extra extra-index-url find-links format from group
+index index-strategy index-url install-dir keyring-provider link-mode marker max-recursion-depth
+mirror name no-binary no-editable-package no-emit-package no-extra no-group no-install-package
+only-binary only-emit-package only-group only-install-package optional out-dir output-file
+output-format override overrides package password prefix preview-feature preview-features project
+prompt protocol publish-url pypy-mirror python python-downloads-json-url python-fetch
+python-platform python-preference python-version reinstall-package requirement requirements rev
+script service-format service-url tag target token torch-backend trusted-host trusted-publishing
+upgrade-group upgrade-package username vcs with with-editable with-executables-from
+with-requirements
+""".split())
+_SHORT_VALUES = {"p": "python", "t": "target", "C": "config-setting", "P": "upgrade-package",
+                 "b": "build-constraint", "c": "constraint", "e": "editable", "f": "find-links",
+                 "i": "index-url", "o": "output-file", "r": "requirement", "w": "with", "d": "default-index"}
+_SHORT_FLAGS_BY_COMMAND = {"venv": {"c"}, "run": {"m", "s"}}
+_PROJECT_COMMANDS = {"sync", "run", "add", "remove"}
+_VENV_COMMANDS = {"venv", "virtualenv", "v"}
+# Marks a tool directory among record targets: it stands for the tools in it.
+TOOLS_PREFIX = "tools:"
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    """The parts of a recorded uv command line that decide which environment it wrote to."""
+
+    words: tuple[str, ...]
+    options: dict = field(default_factory=dict)
+
+
+def read_command_line(args: tuple[str, ...]) -> CommandLine:
+    """Positional words and the last value of each long option, as uv's parser would split them."""
+    words: list[str] = []
+    options: dict = {}
+    i = 0
+    while i < len(args):
+        arg, i = args[i], i + 1
+        command = words[0] if words else ""
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            name, has_value, value = arg[2:].partition("=")
+            takes_value = name in _VALUE_OPTIONS and not (name == "script" and command == "run")
+            if takes_value and not has_value and i < len(args):
+                value, i = args[i], i + 1
+            options[name] = value if takes_value or has_value else True
+        elif arg.startswith("-") and arg != "-":
+            i = _read_short_cluster(arg[1:], args, i, command, options)
+        else:
+            words.append(arg)
+            if command == "run" and len(words) > 1:
+                break  # the command uv runs; its arguments are not uv's
+    return CommandLine(tuple(words), options)
+
+
+def _read_short_cluster(cluster: str, args, i: int, command: str, options: dict) -> int:
+    flags = _SHORT_FLAGS_BY_COMMAND.get(command, set())
+    for position, letter in enumerate(cluster):
+        if letter in _SHORT_VALUES and letter not in flags:
+            value = cluster[position + 1:].removeprefix("=")
+            if not value and i < len(args):
+                value, i = args[i], i + 1
+            options[_SHORT_VALUES[letter]] = value
+            return i
+        options[letter] = True
+    return i
+
+
+def resolve_record(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
+    """The environment paths a recorded command wrote to (a tool command: every tool's environment)."""
+    return tuple(_expand_targets(record_targets(record, memo)))
+
+
+def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
+    """What a recorded command wrote to: environment paths, or `TOOLS_PREFIX` + uv's tool directory."""
+    memo = {} if memo is None else memo
+    line = read_command_line(record.args)
+    working_dir = os.path.join(record.cwd, line.options.get("directory") or record.env.get("UV_WORKING_DIR")
+                               or record.env.get("UV_WORKING_DIRECTORY") or "")
+    working_dir = os.path.normpath(working_dir)
+    words = line.words
+    if not words:
+        return ()
+    if words[0] in _PROJECT_COMMANDS:
+        return _project_command_targets(line, record.env, working_dir, memo)
+    if words[0] in _VENV_COMMANDS:
+        return _venv_targets(line, record.env, working_dir, memo)
+    if words[:2] in (("pip", "install"), ("pip", "sync"), ("pip", "uninstall")):
+        return _pip_targets(line, record.env, working_dir)
+    if words[:2] in (("tool", "install"), ("tool", "upgrade")):
+        return (TOOLS_PREFIX + tool_dir(record.env, working_dir),)
+    return ()
+
+
+def _project_dir(line: CommandLine, env: Mapping[str, str], working_dir: str) -> str:
+    project = os.path.join(working_dir, line.options.get("project") or env.get("UV_PROJECT") or "")
+    if os.path.basename(project) == "pyproject.toml" and os.path.isfile(project):
+        project = os.path.dirname(project)
+    return os.path.normpath(project)
+
+
+def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple[str, ...]:
+    if isinstance(line.options.get("script"), str):
+        return ()  # script environments live in the cache
+    if line.options.get("active") is True and env.get("VIRTUAL_ENV"):
+        return (os.path.join(working_dir, env["VIRTUAL_ENV"]),)
+    project = project_environment(_project_dir(line, env, working_dir), env, memo)
+    return (os.path.normpath(project[0]),) if project else ()
+
+
+def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple[str, ...]:
+    if len(line.words) > 1:
+        return tuple(os.path.normpath(os.path.join(working_dir, word)) for word in line.words[1:])
+    project_dir = _project_dir(line, env, working_dir)
+    if not line.options.get("no-project") and workspace_root(project_dir, memo) == project_dir:
+        return (os.path.normpath(project_environment(project_dir, env, memo)[0]),)
+    return (os.path.join(working_dir, ".venv"),)
+
+
+def _pip_targets(line: CommandLine, env, working_dir: str) -> tuple[str, ...]:
+    for option in ("target", "prefix"):
+        if isinstance(line.options.get(option), str):
+            return (os.path.normpath(os.path.join(working_dir, line.options[option])),)
+    python = line.options.get("python") or env.get("UV_PYTHON")
+    if isinstance(python, str) and os.sep in python:
+        venv = _interpreter_environment(os.path.join(working_dir, python))
+        if venv:
+            return (venv,)
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        if env.get(variable):
+            return (os.path.normpath(os.path.join(working_dir, env[variable])),)
+    return tuple(_virtualenv_from_working_dir(working_dir))
+
+
+def _interpreter_environment(path: str) -> str | None:
+    """The virtual environment (a directory with `pyvenv.cfg`) holding an interpreter path or named by it."""
+    path = os.path.normpath(path)
+    start = path if os.path.isdir(path) else os.path.dirname(path)
+    for directory in (start, os.path.dirname(start)):
+        if os.path.isfile(os.path.join(directory, "pyvenv.cfg")):
+            return directory
+    return path if os.path.isdir(path) else None
+
+
+def _virtualenv_from_working_dir(working_dir: str) -> list[str]:
+    """uv's search: the virtualenv we are inside, else a `.venv` in this or any parent directory."""
+    for directory in _ancestors(working_dir):
+        if os.path.isfile(os.path.join(directory, "pyvenv.cfg")):
+            return [directory]
+        candidate = os.path.join(directory, ".venv")
+        if os.path.lexists(candidate):
+            return [candidate]
+    return []
+
+
+# --- registry: reading and compacting -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    """The registry as read: live environment paths, and what compaction would keep."""
+
+    paths: tuple[str, ...]
+    keep: tuple[str, ...]  # lines to keep, newest record per environment
+    gone: dict  # line -> True for records whose environments are all gone
+    current_lines: int  # lines in `registry` itself (the rotated copy repeats kept ones)
+    warnings: tuple[str, ...] = ()
+
+
+def _registry_files(env: Mapping[str, str]) -> tuple[str, str]:
+    path = registry.registry_path(env)
+    return path + ".rotated", path
+
+
+def read_registry(env: Mapping[str, str]) -> RegistryView:
+    """Read both registry files (the rotated one first), resolve every record, drop the gone ones."""
+    with _registry_lock(env, exclusive=False):
+        lines = [(path, number, line) for path in _registry_files(env) for number, line in _read_lines(path)]
+    current = sum(1 for path, _, _ in lines if path == registry.registry_path(env))
+    return _resolve_lines(lines, current)
+
+
+def _read_lines(path: str) -> list[tuple[int, str]]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return []
+    text = data.decode("utf-8", "surrogateescape")
+    return [(number, line) for number, line in enumerate(text.splitlines(), 1) if line]
+
+
+def _resolve_lines(lines, current_lines: int = 0) -> RegistryView:
+    memo: dict = {}
+    by_targets: dict[tuple, str] = {}
+    warnings = []
+    for path, number, line in lines:
+        record = registry.parse_record(line)
+        if record is None:
+            warnings.append(f"skipping a corrupt line in the uvguard registry ({path}, line {number})")
+            continue
+        targets = record_targets(record, memo)
+        if targets:
+            by_targets.pop(targets, None)
+            by_targets[targets] = line  # the newest record per environment wins
+    paths, gone = [], {}
+    for targets, line in by_targets.items():
+        present = [p for p in _expand_targets(targets) if _present(p)]
+        paths.extend(present)
+        if not present and not any(_present(t.removeprefix(TOOLS_PREFIX)) for t in targets):
+            gone[line] = True
+    return RegistryView(tuple(dict.fromkeys(paths)), tuple(by_targets.values()), gone, current_lines, tuple(warnings))
+
+
+def _expand_targets(targets: tuple[str, ...]) -> list[str]:
+    """Tool directories stand for their tool environments."""
+    expanded = []
+    for target in targets:
+        if target.startswith(TOOLS_PREFIX):
+            expanded.extend(tool_environments(target[len(TOOLS_PREFIX):]))
+        else:
+            expanded.append(target)
+    return expanded
+
+
+def _present(path: str) -> bool:
+    """Whether a path exists, or may exist but cannot be checked (then it is kept, never dropped)."""
+    try:
+        os.lstat(path)
+        return True
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+
+
+def maybe_compact(env: Mapping[str, str], view: RegistryView, now: float | None = None) -> bool:
+    """Compact when at least half the registry is duplicates, corrupt lines or gone records.
+
+    Not more often than every `COMPACT_INTERVAL_SECONDS`: gone records inside
+    their grace period would otherwise trigger a rewrite at every read.
+    """
+    now = time.time() if now is None else now
+    waste = view.current_lines - len(view.keep) + len(view.gone)
+    if view.current_lines < COMPACT_MIN_LINES or 2 * waste < view.current_lines:
+        return False
+    try:
+        if now - os.stat(registry.registry_path(env) + ".gone").st_mtime < COMPACT_INTERVAL_SECONDS:
+            return False
+    except OSError:
+        pass
+    try:
+        return compact_registry(env, now)
+    except OSError:
+        return False  # a read-only state dir: the registry stays as it is
+
+
+def compact_registry(env: Mapping[str, str], now: float | None = None) -> bool:
+    """Rewrite the registry as its kept records, losing nothing a concurrent writer appends.
+
+    Writers append with `>>` and take no lock, so the file they write to is
+    never rewritten in place: under an exclusive lock (readers take it
+    shared) the current file is renamed to `registry.rotated` and the kept
+    records are appended to a fresh `registry`. A writer that opened the old
+    file just before the rename writes into `registry.rotated`, which every
+    read and the next compaction still read; only then is it replaced.
+    Returns False when another process holds the lock (it is compacting).
+    """
+    now = time.time() if now is None else now
+    rotated, current = _registry_files(env)
+    try:
+        with _registry_lock(env, exclusive=True, wait=False):
+            previous = [(rotated, n, line) for n, line in _read_lines(rotated)]
+            try:
+                os.replace(current, rotated)
+            except FileNotFoundError:
+                pass
+            lines = previous + [(rotated, n, line) for n, line in _read_lines(rotated)]
+            view = _resolve_lines(lines)
+            keep = _drop_expired(env, view, now)
+            _append(current, "".join(line + "\n" for line in keep))
+            return True
+    except BlockingIOError:
+        return False
+
+
+def _drop_expired(env: Mapping[str, str], view: RegistryView, now: float) -> list[str]:
+    """The kept lines, minus records gone for longer than the grace period; remembers when each went."""
+    seen_path = registry.registry_path(env) + ".gone"
+    try:
+        with open(seen_path, encoding="utf-8") as handle:
+            seen = json.load(handle)
+    except (OSError, ValueError):
+        seen = {}
+    keep, still_gone = [], {}
+    for line in view.keep:
+        if line not in view.gone:
+            keep.append(line)
+            continue
+        key = hashlib.sha1(line.encode("utf-8", "surrogateescape")).hexdigest()
+        since = seen.get(key, now) if isinstance(seen.get(key, now), (int, float)) else now
+        if now - since < GONE_GRACE_SECONDS:
+            keep.append(line)
+            still_gone[key] = since
+    _replace_file(seen_path, json.dumps(still_gone))
+    return keep
+
+
+def _append(path: str, text: str) -> None:
+    if not text:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, text.encode("utf-8", "surrogateescape"))
+    finally:
+        os.close(fd)
+
+
+class _registry_lock:
+    """flock on `registry.lock`; without a writable state dir, readers go on unlocked."""
+
+    def __init__(self, env: Mapping[str, str], exclusive: bool, wait: bool = True) -> None:
+        self.path = registry.registry_path(env) + ".lock"
+        self.exclusive, self.wait, self.fd = exclusive, wait, None
+
+    def __enter__(self):
+        import fcntl
+
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            if self.exclusive:
+                raise
+            return self
+        operation = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(self.fd, operation | (0 if self.wait else fcntl.LOCK_NB))
+        except BaseException:
+            os.close(self.fd)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
