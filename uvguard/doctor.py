@@ -66,9 +66,9 @@ class Diagnosis:
         return not self.broken and not self.unowned
 
 
-def open_environment(path: str | os.PathLike) -> str:
-    """`path` made absolute, or a UsageError saying why it is not an environment."""
-    path = os.path.abspath(path)
+def open_environment(path: str | os.PathLike, cwd: str | os.PathLike) -> str:
+    """`path` made absolute (from `cwd`), or a UsageError saying why it is not an environment."""
+    path = os.path.normpath(os.path.join(cwd, path))
     if not os.path.lexists(path):
         raise UsageError(f"`{path}` does not exist", hint="pass the directory of a virtual environment")
     if not os.path.exists(path):
