@@ -1,17 +1,52 @@
 """Effective uv config: cache dir and link modes, each with its source, as uv resolves them.
 
-Interface used by the rest of the pipeline. Minimal first cut (flags, env,
-defaults); the full resolution of uv's config files lands with issue 3.
+Read from uv's `crates/uv/src/lib.rs` (which files are loaded, in which
+order), `crates/uv-settings` (file discovery, merging, validation),
+`crates/uv-dirs` (user/system locations) and `crates/uv-cache` (cache dir),
+and checked against real releases 0.5.31 - 0.13.9 by the parity suite
+(`tests/test_uvconfig_parity.py`). Where releases differ, `uv_version` picks
+the behaviour; None means the newest measured one.
+
+Not modelled: `required-version`, PEP 723 script metadata (`uv run x.py`),
+and the value types of keys uvguard does not read (uv rejects a bad
+`resolution = "x"`; uvguard only checks that the key exists).
 """
 
 from __future__ import annotations
 
 import os
+import pwd
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from uvguard import uvschema
+from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
+from uvguard.tomlfile import load_toml
+from uvguard.uvworkspace import discovery_start
+
+__all__ = ["ConfigFile", "EffectiveConfig", "effective_config", "find_project_config_dir",
+           "discovery_start", "resolve_dirs"]
+
+LINK_MODES = {"clone": "clone", "reflink": "clone", "copy": "copy", "hardlink": "hardlink",
+              "symlink": "symlink"}
+_TRUE = {"y", "yes", "t", "true", "on", "1"}
+_FALSE = {"n", "no", "f", "false", "off", "0"}
+# uv's own command groups, for `--isolated` and for which files a command reads.
+_PROJECT_COMMANDS = {"run", "init", "add", "remove", "version", "sync", "lock", "export", "tree",
+                     "format", "audit", "check"}
+_USER_LEVEL_COMMANDS = {"tool", "self"}
+_PIP_SCOPE = {"pip", "venv", "virtualenv", "v"}
+# Releases where a behaviour changed (measured between the two pinned releases named).
+CLONE_DEFAULT_SINCE = (0, 10, 5)          # Linux default link mode hardlink -> clone
+# Both changed after 0.12.12 and before 0.12.24: UV_NO_CACHE=0 beats a file's `no-cache = true`,
+# and empty XDG_CONFIG_DIRS segments are skipped instead of ending the list.
+EXPLICIT_NO_CACHE_FALSE_SINCE = (0, 12, 13)
+XDG_EMPTY_SEGMENTS_SKIPPED_SINCE = (0, 12, 13)
+# The uv.toml-hides-[tool.uv] warning lists the fields (0.6.4: no; 0.8.18: yes; taken as 0.8.0).
+MASKED_FIELD_LIST_SINCE = (0, 8, 0)
 
 
 @dataclass(frozen=True)
@@ -26,7 +61,12 @@ class ConfigFile:
 
 @dataclass(frozen=True)
 class EffectiveConfig:
-    """What uv will use for one command line; every value carries its source."""
+    """What uv will use for one command line; every value carries its source.
+
+    `cache_dir` is the persistent cache; when `no_cache` is set uv uses a fresh
+    temporary directory instead and never touches it. `config_files` are in
+    precedence order, highest first.
+    """
 
     cache_dir: Path
     cache_dir_source: str
@@ -39,29 +79,470 @@ class EffectiveConfig:
     project_dir: Path
     config_files: tuple[ConfigFile, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    no_cache_source: str = ""
+    uv_version: tuple[int, ...] | None = None
 
     @property
     def symlink_active(self) -> bool:
         return "symlink" in (self.link_mode, self.pip_link_mode)
 
 
-def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | Path) -> EffectiveConfig:
-    working_dir = Path(cwd) / invocation.option("directory", env.get("UV_WORKING_DIR", ""))
-    project_dir = working_dir / invocation.option("project", env.get("UV_PROJECT", ""))
-    if invocation.option("cache-dir"):
-        cache_dir, source = invocation.option("cache-dir"), "--cache-dir"
-    elif env.get("UV_CACHE_DIR"):
-        cache_dir, source = env["UV_CACHE_DIR"], "UV_CACHE_DIR"
-    elif env.get("XDG_CACHE_HOME", "").startswith("/"):
-        cache_dir, source = os.path.join(env["XDG_CACHE_HOME"], "uv"), "default ($XDG_CACHE_HOME/uv)"
-    else:
-        cache_dir, source = os.path.join(env.get("HOME", "/"), ".cache", "uv"), "default (~/.cache/uv)"
-    mode, mode_source = (env["UV_LINK_MODE"], "UV_LINK_MODE") if env.get("UV_LINK_MODE") else ("clone", "default")
+@dataclass(frozen=True)
+class _Layer:
+    """The settings of one loaded file: the uv.toml content or the `[tool.uv]` table."""
+
+    path: Path
+    table: str  # "" for a uv.toml, "[tool.uv]" for a pyproject.toml
+    options: dict
+
+    def source(self, key: str, pip: bool = False) -> str:
+        return f"{self.path}: {self.table + ' ' if self.table else ''}{'[pip] ' if pip else ''}{key}"
+
+
+def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | Path,
+                     uv_version: tuple[int, ...] | None = None) -> EffectiveConfig:
+    """Resolve what uv (of `uv_version`) would use for `invocation` run in `cwd` with `env`."""
+    warnings: list[str] = []
+    working_dir, project_dir = resolve_dirs(invocation, env, cwd)
+    persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
+    files, layers = _load_files(invocation, env, working_dir, project_dir, persistent_cache[0],
+                                uv_version, warnings)
+    no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
+    cache_dir, cache_source = _cache_dir(persistent_cache, layers, working_dir, env)
+    project_mode, pip_mode = _link_modes(invocation, env, layers, uv_version)
     return EffectiveConfig(
-        cache_dir=Path(os.path.abspath(working_dir / cache_dir)),
-        cache_dir_source=source,
-        no_cache=bool(invocation.option("no-cache")),
-        link_mode=mode, link_mode_source=mode_source,
-        pip_link_mode=mode, pip_link_mode_source=mode_source,
+        cache_dir=cache_dir, cache_dir_source=cache_source,
+        no_cache=no_cache, no_cache_source=no_cache_source,
+        link_mode=project_mode[0], link_mode_source=project_mode[1],
+        pip_link_mode=pip_mode[0], pip_link_mode_source=pip_mode[1],
         working_dir=working_dir, project_dir=project_dir,
+        config_files=tuple(files), warnings=tuple(warnings), uv_version=uv_version,
     )
+
+
+# --- directories -------------------------------------------------------------------------------
+
+def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path) -> tuple[Path, Path]:
+    """(working dir after `--directory`, project dir after `--project`), both absolute."""
+    cwd = Path(os.path.abspath(cwd))
+    directory = _value(invocation, env, "directory", "UV_WORKING_DIR")
+    if directory is None and "UV_WORKING_DIRECTORY" in env:
+        directory = (env["UV_WORKING_DIRECTORY"], "UV_WORKING_DIRECTORY")
+    working_dir = cwd
+    if directory is not None:
+        working_dir = Path(os.path.normpath(cwd / directory[0])) if directory[0] else Path("")
+        if not directory[0] or not working_dir.is_dir():
+            raise ConfigError(f"No such file or directory (os error 2): `{directory[0]}` (from {directory[1]})")
+    project = _value(invocation, env, "project", "UV_PROJECT")
+    if project is None:
+        return working_dir, working_dir
+    project_dir = Path(os.path.normpath(working_dir / project[0]))
+    if project_dir.name == "pyproject.toml" and project_dir.is_file():
+        project_dir = project_dir.parent
+    elif _command_word(invocation) != "init":
+        if not project_dir.exists():
+            raise ConfigError(f"Project directory `{project[0]}` does not exist")
+        if not project_dir.is_dir():
+            raise ConfigError(f"Project path `{project[0]}` is not a directory")
+    return working_dir, project_dir
+
+
+def find_project_config_dir(start: Path) -> Path | None:
+    """The nearest directory at or above `start` holding a `uv.toml` or a `pyproject.toml` with
+    `[tool.uv]`: where uv's project-config walk stops. Invalid pyproject files are skipped."""
+    for directory in (start, *start.parents):
+        if (directory / "uv.toml").is_file():
+            return directory
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                if _tool_uv_table(load_toml(pyproject)) is not None:
+                    return directory
+            except ConfigError:
+                continue
+    return None
+
+
+# --- config files ------------------------------------------------------------------------------
+
+def _load_files(invocation, env, working_dir, project_dir, cache_dir, version, warnings):
+    """The files uv reads for this command, in precedence order, and their settings."""
+    config_file = _value(invocation, env, "config-file", "UV_CONFIG_FILE")
+    if config_file is not None:
+        path = Path(os.path.normpath(working_dir / config_file[0]))
+        if path.name == "pyproject.toml":
+            warnings.append("The `--config-file` argument expects to receive a `uv.toml` file, not a "
+                            "`pyproject.toml`. If you're trying to run a command from another project, "
+                            "use the `--project` argument instead.")
+        options = _read_uv_toml(path, version, missing_ok=False)
+        return [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")], [_Layer(path, "", options)]
+    no_config = _flag(invocation, env, "no-config", "UV_NO_CONFIG")
+    if _isolated_disables_config(invocation, warnings) or no_config:
+        return [], []
+    files: list[ConfigFile] = []
+    layers: list[_Layer] = []
+    if _command_word(invocation) not in _USER_LEVEL_COMMANDS:
+        start = discovery_start(project_dir, cache_dir)
+        _walk_project(start, version, files, layers, warnings, working_dir)
+    _load_user(env, version, files, layers)
+    _load_system(env, version, files, layers, working_dir)
+    return files, layers
+
+
+def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
+    """uv's `FilesystemOptions::find`: the nearest uv.toml or `[tool.uv]`, up to `/`."""
+    for directory in (start, *start.parents):
+        uv_toml = directory / "uv.toml"
+        pyproject = directory / "pyproject.toml"
+        if _exists(uv_toml):
+            options = _read_uv_toml(uv_toml, version, missing_ok=False)
+            files.append(ConfigFile(str(uv_toml), "project"))
+            layers.append(_Layer(uv_toml, "", options))
+            _note_masked_pyproject(pyproject, version, files, warnings)
+            return
+        if not _exists(pyproject):
+            continue
+        try:
+            table = _tool_uv_table(load_toml(pyproject))
+            if table is not None:
+                _validate(table, version, uv_toml=False, path=pyproject)
+        except ConfigError as error:
+            shown = os.path.relpath(pyproject, working_dir) if _within(pyproject, working_dir) else pyproject
+            warnings.append(f"Failed to parse `{shown}` during settings discovery:\n  "
+                            + error.message.split(": ", 1)[-1])
+            files.append(ConfigFile(str(pyproject), "project", used=False, note="invalid, skipped"))
+            continue
+        if table is None:
+            files.append(ConfigFile(str(pyproject), "project", used=False, note="no [tool.uv], skipped"))
+            continue
+        files.append(ConfigFile(str(pyproject), "project"))
+        layers.append(_Layer(pyproject, "[tool.uv]", table))
+        return
+
+
+def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
+    """A `[tool.uv]` beside a uv.toml is ignored; uv says so when it sets anything."""
+    if not pyproject.is_file():
+        return
+    try:
+        table = _tool_uv_table(load_toml(pyproject))
+    except ConfigError:
+        return
+    if table is None:
+        return
+    files.append(ConfigFile(str(pyproject), "project", used=False, note="[tool.uv] hidden by uv.toml"))
+    head = ("Found both a `uv.toml` file and a `[tool.uv]` section in an adjacent `pyproject.toml`.")
+    if version is not None and version < MASKED_FIELD_LIST_SINCE:
+        warnings.append(f"{head} The `[tool.uv]` section will be ignored in favor of the `uv.toml` file.")
+        return
+    masked = [key for key in uvschema.top_level_keys(version)
+              if key in table and key not in uvschema.PYPROJECT_ONLY_KEYS]
+    if masked:
+        listing = "\n- ".join(masked)
+        warnings.append(f"{head} The following fields from `[tool.uv]` will be ignored in favor of "
+                        f"the `uv.toml` file:\n- {listing}")
+
+
+def _load_user(env, version, files, layers) -> None:
+    """`$XDG_CONFIG_HOME/uv/uv.toml` (absolute only), else `~/.config/uv/uv.toml`."""
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else _home(env) / ".config"
+    path = base / "uv" / "uv.toml"
+    readable = _exists(path) and (path.is_dir() or os.access(path, os.R_OK))
+    options = _read_uv_toml(path, version, missing_ok=True) if readable else None
+    if options is None:
+        files.append(ConfigFile(str(path), "user", used=False, note="not found"))
+        return
+    files.append(ConfigFile(str(path), "user"))
+    layers.append(_Layer(path, "", options))
+
+
+def _load_system(env, version, files, layers, working_dir) -> None:
+    """First `DIR/uv/uv.toml` over `XDG_CONFIG_DIRS` (default /etc/xdg), then /etc/uv/uv.toml."""
+    if _boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
+        return
+    dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    segments = dirs.split(":")
+    if version is None or version >= XDG_EMPTY_SEGMENTS_SKIPPED_SINCE:
+        segments = [s for s in segments if s]
+    else:
+        segments = segments[: segments.index("")] if "" in segments else segments
+    candidates = [working_dir / d / "uv" / "uv.toml" for d in segments] + [Path("/etc/uv/uv.toml")]
+    for path in candidates:
+        if path.is_file() or (path == candidates[-1] and path.exists()):
+            options = _read_uv_toml(path, version, missing_ok=False)
+            files.append(ConfigFile(str(path), "system"))
+            layers.append(_Layer(path, "", options))
+            return
+
+
+def _isolated_disables_config(invocation, warnings) -> bool:
+    """The deprecated global `--isolated`: like `--no-config` outside project/tool/python commands."""
+    if not invocation.option("isolated"):
+        return False
+    word = _command_word(invocation)
+    sub = _subcommand_word(invocation)
+    if word == "run" or word == "check" or (word == "tool" and sub in ("run", "uvx")):
+        return False
+    if word == "init":
+        warnings.append("The `--isolated` flag is deprecated and has no effect. Instead, use `--no-config` "
+                        "to prevent uv from discovering configuration files or `--no-workspace` to prevent "
+                        "uv from adding the initialized project to the containing workspace.")
+        return False
+    if word in _PROJECT_COMMANDS or word in ("tool", "python"):
+        warnings.append("The `--isolated` flag is deprecated and has no effect. Instead, use `--no-config` "
+                        "to prevent uv from discovering configuration files.")
+        return False
+    warnings.append("The `--isolated` flag is deprecated. Instead, use `--no-config` to prevent uv from "
+                    "discovering configuration files.")
+    return True
+
+
+def _read_uv_toml(path: Path, version, missing_ok: bool) -> dict | None:
+    """A uv.toml's settings; anything uv would reject is a ConfigError (fatal, exit 2)."""
+    if missing_ok and not _exists(path):
+        return None
+    options = load_toml(path)
+    _validate(options, version, uv_toml=True, path=path)
+    return options
+
+
+def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
+    """Reject what uv's schema rejects, for the keys that decide the cache and link modes."""
+    known = uvschema.top_level_keys(version)
+    for key in options:
+        if key not in known:
+            raise ConfigError(f"Failed to parse: `{path}`: unknown field `{key}`")
+        if uv_toml and key in uvschema.PYPROJECT_ONLY_KEYS:
+            raise ConfigError(f"Failed to parse: `{path}`. The `{key}` field is not allowed in a `uv.toml` "
+                              f"file. `{key}` is only applicable in the context of a project, and should "
+                              f"be placed in a `pyproject.toml` file instead.")
+    _check_type(options, "cache-dir", str, path)
+    _check_type(options, "no-cache", bool, path)
+    _check_link_mode(options, "link-mode", path)
+    pip = options.get("pip", {})
+    if not isinstance(pip, dict):
+        raise ConfigError(f"Failed to parse: `{path}`: `pip` must be a table")
+    for key in pip:
+        if key not in uvschema.pip_keys(version):
+            raise ConfigError(f"Failed to parse: `{path}`: unknown field `{key}` in [pip]")
+    _check_link_mode(pip, "link-mode", path, "[pip] ")
+
+
+def _check_type(options, key, kind, path) -> None:
+    if key in options and not isinstance(options[key], kind):
+        expected = "a boolean" if kind is bool else "a string"
+        raise ConfigError(f"Failed to parse: `{path}`: `{key}` must be {expected}")
+
+
+def _check_link_mode(options, key, path, table="") -> None:
+    if key in options and options[key] not in LINK_MODES:
+        raise ConfigError(f"Failed to parse: `{path}`: {table}`{key}`: unknown variant `{options[key]}`, "
+                          "expected one of `clone`, `reflink`, `copy`, `hardlink`, `symlink`")
+
+
+def _tool_uv_table(pyproject: dict) -> dict | None:
+    tool = pyproject.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError("`tool` must be a table")
+    uv = tool.get("uv")
+    if uv is not None and not isinstance(uv, dict):
+        raise ConfigError("`tool.uv` must be a table")
+    return uv
+
+
+# --- values ------------------------------------------------------------------------------------
+
+def _cache_dir_before_files(invocation, env, working_dir) -> tuple[Path | None, str]:
+    """`--cache-dir` or `UV_CACHE_DIR` (empty is an error); None when neither is given."""
+    given = _value(invocation, env, "cache-dir", "UV_CACHE_DIR")
+    if given is None:
+        return None, ""
+    if not given[0]:
+        raise ConfigError("a value is required for '--cache-dir <CACHE_DIR>' but none was supplied "
+                          f"(from {given[1]})")
+    return Path(os.path.normpath(working_dir / given[0])), given[1]
+
+
+def _cache_dir(given, layers, working_dir, env) -> tuple[Path, str]:
+    """The flag or variable, then `cache-dir` in the merged files, then the XDG default."""
+    if given[0] is not None:
+        return given
+    for layer in layers:
+        if "cache-dir" in layer.options:
+            return Path(os.path.normpath(working_dir / layer.options["cache-dir"])), layer.source("cache-dir")
+    xdg = env.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "uv", "default ($XDG_CACHE_HOME/uv)"
+    return _home(env) / ".cache" / "uv", "default (~/.cache/uv)"
+
+
+def _no_cache(invocation, env, layers, version) -> tuple[bool, str]:
+    """No-cache from any source wins; an explicit false beats the files only in newer releases."""
+    if invocation.option("no-cache"):
+        return True, "--no-cache"
+    explicit = None
+    if "UV_NO_CACHE" in env:
+        explicit = _parse_bool(env["UV_NO_CACHE"], "--no-cache", "UV_NO_CACHE")
+        if explicit:
+            return True, "UV_NO_CACHE"
+        if version is None or version >= EXPLICIT_NO_CACHE_FALSE_SINCE:
+            return False, "UV_NO_CACHE"
+    for layer in layers:
+        if "no-cache" in layer.options:
+            return bool(layer.options["no-cache"]), layer.source("no-cache")
+    return False, "UV_NO_CACHE" if explicit is False else "default"
+
+
+def _link_modes(invocation, env, layers, version) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(project link mode, pip/venv link mode), each with its source."""
+    default = (_platform_default(version), _default_source(version))
+    project = _merged(layers, "link-mode", pip=False) or default
+    pip = _merged(layers, "link-mode", pip=True) or default
+    from_env = _env_link_mode(invocation, env)
+    if from_env is not None:
+        project = pip = from_env
+    flag = _flag_link_mode(invocation)
+    if flag is not None:
+        if _command_word(invocation) in _PIP_SCOPE:
+            pip = flag
+        else:
+            project = flag
+    return project, pip
+
+
+def _merged(layers, key, pip: bool) -> tuple[str, str] | None:
+    """The first file (in precedence order) setting `key`; for pip, `[pip]` anywhere beats top-level."""
+    if pip:
+        for layer in layers:
+            table = layer.options.get("pip", {})
+            if key in table:
+                return LINK_MODES[table[key]], layer.source(key, pip=True)
+    for layer in layers:
+        if key in layer.options:
+            return LINK_MODES[layer.options[key]], layer.source(key)
+    return None
+
+
+def _env_link_mode(invocation, env) -> tuple[str, str] | None:
+    if "UV_LINK_MODE" not in env:
+        return None
+    value = env["UV_LINK_MODE"]
+    if value in LINK_MODES:
+        return LINK_MODES[value], "UV_LINK_MODE"
+    if _reads_link_mode(invocation):
+        raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>' (from UV_LINK_MODE)",
+                          hint="possible values: clone, copy, hardlink, symlink")
+    return None
+
+
+def _flag_link_mode(invocation) -> tuple[str, str] | None:
+    """The subcommand's own `--link-mode` (the invocation parser leaves it in `rest`)."""
+    rest = list(invocation.rest)
+    for index, arg in enumerate(rest):
+        if arg == "--":
+            return None
+        if arg == "--link-mode" or arg.startswith("--link-mode="):
+            value = arg.partition("=")[2] if "=" in arg else (rest[index + 1] if index + 1 < len(rest) else "")
+            if value not in LINK_MODES:
+                raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>'",
+                                  hint="possible values: clone, copy, hardlink, symlink")
+            return LINK_MODES[value], "--link-mode"
+    return None
+
+
+def _reads_link_mode(invocation) -> bool:
+    """Whether the command has a `--link-mode` option, so that uv validates UV_LINK_MODE."""
+    word, sub = _command_word(invocation), _subcommand_word(invocation)
+    if word in ("sync", "run", "add", "remove", "venv", "build", "lock", "export", "tree", "version"):
+        return True
+    return (word == "pip" and sub in ("install", "sync", "compile")) or (
+        word == "tool" and sub in ("install", "run", "upgrade", "uvx"))
+
+
+def _platform_default(version) -> str:
+    if sys.platform == "win32":
+        return "hardlink"
+    if sys.platform == "darwin" or version is None or version >= CLONE_DEFAULT_SINCE:
+        return "clone"
+    return "hardlink"
+
+
+def _default_source(version) -> str:
+    shown = ".".join(map(str, version)) if version else "newest"
+    return f"default ({sys.platform}, uv {shown})"
+
+
+# --- small readers -----------------------------------------------------------------------------
+
+def _value(invocation, env, option, variable) -> tuple[str, str] | None:
+    """A global option's value and where it came from: the flag beats the variable."""
+    if invocation.option(option) is not None:
+        return invocation.option(option), f"--{option}"
+    if variable in env:
+        if not env[variable]:
+            raise ConfigError(f"a value is required for '--{option}' but none was supplied (from {variable}=)")
+        return env[variable], variable
+    return None
+
+
+def _flag(invocation, env, option, variable) -> bool:
+    if invocation.option(option):
+        return True
+    if variable in env:
+        return _parse_bool(env[variable], f"--{option}", variable)
+    return False
+
+
+def _parse_bool(value: str, option: str, variable: str) -> bool:
+    """clap's BoolishValueParser: y/yes/t/true/on/1 and n/no/f/false/off/0, any case."""
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ConfigError(f"invalid value '{value}' for '{option}': value was not a boolean (from {variable})")
+
+
+def _boolish_env(env, variable) -> bool:
+    if variable not in env:
+        return False
+    value = env[variable].lower()
+    if value not in _TRUE | _FALSE:
+        raise ConfigError(f"Invalid environment variable `{variable}={env[variable]}`: expected a boolish value")
+    return value in _TRUE
+
+
+def _command_word(invocation) -> str:
+    return invocation.command[0] if invocation.command else ""
+
+
+def _subcommand_word(invocation) -> str:
+    if len(invocation.command) > 1:
+        return invocation.command[1]
+    return next((arg for arg in invocation.rest if not arg.startswith("-")), "")
+
+
+def _home(env) -> Path:
+    home = env.get("HOME", "")
+    if os.path.isabs(home):
+        return Path(home)
+    return Path(pwd.getpwuid(os.getuid()).pw_dir)
+
+
+def _exists(path: Path) -> bool:
+    """Present in any form: uv reads it and fails on a directory or an unreadable file."""
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
+def _within(path: Path, directory: Path) -> bool:
+    try:
+        path.relative_to(directory)
+    except ValueError:
+        return False
+    return True
