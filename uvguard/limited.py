@@ -23,10 +23,10 @@ from uvguard import messages
 from uvguard.cachelock import exclusive_lock
 from uvguard.errors import OperationFailed
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
-from uvguard.prune_plan import MARKERS, Plan, measure, protected_entries, removal_plan
+from uvguard.prune_plan import MARKERS, Plan, measure, protected_entries, removal_plan, size_accounting
 
 __all__ = ["LimitedResult", "Plan", "measure", "protected_entries", "removal_plan", "run_limited",
-           "remove_plan", "human_readable_bytes"]
+           "human_readable_bytes", "summary_line"]
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -42,7 +42,8 @@ class LimitedResult:
     environments: tuple[str, ...]
     num_files: int = 0
     num_dirs: int = 0
-    bytes: int = 0
+    bytes: int = 0  # as uv reports them: physical or logical, see `prune_plan.size_accounting`
+    logical_bytes: int = 0
     exit_code: int = 0
 
 
@@ -69,22 +70,15 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
         if rescan is not None:
             live_entries = rescan()
         plan = removal_plan(invocation, config, real_uv, env)
-        remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose)
+        physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
+        remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
         remover.run(plan.remove)
     kept = tuple(sorted(remover.kept))
     environments = tuple(sorted({str(e) for entry in kept for e in live_entries.get(entry, ())}))
-    result = LimitedResult(invocation.operation, cache_dir, tuple(remover.removed), kept,
-                           environments, remover.files, remover.dirs, remover.bytes)
+    result = LimitedResult(invocation.operation, cache_dir, tuple(remover.removed), kept, environments,
+                           remover.files, remover.dirs, remover.reported_bytes, remover.logical_bytes)
     messages.info(summary_line(result), voice, stream)
     return result
-
-
-def remove_plan(plan: Plan, live_entries: Iterable[str]) -> LimitedResult:
-    """Remove `plan.remove` except `live_entries`, silently and without the lock (the caller holds it)."""
-    remover = _Remover(plan.cache_dir, set(live_entries), messages.Voice(quiet=1), None, 0)
-    remover.run(plan.remove)
-    return LimitedResult(plan.operation, plan.cache_dir, tuple(remover.removed), tuple(sorted(remover.kept)),
-                         (), remover.files, remover.dirs, remover.bytes)
 
 
 def summary_line(result: LimitedResult) -> str:
@@ -94,7 +88,7 @@ def summary_line(result: LimitedResult) -> str:
         line = {0: empty, 1: "Removed 1 directory"}.get(result.num_dirs, f"Removed {result.num_dirs} directories")
     else:
         line = "Removed 1 file" if result.num_files == 1 else f"Removed {result.num_files} files"
-    if result.bytes > 0:
+    if result.logical_bytes > 0 or result.bytes > 0:
         line += f" ({human_readable_bytes(result.bytes)})"
     if result.kept:
         entries = _plural(len(result.kept), "entry", "entries")
@@ -135,7 +129,7 @@ class _Remover:
     """Removes cache-relative paths below one root, keeping live entries, counting like uv."""
 
     def __init__(self, cache_dir: Path, live: set[str], voice: messages.Voice, stream: TextIO | None,
-                 verbose: int) -> None:
+                 verbose: int, physical: bool) -> None:
         self.cache_dir = cache_dir
         self.live = {entry for entry in live if entry.split("/")[0] not in MARKERS}
         self.live_ancestors = {"/".join(e.split("/")[:i]) for e in self.live for i in range(1, e.count("/") + 1)}
@@ -144,7 +138,8 @@ class _Remover:
         self.stream = sys.stderr if stream is None else stream
         self.removed: list[str] = []
         self.kept: set[str] = set()
-        self.files = self.dirs = self.bytes = 0
+        self.physical = physical
+        self.files = self.dirs = self.logical_bytes = self.physical_bytes = 0
         self.progress = _Progress(self.stream, voice)
 
     def run(self, paths: Iterable[str]) -> None:
@@ -201,8 +196,7 @@ class _Remover:
             return False
         if not stat.S_ISDIR(info.st_mode):
             if _ignore_missing(_unlink, parent, name):
-                self.files += 1
-                self.bytes += info.st_size
+                self._count_file(info)
             return True
         try:
             fd = os.open(name, _OPEN_DIR, dir_fd=parent)
@@ -218,6 +212,17 @@ class _Remover:
         if _ignore_missing(_rmdir, parent, name):
             self.dirs += 1
         return True
+
+    def _count_file(self, info: os.stat_result) -> None:
+        """Count a removed file or link as uv does: logical size, and blocks no hard link still holds."""
+        self.files += 1
+        self.logical_bytes += info.st_size
+        if not (stat.S_ISREG(info.st_mode) and info.st_nlink > 1):
+            self.physical_bytes += info.st_blocks * 512
+
+    @property
+    def reported_bytes(self) -> int:
+        return self.physical_bytes if self.physical else self.logical_bytes
 
     def _debug(self, text: str) -> None:
         """uv's `-v` shows one `DEBUG Removing ...` line per removed path; so do we."""

@@ -211,22 +211,45 @@ def _walk_paths(root: Path) -> Iterable[str]:
 
 
 def _run_uv_on(skeleton: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> None:
-    args = [real_uv, "--no-config", "--offline", "--no-progress", "--cache-dir", str(skeleton)]
-    if invocation.option("preview"):
-        args.append("--preview")
-    for feature in invocation.option("preview-features", ()):
-        args.append(f"--preview-features={feature}")
     if invocation.operation == CLEAN_PACKAGES:
         command = ["cache", "clean", *invocation.packages]
     else:
         command = ["cache", "prune"] + (["--ci"] if invocation.operation == PRUNE_CI else [])
-    args += command
-    child_env = {k: v for k, v in env.items() if k not in _CACHE_VARIABLES}
-    result = subprocess.run(args, env=child_env, capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL)
+    result = _run_uv(skeleton, command, invocation, real_uv, env)
     if result.returncode != 0:
         raise OperationFailed(
             f"could not work out what `uv {' '.join(command)}` would remove: "
             f"{real_uv} exited {result.returncode} on a skeleton of the cache; nothing was removed\n"
             + result.stderr.strip(),
         )
+
+
+def _run_uv(cache: Path, command: list[str], invocation: Invocation, real_uv: str,
+            env: Mapping[str, str]) -> subprocess.CompletedProcess:
+    """Real uv on a scratch cache, isolated from config files but with the invocation's preview flags."""
+    args = [real_uv, "--no-config", "--offline", "--no-progress", "--cache-dir", str(cache)]
+    if invocation.option("preview"):
+        args.append("--preview")
+    for feature in invocation.option("preview-features", ()):
+        args.append(f"--preview-features={feature}")
+    child_env = {k: v for k, v in env.items() if k not in _CACHE_VARIABLES}
+    return subprocess.run(args + command, env=child_env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+def size_accounting(cache_dir: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> str:
+    """`physical` or `logical`: how this uv counts freed bytes in its summary line.
+
+    uv up to 0.11 reports logical sizes; 0.12 added physical space (blocks
+    not shared with a hard link) as a preview feature and later made it the
+    default, falling back to logical on filesystems that cannot tell. Rather
+    than tracking which release does what, uv prunes a one-byte file beside
+    the cache: `(1B)` means logical.
+    """
+    with tempfile.TemporaryDirectory(prefix=SKELETON_PREFIX, dir=cache_dir) as work:
+        Path(work, "probe").write_bytes(b"x")
+        result = _run_uv(Path(work), ["cache", "prune"], invocation, real_uv, env)
+    lines = result.stderr.strip().splitlines()
+    if result.returncode != 0 or not lines or lines[-1].endswith("(1B)"):
+        return "logical"
+    return "physical" if lines[-1].endswith(")") else "logical"
