@@ -1,0 +1,221 @@
+"""The scan, on environments real uv 0.13.9 built offline, and on planted links it must not follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from uvguard.live_set import GONE, OK, UNLINKED, UNREADABLE, scan_live_set
+from uvguard.roots import Root
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_env(sandbox, wheelhouse, path: Path, *packages: str, link_mode: str = "symlink") -> Path:
+    sandbox.uv("venv", str(path))
+    sandbox.uv("pip", "install", "--python", str(path), "--no-index", "--find-links", str(wheelhouse),
+               "--link-mode", link_mode, *packages)
+    return path
+
+
+def archive_ids(cache: Path) -> set[str]:
+    return {f"archive-v0/{p.name}" for p in (cache / "archive-v0").iterdir()}
+
+
+def links_into(path: Path, cache: Path) -> set[str]:
+    """Independent reference: every absolute link target under `path` that starts with the cache."""
+    found = set()
+    for link in path.rglob("*"):
+        if link.is_symlink() and str(os.readlink(link)).startswith(str(cache) + "/"):
+            found.add("/".join(Path(os.readlink(link)).relative_to(cache).parts[:2]))
+    return found
+
+
+def test_symlink_environment_marks_the_archive_entries_it_uses(sandbox, wheelhouse):
+    venv = make_env(sandbox, wheelhouse, sandbox.work / "a" / ".venv", "purepkg==1.0", "speedpkg")
+    other = make_env(sandbox, wheelhouse, sandbox.work / "b" / ".venv", "otherpkg")
+    live = scan_live_set(sandbox.cache, [Root(str(venv), "registry"), Root(str(other), "manual")])
+    a, b = live.environments
+    assert (a.state, b.state) == (OK, OK)
+    assert a.live_entries == links_into(venv, sandbox.cache) and len(a.live_entries) == 2
+    assert b.live_entries == links_into(other, sandbox.cache) and len(b.live_entries) == 1
+    assert set(live.entries) == archive_ids(sandbox.cache)
+    assert all(users == (str(venv),) for entry, users in live.entries.items() if entry in a.live_entries)
+    assert not live.uncertain and a.dangling == ()
+    json.dumps(live.to_json())
+
+
+@pytest.mark.parametrize("link_mode", ["hardlink", "copy", "clone"])
+def test_environments_that_do_not_link_contribute_nothing(sandbox, wheelhouse, link_mode):
+    venv = make_env(sandbox, wheelhouse, sandbox.work / ".venv", "purepkg==1.0", "speedpkg", link_mode=link_mode)
+    live = scan_live_set(sandbox.cache, [Root(str(venv), "project")])
+    assert live.environments[0].state == UNLINKED
+    assert live.entries == {} and not live.uncertain
+
+
+def test_links_left_dangling_by_a_real_clean_are_reported(sandbox, wheelhouse):
+    venv = make_env(sandbox, wheelhouse, sandbox.work / ".venv", "purepkg==1.0")
+    sandbox.uv("cache", "clean")
+    environment = scan_live_set(sandbox.cache, [Root(str(venv), "project")]).environments[0]
+    assert environment.state == OK and environment.live_entries == frozenset()
+    init = next(venv.glob("lib/python*/site-packages")) / "purepkg" / "__init__.py"
+    assert init.is_symlink() and not init.exists()
+    assert str(init) in environment.dangling
+
+
+def test_cache_named_through_a_symlink_still_matches(sandbox, wheelhouse):
+    """uv builds links from the unresolved cache path; compare with realpath on both sides."""
+    real_cache = sandbox.root / "real-cache"
+    alias = sandbox.root / "alias-cache"
+    real_cache.mkdir()
+    alias.symlink_to(real_cache)
+    venv = sandbox.work / ".venv"
+    sandbox.uv("venv", str(venv), env=sandbox.env(UV_CACHE_DIR=str(alias)))
+    sandbox.uv("pip", "install", "--python", str(venv), "--no-index", "--find-links", str(wheelhouse),
+               "--link-mode", "symlink", "purepkg==1.0", env=sandbox.env(UV_CACHE_DIR=str(alias)))
+    assert any(str(os.readlink(p)).startswith(str(alias)) for p in venv.rglob("*.py") if p.is_symlink())
+    by_real = scan_live_set(real_cache, [Root(str(venv), "project")]).environments[0]
+    by_alias = scan_live_set(alias, [Root(str(venv), "project")]).environments[0]
+    assert by_real.live_entries == by_alias.live_entries == archive_ids(real_cache)
+
+
+def test_a_dot_venv_linked_into_environments_marks_it_and_what_it_uses(sandbox, wheelhouse):
+    project = sandbox.work / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "proj"\nversion = "0.1"\nrequires-python = ">=3.8"\ndependencies = ["purepkg==1.0"]\n'
+        f'[tool.uv]\nno-index = true\nfind-links = ["{wheelhouse}"]\n')
+    sandbox.uv("sync", "--preview-features", "centralized-project-envs", cwd=project,
+               env=sandbox.env(UV_LINK_MODE="symlink"))
+    assert (project / ".venv").is_symlink()
+    environment = scan_live_set(sandbox.cache, [Root(str(project / ".venv"), "project")]).environments[0]
+    target = Path(os.readlink(project / ".venv"))
+    assert environment.live_entries == {f"environments-v2/{target.name}"} | archive_ids(sandbox.cache)
+
+
+def test_planted_links_that_escape_the_cache_or_loop_are_not_followed(sandbox, wheelhouse):
+    venv = make_env(sandbox, wheelhouse, sandbox.work / ".venv", "purepkg==1.0")
+    expected = archive_ids(sandbox.cache)
+    outside = sandbox.root / "outside"
+    outside.mkdir()
+    (sandbox.cache / "archive-v0" / "planted").mkdir()
+    # A directory outside the cache full of links into it: reached only through a
+    # symlinked directory, so it must not count.
+    (outside / "into-cache").symlink_to(sandbox.cache / "archive-v0" / "planted")
+    site = next(venv.glob("lib/python*/site-packages"))
+    (site / "escape-dir").symlink_to(outside)
+    (site / "root-dir").symlink_to("/")
+    (site / "escape-relative").symlink_to(os.path.relpath(outside, site))
+    (site / "escape-dotdot").symlink_to(f"{sandbox.cache}/archive-v0/../../outside")
+    (site / "loop-a").symlink_to(site / "loop-b")
+    (site / "loop-b").symlink_to(site / "loop-a")
+    (site / "self").symlink_to(".")
+    (sandbox.cache / "archive-v0" / "loop").symlink_to("loop")
+    (site / "into-loop").symlink_to(sandbox.cache / "archive-v0" / "loop")
+    environment = scan_live_set(sandbox.cache, [Root(str(venv), "project")]).environments[0]
+    assert environment.state == OK
+    assert environment.live_entries == expected | {"archive-v0/loop"}
+    assert environment.dangling == ()
+
+
+def test_a_relative_link_into_the_cache_counts(sandbox):
+    entry = sandbox.cache / "archive-v0" / "abc" / "pkg"
+    entry.mkdir(parents=True)
+    (entry / "mod.py").write_text("")
+    env = sandbox.work / "env" / "lib"
+    env.mkdir(parents=True)
+    (env / "mod.py").symlink_to(os.path.relpath(entry / "mod.py", env))
+    (env / "gone.py").symlink_to(os.path.relpath(entry / "gone.py", env))
+    environment = scan_live_set(sandbox.cache, [Root(str(sandbox.work / "env"), "manual")]).environments[0]
+    assert environment.live_entries == {"archive-v0/abc"}
+    assert environment.dangling == (str(env / "gone.py"),)
+
+
+def test_missing_root_is_gone_and_an_environment_pointing_elsewhere_is_unlinked(sandbox):
+    (sandbox.work / "plain").mkdir()
+    live = scan_live_set(sandbox.cache, [Root(str(sandbox.work / "missing"), "VIRTUAL_ENV"),
+                                        Root(str(sandbox.work / "plain"), "policy")])
+    assert [env.state for env in live.environments] == [GONE, UNLINKED]
+    assert not live.uncertain
+
+
+# --- unreadable roots: only meaningful for a user that permissions stop ---------------------------
+
+_UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+_SCAN_AS_USER = """
+import json, sys
+from uvguard.live_set import scan_live_set
+from uvguard.roots import Root
+cache, *paths = sys.argv[1:]
+live = scan_live_set(cache, [Root(p, "registry") for p in paths])
+print(json.dumps(live.to_json()))
+"""
+
+
+def _scan_unprivileged(cache: Path, *paths: Path) -> dict:
+    if os.geteuid() != 0:
+        command = [sys.executable]
+    elif shutil.which("setpriv"):
+        command = [*_UNPRIVILEGED, sys.executable]
+    elif shutil.which("runuser"):
+        command = ["runuser", "-u", "nobody", "--", sys.executable]
+    else:
+        pytest.skip("running as root without setpriv or runuser: chmod 000 does not stop root")
+    out = subprocess.run([*command, "-c", _SCAN_AS_USER, str(cache), *map(str, paths)],
+                         capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": os.defpath},
+                         cwd="/")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory an unprivileged user can reach (pytest's tmp dirs are private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="uvguard-live-set-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    for directory, dirs, _ in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(directory, name), 0o755)
+    shutil.rmtree(path)
+
+
+def _world_readable(path: Path) -> None:
+    for directory, dirs, files in os.walk(path):
+        os.chmod(directory, 0o755)
+
+
+def test_an_unreadable_root_makes_the_live_set_uncertain(shared_dir):
+    cache = shared_dir / "cache"
+    (cache / "archive-v0" / "abc").mkdir(parents=True)
+    (cache / "archive-v0" / "abc" / "mod.py").write_text("")
+    for name in ("readable", "locked", "nested"):
+        (shared_dir / name / "lib").mkdir(parents=True)
+        (shared_dir / name / "lib" / "mod.py").symlink_to(cache / "archive-v0" / "abc" / "mod.py")
+    (shared_dir / "parent-locked" / "env").mkdir(parents=True)
+    _world_readable(shared_dir)
+    roots = [shared_dir / "readable", shared_dir / "locked", shared_dir / "nested",
+             shared_dir / "parent-locked" / "env"]
+
+    before = _scan_unprivileged(cache, *roots)
+    assert [e["state"] for e in before["environments"]] == ["ok", "ok", "ok", "unlinked"]
+    assert not before["uncertain"]
+
+    (shared_dir / "locked").chmod(0o000)
+    (shared_dir / "nested" / "lib").chmod(0o000)
+    (shared_dir / "parent-locked").chmod(0o000)
+    after = _scan_unprivileged(cache, *roots)
+    states = {Path(e["path"]).relative_to(shared_dir).as_posix(): e["state"] for e in after["environments"]}
+    assert states == {"readable": OK, "locked": UNREADABLE, "nested": UNREADABLE,
+                      "parent-locked/env": UNREADABLE}
+    assert after["uncertain"] is True
+    assert len(after["reasons"]) == 3 and all("ermission denied" in r for r in after["reasons"])
+    assert after["entries"] == {"archive-v0/abc": [str(shared_dir / "readable")]}
