@@ -356,7 +356,8 @@ def _pip_targets(line: CommandLine, env, working_dir: str) -> tuple[str, ...]:
         if isinstance(line.options.get(option), str):
             return (os.path.normpath(os.path.join(working_dir, line.options[option])),)
     python = line.options.get("python") or env.get("UV_PYTHON")
-    if isinstance(python, str) and os.sep in python:
+    # uv reads a request as a path when it exists or holds a separator (`PythonRequest::parse`).
+    if isinstance(python, str) and (os.sep in python or os.path.exists(os.path.join(working_dir, python))):
         venv = _interpreter_environment(os.path.join(working_dir, python))
         if venv:
             return (venv,)
