@@ -236,6 +236,25 @@ def test_bad_input_exits_2_with_a_clear_error(sandbox, make, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_no_environment_named_exits_2(sandbox):
+def test_no_environment_named_checks_every_root_of_the_live_set(sandbox, wheelhouse):
+    (sandbox.work / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    project_env = symlink_env(sandbox, wheelhouse, ".venv", "speedpkg")
+    active = symlink_env(sandbox, wheelhouse, "active", "purepkg==1.0")
+    sandbox.uv("cache", "clean", "speedpkg")
+    result = uvguard(sandbox, "doctor", "--json", env=sandbox.env(UVGUARD_REAL_UV=uv_path(), VIRTUAL_ENV=active))
+    assert result.returncode == 1, result.stderr
+    assert broken_names(json.loads(result.stdout)) == {str(project_env): {"speedpkg"}, str(active): set()}
+
+
+def test_project_venv_linking_to_a_removed_cache_entry_is_broken(sandbox):
+    (sandbox.work / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    (sandbox.work / ".venv").symlink_to(sandbox.cache / "environments-v2" / "app-0123")
     result = uvguard(sandbox, "doctor")
-    assert result.returncode == 2 and "name at least one environment" in result.stderr
+    assert result.returncode == 1
+    assert "environments-v2/app-0123`, which no longer exists" in result.stderr
+
+
+def test_no_environment_known_says_how_to_name_one(sandbox):
+    result = uvguard(sandbox, "doctor")
+    assert result.returncode == 0 and "no environments known" in result.stderr
+

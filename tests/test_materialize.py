@@ -101,3 +101,8 @@ def test_not_an_environment_exits_2(sandbox):
     result = uvguard(sandbox, "materialize", str(sandbox.work / "plain"))
     assert result.returncode == 2 and "is not a Python environment" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_materialize_needs_an_environment_named(sandbox):
+    result = uvguard(sandbox, "materialize")
+    assert result.returncode == 2 and "name at least one environment" in result.stderr

@@ -15,8 +15,10 @@ from uvguard.errors import EXIT_OK, EXIT_PROBLEM, UsageError
 from uvguard.invocation import parse
 from uvguard.limited import human_readable_bytes
 from uvguard.materialize import Materialized, materialize_environment
+from uvguard.policy import load_policy
 from uvguard.realuv import find_real_uv
 from uvguard.repair import Repair, check_link_mode, repair_environment
+from uvguard.roots import find_roots
 from uvguard.uvconfig import effective_config
 
 UV_ARGS = "uvguard.uv_args"
@@ -32,10 +34,30 @@ class _SplitAtDoubleDash(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> list[str]:
-    if not paths:
-        raise UsageError("name at least one environment", hint="e.g. `uvguard doctor .venv`")
-    return [open_environment(path, cwd) for path in paths]
+def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> tuple[list[str], list[str]]:
+    """The environments named, or (none named) every root of the live set that holds one.
+
+    Also the roots that are links to an environment that is gone (a `.venv`
+    linking into `environments-v2`, which prune empties): broken, beyond repair.
+    """
+    if paths:
+        return [open_environment(path, cwd) for path in paths], []
+    invocation = parse([])
+    config = effective_config(invocation, env, cwd)
+    policy_roots = load_policy(env, cwd, config.project_dir).root_paths
+    found, gone = [], []
+    for root in find_roots(invocation, config, env, cwd, policy_roots):
+        if os.path.islink(root.path) and not os.path.exists(root.path):
+            gone.append(f"`{root.path}` ({', '.join(root.origins)}) links to `{os.readlink(root.path)}`, "
+                        "which no longer exists")
+        elif os.path.isfile(os.path.join(root.path, "pyvenv.cfg")):
+            found.append(open_environment(root.path, cwd))
+    if not found and not gone:
+        messages.warning("no environments known: name one (`uvguard doctor .venv`) or register it "
+                         "(`uvguard roots add PATH`)")
+    for text in gone:
+        messages.error(text, hint="recreate the environment (`uv sync`, `uv venv`)")
+    return found, gone
 
 
 def _cache_dir(env: Mapping[str, str], cwd: str):
@@ -59,17 +81,19 @@ def _describe(diagnosis: Diagnosis) -> list[str]:
 
 def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
     cache_dir = _cache_dir(env, cwd)
-    diagnoses = [diagnose(path, cache_dir) for path in _environments(paths, env, cwd)]
+    environments, gone = _environments(paths, env, cwd)
+    diagnoses = [diagnose(path, cache_dir) for path in environments]
+    healthy = not gone and all(d.healthy for d in diagnoses)
     if as_json_output:
-        typer.echo(json.dumps({"healthy": all(d.healthy for d in diagnoses),
-                               "environments": [as_json(d) for d in diagnoses]}, indent=2))
+        typer.echo(json.dumps({"healthy": healthy, "environments": [as_json(d) for d in diagnoses],
+                               "gone": gone}, indent=2))
     else:
         for diagnosis in diagnoses:
             typer.echo("\n".join(_describe(diagnosis)))
         broken = [d.path for d in diagnoses if d.broken]
         if broken:
             typer.echo(f"hint: reinstall the broken distributions with `uvguard repair {' '.join(broken)}`", err=True)
-    return EXIT_OK if all(d.healthy for d in diagnoses) else EXIT_PROBLEM
+    return EXIT_OK if healthy else EXIT_PROBLEM
 
 
 def _report_repair(repair: Repair) -> None:
@@ -83,7 +107,7 @@ def _report_repair(repair: Repair) -> None:
 
 def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[str, str], cwd: str) -> int:
     check_link_mode(link_mode)
-    environments = _environments(paths, env, cwd)
+    environments, gone = _environments(paths, env, cwd)
     real_uv = find_real_uv(env, shim=None)
     config = effective_config(parse([]), env, cwd)
     if link_mode is None and config.pip_link_mode == "symlink":
@@ -94,7 +118,7 @@ def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[st
         repair = repair_environment(path, config.cache_dir, real_uv, link_mode, uv_args, env, cwd)
         _report_repair(repair)
         repairs.append(repair)
-    return EXIT_OK if all(r.after.healthy for r in repairs) else EXIT_PROBLEM
+    return EXIT_OK if not gone and all(r.after.healthy for r in repairs) else EXIT_PROBLEM
 
 
 def _report_materialized(result: Materialized) -> None:
@@ -110,8 +134,10 @@ def _report_materialized(result: Materialized) -> None:
 
 
 def run_materialize(paths, env: Mapping[str, str], cwd: str) -> int:
+    if not paths:
+        raise UsageError("name at least one environment to materialize", hint="e.g. `uvguard materialize .venv`")
     cache_dir = _cache_dir(env, cwd)
-    results = [materialize_environment(path, cache_dir) for path in _environments(paths, env, cwd)]
+    results = [materialize_environment(open_environment(path, cwd), cache_dir) for path in paths]
     for result in results:
         _report_materialized(result)
     return EXIT_OK if not any(r.dangling or r.failed for r in results) else EXIT_PROBLEM
@@ -125,7 +151,10 @@ def register(app: typer.Typer) -> None:
         envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
         as_json_output: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
     ) -> None:
-        """Find distributions whose files dangle into the uv cache. Exit 1 when any is broken."""
+        """Find distributions whose files dangle into the uv cache. Exit 1 when any is broken.
+
+        With no ENV, checks every environment the live set knows (`uvguard roots`).
+        """
         raise typer.Exit(run_doctor(envs, as_json_output, os.environ, os.getcwd()))
 
     @app.command(cls=_SplitAtDoubleDash)
