@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import uv_path
+from tests.conftest import REPO, uv_path
 from tests.wheelfactory import _record_line
 
 UVGUARD = (sys.executable, "-c", "from uvguard.cli import main; raise SystemExit(main())")
@@ -258,3 +260,25 @@ def test_no_environment_known_says_how_to_name_one(sandbox):
     result = uvguard(sandbox, "doctor")
     assert result.returncode == 0 and "no environments known" in result.stderr
 
+
+
+def test_unreadable_directory_is_an_error_not_healthy():
+    """Only meaningful for a user that permissions stop: run doctor as nobody when we are root."""
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: chmod 000 does not stop root")
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    shared = Path(tempfile.mkdtemp(prefix="uvguard-doctor-", dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        locked = shared / "venv" / "lib" / "python3" / "site-packages" / "locked"
+        locked.mkdir(parents=True)
+        (shared / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+        locked.chmod(0)
+        result = subprocess.run([*as_user, *UVGUARD, "doctor", str(shared / "venv")], capture_output=True,
+                                text=True, cwd="/", env={"PYTHONPATH": str(REPO), "PATH": os.defpath,
+                                                         "HOME": str(shared)})
+        assert result.returncode == 1, result.stderr
+        assert f"cannot read `{locked}`" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(shared)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from uvguard.errors import UsageError
+from uvguard.errors import OperationFailed, UsageError
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,15 @@ def site_packages(env_path: str) -> list[str]:
 
 
 def iter_symlinks(root: str) -> Iterator[str]:
-    """Every symlink under `root`, never descending into a linked directory."""
+    """Every symlink under `root`, never descending into a linked directory.
+
+    A directory we cannot read could hide broken files: that is an error, not "healthy".
+    """
     try:
         entries = list(os.scandir(root))
-    except OSError:
-        return
+    except OSError as error:
+        raise OperationFailed(f"cannot read `{root}`: {error.strerror or error}",
+                              hint="run as a user who can read the whole environment") from None
     for entry in entries:
         if entry.is_symlink():
             yield entry.path
