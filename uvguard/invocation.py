@@ -6,8 +6,10 @@ were checked against real releases (tests/test_classifier_real_uv.py):
 global options may stand anywhere (before the subcommand, between `cache` and
 `prune`, after it); long options take `--opt value` or `--opt=value`; a value
 that starts with `-` is only accepted in the `=` form (a lone `-` is a value);
-short flags cluster (`-qqn`); repeating a non-counting option is an error;
-`-h`/`--help` anywhere before `--` only prints help. A line uv would reject
+short flags cluster (`-qqn`); repeating a non-counting option, or two
+conflicting ones, is an error only within one command level (`uv`, `cache`,
+`prune`), while `--offline` and `--no-offline` on different levels are refused
+by uv after parsing; `-h`/`--help` anywhere before `--` only prints help. A line uv would reject
 never reaches the cache, so it is classified as passthrough and uv prints its
 own error.
 
@@ -93,6 +95,12 @@ OVERRIDES = [
     {"preview", "no-preview"},
 ]
 CONFLICTS = [("quiet", "verbose"), ("no-color", "color")]
+# Pairs uv itself refuses to see both of once clap has merged the levels
+# (`uv --offline cache --no-offline prune`: "Boolean flags on different levels").
+OPPOSITES = [
+    ("offline", "no-offline"), ("preview", "no-preview"), ("native-tls", "no-native-tls"),
+    ("system-certs", "no-system-certs"), ("allow-python-downloads", "no-python-downloads"),
+]
 
 # The first release that accepts a global option (checked on real binaries and
 # with `uv generate-shell-completion zsh`, which lists hidden options too).
@@ -208,7 +216,9 @@ class _Scan:
     def __init__(self, args: tuple[str, ...], uv_version: Version | None):
         self.args = args
         self.version = uv_version
-        self.options: dict = {}
+        # clap keeps the options of each command level apart (`uv`, `cache`,
+        # `prune`): repeats and conflicts are errors only within one level.
+        self.levels: list[dict] = [{}, {}, {}]
         self.command: list[str] = []
         self.positionals: list[str] = []
         self.command_flags: list[str] = []
@@ -217,6 +227,19 @@ class _Scan:
         self.unknown: list[str] = []
         self.help = False
         self.i = 0
+
+    @property
+    def level(self) -> dict:
+        return self.levels[min(len(self.command), 2)]
+
+    @property
+    def options(self) -> dict:
+        """The options uv ends up with: the deepest level wins, counts add up, flags accumulate."""
+        merged: dict = {}
+        for level in self.levels:
+            for name, value in level.items():
+                merged[name] = merged.get(name, 0) + value if name in COUNTED else value
+        return merged
 
     @property
     def exact(self) -> bool:
@@ -343,35 +366,38 @@ class _Scan:
             values = tuple(value.split(LIST_DELIMITERS[name]))
             if name == "preview-features" and "" in values:
                 raise _Reject
-            self.options[name] = self.options.get(name, ()) + values
+            self.level[name] = self.level.get(name, ()) + values
             return
-        if name in self.options:
+        if name in self.level:
             raise _Reject
-        self.options[name] = value
+        self.level[name] = value
 
     def _set_flag(self, name: str) -> None:
         if not _since(self.version, OPTION_SINCE.get(name, ())):
             raise _Reject
         if name in COUNTED:
-            if name == "quiet" and name in self.options and not _since(self.version, QUIET_COUNTED_SINCE):
+            if name == "quiet" and name in self.level and not _since(self.version, QUIET_COUNTED_SINCE):
                 raise _Reject
-            self.options[name] = self.options.get(name, 0) + 1
+            self.level[name] = self.level.get(name, 0) + 1
             return
-        if name in self.options:
+        if name in self.level:
             raise _Reject
         for group in OVERRIDES:
             if name in group:
                 for other in group - {name}:
-                    self.options.pop(other, None)
-        self.options[name] = True
+                    self.level.pop(other, None)
+        self.level[name] = True
 
     def result(self) -> Invocation:
         for a, b in CONFLICTS:
-            if a in self.options and b in self.options:
+            if any(a in level and b in level for level in self.levels):
                 raise _Reject
+        options = self.options
+        if any(yes in options and no in options for yes, no in OPPOSITES):
+            raise _Reject
         if self.exact and self.unknown:
             raise _Reject
-        invocation = Invocation(args=self.args, command=tuple(self.command), options=self.options,
+        invocation = Invocation(args=self.args, command=tuple(self.command), options=options,
                                 help=self.help, rest=tuple(self.rest), trailing=tuple(self.trailing))
         if self.help or tuple(self.command) not in CACHE_OPERATIONS:
             if self.exact and len(self.command) < 2 and not self.help:
