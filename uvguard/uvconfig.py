@@ -81,6 +81,7 @@ class EffectiveConfig:
     warnings: tuple[str, ...] = field(default=())
     no_cache_source: str = ""
     uv_version: tuple[int, ...] | None = None
+    discovery: str = "project, user and system files"  # which files uv looks for, and why
 
     @property
     def symlink_active(self) -> bool:
@@ -105,8 +106,8 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
     warnings: list[str] = []
     working_dir, project_dir = resolve_dirs(invocation, env, cwd)
     persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
-    files, layers = _load_files(invocation, env, working_dir, project_dir, persistent_cache[0],
-                                uv_version, warnings)
+    discovery, files, layers = _load_files(invocation, env, working_dir, project_dir, persistent_cache[0],
+                                           uv_version, warnings)
     no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
     cache_dir, cache_source = _cache_dir(persistent_cache, layers, working_dir, env)
     project_mode, pip_mode = _link_modes(invocation, env, layers, uv_version)
@@ -116,7 +117,7 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
         link_mode=project_mode[0], link_mode_source=project_mode[1],
         pip_link_mode=pip_mode[0], pip_link_mode_source=pip_mode[1],
         working_dir=working_dir, project_dir=project_dir,
-        config_files=tuple(files), warnings=tuple(warnings), uv_version=uv_version,
+        config_files=tuple(files), warnings=tuple(warnings), uv_version=uv_version, discovery=discovery,
     )
 
 
@@ -175,18 +176,24 @@ def _load_files(invocation, env, working_dir, project_dir, cache_dir, version, w
                             "`pyproject.toml`. If you're trying to run a command from another project, "
                             "use the `--project` argument instead.")
         options = _read_uv_toml(path, version, missing_ok=False)
-        return [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")], [_Layer(path, "", options)]
+        return (f"only the file given by {config_file[1]}",
+                [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")], [_Layer(path, "", options)])
     no_config = _flag(invocation, env, "no-config", "UV_NO_CONFIG")
-    if _isolated_disables_config(invocation, warnings) or no_config:
-        return [], []
+    if no_config:
+        source = "--no-config" if invocation.option("no-config") else "UV_NO_CONFIG"
+        return f"none (disabled by {source})", [], []
+    if _isolated_disables_config(invocation, warnings):
+        return "none (disabled by --isolated)", [], []
     files: list[ConfigFile] = []
     layers: list[_Layer] = []
+    discovery = "user and system files (`uv tool` and `uv self` ignore project files)"
     if _command_word(invocation) not in _USER_LEVEL_COMMANDS:
         start = discovery_start(project_dir, cache_dir)
         _walk_project(start, version, files, layers, warnings, working_dir)
+        discovery = f"project files from {start} upwards, then user and system files"
     _load_user(env, version, files, layers)
     _load_system(env, version, files, layers, working_dir)
-    return files, layers
+    return discovery, files, layers
 
 
 def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
@@ -260,6 +267,7 @@ def _load_user(env, version, files, layers) -> None:
 def _load_system(env, version, files, layers, working_dir) -> None:
     """First `DIR/uv/uv.toml` over `XDG_CONFIG_DIRS` (default /etc/xdg), then /etc/uv/uv.toml."""
     if _boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
+        files.append(ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"))
         return
     dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
     segments = dirs.split(":")
@@ -274,6 +282,9 @@ def _load_system(env, version, files, layers, working_dir) -> None:
             files.append(ConfigFile(str(path), "system"))
             layers.append(_Layer(path, "", options))
             return
+    looked = ", ".join(str(path) for path in candidates[:-1])
+    files.append(ConfigFile(str(candidates[-1]), "system", used=False,
+                            note=f"not found{' (nor ' + looked + ')' if looked else ''}"))
 
 
 def _isolated_disables_config(invocation, warnings) -> bool:
@@ -302,8 +313,12 @@ def _read_uv_toml(path: Path, version, missing_ok: bool) -> dict | None:
     """A uv.toml's settings; anything uv would reject is a ConfigError (fatal, exit 2)."""
     if missing_ok and not _exists(path):
         return None
-    options = load_toml(path)
-    _validate(options, version, uv_toml=True, path=path)
+    try:
+        options = load_toml(path)
+        _validate(options, version, uv_toml=True, path=path)
+    except ConfigError as error:
+        raise ConfigError(error.message, hint="uv rejects this file too: every uv command fails until it is "
+                                              "fixed (or use --no-config)") from None
     return options
 
 

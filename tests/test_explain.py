@@ -1,0 +1,94 @@
+"""`uvguard explain`: the CLI in a fresh interpreter, in the sandbox, with a pinned real uv."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests import uv_releases
+
+UVGUARD = (sys.executable, "-c", "from uvguard.cli import main; raise SystemExit(main())")
+
+
+def explain(sandbox, *args: str, version: str | None = None, cwd=None, **env: str):
+    environment = sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version or uv_releases.LATEST)), **env)
+    environment.pop("UV_CACHE_DIR")
+    return subprocess.run([*UVGUARD, "explain", *args], env=environment, cwd=cwd or sandbox.work,
+                          capture_output=True, text=True)
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_human_output_names_every_value_its_source_and_the_files_in_order(sandbox):
+    write(sandbox.work / "uv.toml", 'link-mode = "symlink"\n')
+    write(sandbox.home / ".config" / "uv" / "uv.toml", 'cache-dir = "/user/cache"\n[pip]\nlink-mode = "copy"\n')
+    result = explain(sandbox, "cache", "prune")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "link mode:     symlink" in out and f"{sandbox.work / 'uv.toml'}: link-mode" in out
+    assert "pip link mode: copy" in out and "[pip] link-mode" in out
+    assert "cache dir:     /user/cache" in out
+    assert "symlink mode:  active" in out
+    project, user, system = (out.index(f"  {scope}") for scope in ("project", "user", "system"))
+    assert project < user < system
+
+
+def test_json_has_the_documented_fields_and_follows_the_real_uv_release(sandbox):
+    result = explain(sandbox, "--json", "cache", "prune", version="0.8.24")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    for key in ("cache_dir", "cache_dir_source", "no_cache", "link_mode", "link_mode_source", "pip_link_mode",
+                "pip_link_mode_source", "symlink_active", "config_files"):
+        assert key in data
+    assert data["uv_version"] == "0.8.24"
+    assert data["link_mode"] == "hardlink"  # 0.8's Linux default; clone since 0.10.5
+    assert data["cache_dir"] == str(sandbox.home / ".cache" / "uv")
+    assert data["symlink_active"] is False
+
+
+def test_uv_args_starting_with_a_dash_are_uv_args(sandbox):
+    data = json.loads(explain(sandbox, "--json", "pip", "install", "--link-mode", "symlink", "x").stdout)
+    assert (data["pip_link_mode"], data["pip_link_mode_source"]) == ("symlink", "--link-mode")
+    assert data["link_mode"] == "clone"
+    result = explain(sandbox, "--json", "-n", "--cache-dir", "elsewhere", "cache", "prune")
+    data = json.loads(result.stdout)
+    assert data["no_cache"] is True and data["no_cache_source"] == "--no-cache"
+    assert data["cache_dir"] == str(sandbox.work / "elsewhere")
+
+
+def test_config_uv_rejects_exits_2_naming_the_file(sandbox):
+    write(sandbox.work / "uv.toml", 'link-mode = "Symlink"\n')
+    result = explain(sandbox, "cache", "prune")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Failed to parse")
+    assert str(sandbox.work / "uv.toml") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sandbox.uv("cache", "dir", env=_without_cache(sandbox), check=False).returncode == 2
+
+
+def test_config_uv_warns_about_gives_the_same_warning_and_goes_on(sandbox):
+    write(sandbox.root / "uv.toml", 'link-mode = "symlink"\n')
+    write(sandbox.work / "pyproject.toml", "[tool.uv\n")
+    result = explain(sandbox, "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["link_mode"] == "symlink"
+    ours = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    theirs = [line for line in sandbox.uv("cache", "dir", env=_without_cache(sandbox)).stderr.splitlines()
+              if line.startswith("warning:")]
+    assert ours == theirs and ours
+
+
+def test_bad_environment_variable_exits_2(sandbox):
+    result = explain(sandbox, UV_NO_CACHE="maybe")
+    assert result.returncode == 2
+    assert "UV_NO_CACHE" in result.stderr and "Traceback" not in result.stderr
+
+
+def _without_cache(sandbox) -> dict:
+    env = sandbox.env()
+    env.pop("UV_CACHE_DIR")
+    return env

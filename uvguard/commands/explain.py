@@ -1,0 +1,99 @@
+"""`uvguard explain`: the effective uv config for a command line, every value with its source."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import List
+
+import typer
+
+from uvguard import messages
+from uvguard.errors import RealUvNotFound, UvguardError, report
+from uvguard.invocation import parse
+from uvguard.realuv import find_real_uv, uv_version
+from uvguard.uvconfig import EffectiveConfig, effective_config
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+    def explain(
+        as_json: bool = typer.Option(False, "--json", help="Print the config as JSON (put it before the uv args)."),
+        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS...",
+                                            help="A uv command line, without `uv` (default: `cache prune`)."),
+    ) -> None:
+        """Show the cache dir and link modes uv would use for a command line, and where each comes from."""
+        env = dict(os.environ)
+        try:
+            raise typer.Exit(_explain(uv_args or ["cache", "prune"], env, os.getcwd(), as_json))
+        except UvguardError as error:
+            raise typer.Exit(report(error)) from None
+
+
+def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:
+    real_uv, version = _real_uv(env)
+    invocation = parse(uv_args, version)
+    config = effective_config(invocation, env, cwd, version)
+    voice = messages.Voice.detect(invocation.option("color"), invocation.quiet, env)
+    for warning in config.warnings:
+        messages.warning(warning, voice)
+    if as_json:
+        typer.echo(json.dumps(as_dict(config, real_uv), indent=2))
+    else:
+        typer.echo(render(config, real_uv))
+    return 0
+
+
+def _real_uv(env: dict) -> tuple[str | None, tuple[int, ...] | None]:
+    """The real uv and its release; without one, the newest measured behaviour applies."""
+    try:
+        real = find_real_uv(env, shim=None)
+    except RealUvNotFound:
+        return None, None
+    return real, uv_version(real)
+
+
+def as_dict(config: EffectiveConfig, real_uv: str | None = None) -> dict:
+    return {
+        "cache_dir": str(config.cache_dir),
+        "cache_dir_source": config.cache_dir_source,
+        "no_cache": config.no_cache,
+        "no_cache_source": config.no_cache_source,
+        "link_mode": config.link_mode,
+        "link_mode_source": config.link_mode_source,
+        "pip_link_mode": config.pip_link_mode,
+        "pip_link_mode_source": config.pip_link_mode_source,
+        "symlink_active": config.symlink_active,
+        "working_dir": str(config.working_dir),
+        "project_dir": str(config.project_dir),
+        "config_discovery": config.discovery,
+        "config_files": [{"path": f.path, "scope": f.scope, "used": f.used, "note": f.note}
+                         for f in config.config_files],
+        "warnings": list(config.warnings),
+        "uv_version": ".".join(map(str, config.uv_version)) if config.uv_version else None,
+        "real_uv": real_uv,
+    }
+
+
+def render(config: EffectiveConfig, real_uv: str | None = None) -> str:
+    release = ".".join(map(str, config.uv_version)) if config.uv_version else None
+    lines = [f"uv: {real_uv} ({release})" if release else
+             f"uv: {real_uv or 'not found'} (release unknown: resolved as the newest measured release)"]
+    cache = "temporary (a fresh directory per command)" if config.no_cache else str(config.cache_dir)
+    rows = [
+        ("cache dir", cache, config.cache_dir_source if not config.no_cache else f"persistent: {config.cache_dir}, "
+                                                                                  f"{config.cache_dir_source}"),
+        ("no cache", "yes" if config.no_cache else "no", config.no_cache_source),
+        ("link mode", f"{config.link_mode}  (uv sync, run, add, tool...)", config.link_mode_source),
+        ("pip link mode", f"{config.pip_link_mode}  (uv pip, uv venv)", config.pip_link_mode_source),
+        ("symlink mode", "active" if config.symlink_active else "not active", ""),
+        ("working dir", str(config.working_dir), ""),
+        ("project dir", str(config.project_dir), ""),
+    ]
+    for name, value, source in rows:
+        lines.append(f"{name + ':':<15}{value}" + (f"\n{'':<15}from {source}" if source else ""))
+    lines.append(f"config files:  {config.discovery}" + (", highest precedence first:" if config.config_files else ""))
+    for file in config.config_files:
+        state = "used" if file.used else "not used"
+        lines.append(f"  {file.scope:<12}{file.path}  [{state}{': ' + file.note if file.note else ''}]")
+    return "\n".join(lines)
