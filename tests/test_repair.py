@@ -7,8 +7,10 @@ import shlex
 import stat
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import uv_path
-from tests.test_doctor import (SPEED_WORKS, doctor_json, editable_project, run_python, symlink_env,
+from tests.test_doctor import (SPEED_WORKS, broken_names, doctor_json, editable_project, run_python, symlink_env,
                                tool_output, uvguard)
 
 SEPARATOR = "\x1f"
@@ -144,3 +146,20 @@ def test_bad_input_exits_2(sandbox, wheelhouse):
     missing = repair(sandbox, wrapper, str(sandbox.work / "nope"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert uv_calls(log) == [] and "Traceback" not in bad_mode.stderr + missing.stderr
+
+
+@pytest.mark.parametrize("installing, pruning", [("0.5.31", "0.5.31"), ("0.11.16", "0.11.16"), ("0.12.24", "0.13.9")])
+def test_other_releases_and_a_prune_after_a_uv_upgrade(sandbox, wheelhouse, installing, pruning):
+    """Environment links look alike in every release; 0.12.24 -> 0.13.9 changes the wheels bucket, so
+    even a plain prune by the newer uv breaks what the older one installed."""
+    env = sandbox.work / ".venv"
+    sandbox.uv("venv", str(env), version=installing)
+    sandbox.uv("pip", "install", "--python", str(env), "--no-index", "--find-links", str(wheelhouse),
+               "--link-mode", "symlink", "speedpkg", "toolpkg", version=installing)
+    sandbox.uv("cache", "prune", *(("--ci",) if installing == pruning else ()), version=pruning)
+    code, report = doctor_json(sandbox, env)
+    assert code == 1 and broken_names(report) == {str(env): {"speedpkg", "toolpkg"}}
+    result = repair(sandbox, uv_path(pruning), str(env), "--", "--no-index", "--find-links", str(wheelhouse))
+    assert result.returncode == 0, result.stderr
+    assert run_python(sandbox, env, SPEED_WORKS).returncode == 0
+    assert tool_output(sandbox, env).strip() == "toolpkg 1.0"
