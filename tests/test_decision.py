@@ -73,7 +73,7 @@ def test_uncertain_engages_even_without_symlink_mode(sandbox):
     decision = decide(situation, policy(sandbox))
     assert (decision.action, decision.decided_by.key) == ("refuse", "uncertain")
     assert decision.to_json()["uncertain"] is True
-    assert decision.to_json()["unreadable_roots"] == ["/locked/.venv"]
+    assert decision.to_json()["uncertain_reasons"] == ["/locked/.venv"]
 
 
 def test_the_strictest_applicable_key_wins(sandbox):
@@ -102,3 +102,9 @@ def test_decided_by_names_the_file_and_line(sandbox):
 
 def test_passthrough_is_allowed(sandbox):
     assert decide(Situation("passthrough", symlink_active=True, **LIVE), policy(sandbox)).action == "allow"
+
+
+def test_no_cache_at_all_is_allowed_even_when_unknown(sandbox):
+    situation = Situation("clean", cache_exists=False, symlink_active=True)
+    decision = decide(situation, policy(sandbox, "strict"))
+    assert (decision.action, decision.reason) == ("allow", "there is no cache: nothing to remove")

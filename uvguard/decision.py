@@ -13,8 +13,8 @@ engaged, each condition that holds names a key:
 - symlink mode is active but no environment links into the cache → `unknown`.
 When several hold, the strictest of their actions wins (refuse > limit > warn
 > allow; a tie goes to the first named), because each condition is a separate
-way for an environment to break. When none holds, uv runs as it would,
-silently.
+way for an environment to break. When none holds, or there is no cache at
+all, uv runs as it would, silently.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ class Situation:
     """What the pipeline found for one command line: the input of `decide`."""
 
     operation: str
+    cache_exists: bool = True
     symlink_active: bool = False
     symlink_source: str = ""  # e.g. "link-mode = symlink, from UV_LINK_MODE"
     linked_environments: tuple[str, ...] = ()  # environments linking into this cache
     breaking_environments: tuple[str, ...] = ()  # those linking to an entry the operation removes
     protected_entries: tuple[str, ...] = ()  # live entries the operation would remove
-    uncertain: tuple[str, ...] = ()  # roots that could not be read
+    uncertain: tuple[str, ...] = ()  # why the live set is incomplete, one line per unreadable root
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ class Decision:
             "breaking_environments": list(self.breaking_environments),
             "protected_entries": list(self.protected_entries),
             "uncertain": bool(self.uncertain),
-            "unreadable_roots": list(self.uncertain),
+            "uncertain_reasons": list(self.uncertain),
         }
 
 
@@ -112,6 +113,8 @@ def decide(situation: Situation, policy: Policy) -> Decision:
     )
     if situation.operation == PASSTHROUGH:
         return Decision(action="allow", reason="not a cache-mutating command: uv runs it untouched", **found)
+    if not situation.cache_exists:
+        return Decision(action="allow", reason="there is no cache: nothing to remove", **found)
     if not (situation.symlink_active or situation.linked_environments or situation.uncertain):
         return Decision(action="allow", reason="symlink mode is not active and no environment links into the cache",
                         **found)
@@ -140,7 +143,7 @@ def _removes_live(situation: Situation) -> str:
 
 def _uncertain(situation: Situation) -> str:
     count = len(situation.uncertain)
-    return f"the live set is uncertain: {_count(count, 'root', 'roots')} could not be read"
+    return f"the live set is uncertain: {_count(count, 'environment', 'environments')} could not be read"
 
 
 def _count(number: int, one: str, many: str) -> str:

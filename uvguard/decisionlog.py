@@ -1,0 +1,79 @@
+"""The decisions log: one JSON line per guarded cache command, for the user and, if asked, the team.
+
+`$XDG_STATE_HOME/uvguard/decisions.jsonl` (default
+`~/.local/state/uvguard/decisions.jsonl`), plus a copy at the policy's `log`
+path. Each line is written by a single O_APPEND write, so concurrent uv
+processes do not interleave. Writing can fail (a full disk, a team log the
+user may not write): that is reported, never allowed to change the decision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import time
+from pathlib import Path
+from typing import Mapping
+
+from uvguard.decision import Decision
+from uvguard.registry import state_dir
+
+
+def user_log_path(env: Mapping[str, str]) -> Path:
+    return Path(state_dir(env), "decisions.jsonl")
+
+
+def entry(decision: Decision, argv, cwd: str | os.PathLike, cache_dir: str | os.PathLike) -> dict:
+    """The log record of one decision."""
+    decided_by = decision.decided_by
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "user": _user(),
+        "cwd": str(cwd),
+        "argv": ["uv", *argv],
+        "cache_dir": str(cache_dir),
+        "operation": decision.operation,
+        "action": decision.action,
+        "reason": decision.reason,
+        "layer": decided_by.source.layer if decided_by else None,
+        "file": decided_by.source.file if decided_by else None,
+        "preset": decided_by.source.preset if decided_by else None,
+        "key": decided_by.key if decided_by else None,
+        "locked": bool(decided_by and decided_by.locked_by),
+        "breaking_environments": list(decision.breaking_environments),
+        "protected_entries": list(decision.protected_entries),
+    }
+
+
+def append(record: dict, paths) -> list[tuple[Path, str]]:
+    """Append `record` to each path; return the failures as (path, why)."""
+    line = (json.dumps(record, sort_keys=False) + "\n").encode("utf-8", "surrogateescape")
+    failures = []
+    for path in paths:
+        try:
+            _append_line(Path(path), line)
+        except OSError as error:
+            failures.append((Path(path), error.strerror or str(error)))
+    return failures
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o666)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _user() -> str:
+    """Who ran it: the account of the real uid, which a changed `$USER` does not hide."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())

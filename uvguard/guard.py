@@ -1,0 +1,197 @@
+"""The guarded path: one cache-mutating uv command line, from its config to the action.
+
+The shim calls `run` only for lines `invocation.parse` classifies as prune,
+prune --ci, clean or clean PACKAGE...; everything else never imports this
+module, so a broken policy can never block `uv sync`. `evaluate` is the whole
+pipeline without acting, shared with `uvguard check`:
+
+    effective uv config → (no cache: nothing to guard) → policy → roots → live
+    set → what the operation would remove (only when something is live) →
+    decide()
+
+`run` then logs the decision and acts: allow and warn exec the real uv (warn
+first names every environment that will break), limit runs the limited
+operation under uv's cache lock, refuse exits 3 with the cache untouched.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Mapping
+
+from uvguard import decisionlog, messages
+from uvguard.decision import COMMAND_LINES, Decision, Situation, decide
+from uvguard.errors import EXIT_REFUSED, PolicyError, UvguardError
+from uvguard.invocation import Invocation
+from uvguard.live_set import LiveSet, scan_live_set
+from uvguard.policy import Policy, load_policy
+from uvguard.realuv import exec_uv, uv_version
+from uvguard.roots import find_roots
+from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the pipeline found for one command line, and the decision."""
+
+    invocation: Invocation
+    config: EffectiveConfig
+    decision: Decision
+    policy: Policy | None = None
+    live_set: LiveSet | None = None
+
+
+def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) -> Evaluation:
+    """Decide for `invocation` without acting. Raises ConfigError or PolicyError (exit 2)."""
+    config = effective_config(invocation, env, cwd, uv_version(real_uv))
+    if config.no_cache:
+        reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
+        return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
+    policy = _load_policy(env, cwd, config)
+    live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
+    situation = _situation(invocation, config, live, real_uv, env)
+    return Evaluation(invocation, config, decide(situation, policy), policy, live)
+
+
+def _load_policy(env: Mapping[str, str], cwd: str, config: EffectiveConfig) -> Policy:
+    try:
+        return load_policy(env, cwd, discovery_start(config.project_dir, config.cache_dir))
+    except PolicyError as error:
+        raise PolicyError(error.message, hint=error.hint or "fix the policy; the cache is untouched "
+                          "(`uvguard policy validate FILE` checks a file)") from None
+
+
+def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, real_uv: str,
+               env: Mapping[str, str]) -> Situation:
+    from uvguard.limited import protected_entries, removal_plan
+
+    entries = live.entries
+    protected: tuple[str, ...] = ()
+    if entries:
+        protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
+    breaking = sorted({path for entry in protected for path in entries[entry]})
+    linked = [e.path for e in live.environments if e.live_entries or e.dangling]
+    return Situation(
+        operation=invocation.operation,
+        cache_exists=config.cache_dir.is_dir(),
+        symlink_active=config.symlink_active,
+        symlink_source=_symlink_source(config),
+        linked_environments=tuple(linked),
+        breaking_environments=tuple(breaking),
+        protected_entries=protected,
+        uncertain=live.reasons if live.uncertain else (),
+    )
+
+
+def _symlink_source(config: EffectiveConfig) -> str:
+    sources = []
+    if config.link_mode == "symlink":
+        sources.append(f"link-mode = symlink, from {config.link_mode_source}")
+    if config.pip_link_mode == "symlink" and config.pip_link_mode_source != config.link_mode_source:
+        sources.append(f"pip link-mode = symlink, from {config.pip_link_mode_source}")
+    return "; ".join(sources)
+
+
+def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
+    """uv's own rules for this line: `--color`/`--no-color`, NO_COLOR, `-q`."""
+    color = "never" if invocation.option("no-color") else invocation.option("color")
+    return messages.Voice.detect(color_flag=color, quiet=invocation.quiet, env=env)
+
+
+def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) -> int:
+    """Guard one intercepted command line; returns the exit code, or execs the real uv."""
+    voice = voice_for(invocation, env)
+    try:
+        try:
+            evaluation = evaluate(invocation, real_uv, env, cwd)
+        except OSError as error:  # e.g. a state directory that is a file: fail closed, say where
+            raise UvguardError(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`: {error}",
+                               hint="the cache is untouched") from None
+        decision = evaluation.decision
+        if evaluation.policy is not None:
+            _log(evaluation, env, cwd, voice)
+        if decision.action == "refuse":
+            messages.error(*refusal(evaluation), voice=voice)
+            return EXIT_REFUSED
+        if decision.action == "warn":
+            messages.warning(warning_text(evaluation), voice=voice)
+        if decision.action == "limit":
+            from uvguard.limited import run_limited
+
+            for text in evaluation.config.warnings:
+                messages.warning(text, voice=voice)
+            live_entries = evaluation.live_set.entries if evaluation.live_set else {}
+            return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice).exit_code
+    except UvguardError as error:
+        messages.error(error.message, hint=error.hint, voice=voice)
+        return error.exit_code
+    exec_uv(real_uv, invocation.args, env)
+    return 0  # not reached: exec_uv replaces this process
+
+
+def _log(evaluation: Evaluation, env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
+    record = decisionlog.entry(evaluation.decision, evaluation.invocation.args, cwd, evaluation.config.cache_dir)
+    paths = [decisionlog.user_log_path(env)]
+    if evaluation.policy.log:
+        paths.append(evaluation.policy.log)
+    for path, why in decisionlog.append(record, paths):
+        messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)
+
+
+# What the user reads.
+
+def _details(evaluation: Evaluation) -> list[str]:
+    """The environments behind the decision, one indented line each."""
+    decision = evaluation.decision
+    key = decision.decided_by.key
+    if key == "uncertain":
+        return [f"  {reason}" for reason in decision.uncertain]
+    if key == "unknown":
+        return ["  environments uvguard does not know of may break; register them with "
+                "`uvguard roots add PATH` or the policy key `roots`"]
+    origins = {e.path: e.origins for e in evaluation.live_set.environments}
+    return [f"  {path} ({', '.join(origins.get(path, ()))})" for path in decision.breaking_environments]
+
+
+_CONSEQUENCE = {"uncertain": ", and environments there may break:", "unknown": ":"}
+
+
+def warning_text(evaluation: Evaluation) -> str:
+    decision = evaluation.decision
+    consequence = _CONSEQUENCE.get(decision.decided_by.key, ", and these environments will break:")
+    return "\n".join([f"{decision.reason}; running it anyway{consequence}", *_details(evaluation),
+                      f"  decided by {decision.decided_by.describe(decision.action)}"])
+
+
+def refusal(evaluation: Evaluation) -> tuple[str, str]:
+    """(message, hint) of a refusal: why, which environments, which policy, the ways forward."""
+    decision = evaluation.decision
+    message = "\n".join([f"refused: {decision.reason}:", *_details(evaluation),
+                         f"  decided by {decision.decided_by.describe(decision.action)}",
+                         f"  the cache at `{evaluation.config.cache_dir}` is untouched"])
+    return message, "\n".join(_ways_forward(evaluation))
+
+
+def _ways_forward(evaluation: Evaluation) -> list[str]:
+    decided_by = evaluation.decision.decided_by
+    key = decided_by.key
+    ways = ["ways forward:"]
+    if key == "uncertain":
+        ways.append("  make those environments readable to this user, or drop a stale one with "
+                    "`uvguard roots remove PATH`")
+    elif key == "unknown":
+        ways.append("  register the environments that use this cache with `uvguard roots add PATH` "
+                    "(or the policy key `roots`), then retry")
+    else:
+        ways.append("  `uvguard materialize ENV` copies an environment's files out of the cache, so it no "
+                    "longer depends on it (`uvguard repair` reinstalls one a cache operation already broke)")
+    ways.append("  `uvguard roots` lists the environments uvguard knows of, and where each came from")
+    if decided_by.locked_by is None:
+        command = shlex.join(["uv", *evaluation.invocation.args])
+        ways.append(f"  a weaker policy for `{key}`: `UVGUARD_POLICY=ci {command}` (the `ci` preset limits "
+                    f"every operation), or set `{key} = \"limit\"` in a policy file (`uvguard policy show`)")
+    else:
+        ways.append(f"  `{key}` is locked by {decided_by.locked_by.describe()}; only whoever manages that "
+                    "file can change it")
+    return ways
