@@ -1,25 +1,67 @@
-"""`uvguard check`: what the shim would decide for a uv command line, without acting."""
+"""`uvguard check`: what the shim would decide for a uv command line, without acting.
+
+The same functions as the shim's guarded path (`guard.evaluate`): the
+effective config, the layered policy, the live set and what the operation
+would remove. Exit 0 whatever the decision; 2 for a bad config or policy,
+exactly where the shim would stop too.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import List
+import os
+from typing import List, Mapping
 
 import typer
 
+from uvguard.decision import Decision
+from uvguard.errors import UvguardError, report
 from uvguard.invocation import parse
+from uvguard.realuv import find_real_uv, uv_version
 
 
 def register(app: typer.Typer) -> None:
     @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
     def check(
+        json_output: bool = typer.Option(False, "--json", help="Print the decision as JSON (put it before the uv args)."),
         uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS...", help="A uv command line, without `uv`."),
-        as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
     ) -> None:
         """Show the decision for a uv command line, without running it."""
-        invocation = parse(uv_args or [])
-        result = {"operation": invocation.operation}
-        if as_json:
-            typer.echo(json.dumps(result, indent=2))
-        else:
-            typer.echo(f"operation: {invocation.operation}")
+        try:
+            decision, cache_dir = check_command_line(uv_args or [], dict(os.environ), os.getcwd())
+        except UvguardError as error:
+            raise typer.Exit(report(error)) from None
+        typer.echo(as_json(decision, cache_dir) if json_output else render(decision, cache_dir))
+
+
+def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> tuple[Decision, str | None]:
+    """The decision for `uv UV_ARGS...`, and the cache it is about (None for passthrough)."""
+    invocation = parse(uv_args)
+    if not invocation.intercepted:
+        reason = "only prints help" if invocation.help else "not a cache-mutating command"
+        return Decision(invocation.operation, "allow", f"{reason}: uv runs it untouched"), None
+    from uvguard.guard import evaluate
+
+    real_uv = find_real_uv(env, shim=None)
+    evaluation = evaluate(parse(uv_args, uv_version(real_uv)), real_uv, env, cwd)
+    return evaluation.decision, str(evaluation.config.cache_dir)
+
+
+def as_json(decision: Decision, cache_dir: str | None) -> str:
+    return json.dumps({**decision.to_json(), "cache_dir": cache_dir}, indent=2)
+
+
+def render(decision: Decision, cache_dir: str | None) -> str:
+    lines = [f"operation: {decision.operation}", f"action: {decision.action}", f"reason: {decision.reason}"]
+    if decision.decided_by:
+        lines.append(f"decided by: {decision.decided_by.describe(decision.action)}")
+    if cache_dir:
+        lines.append(f"cache: {cache_dir}")
+    for title, items in (("environments linking into the cache", decision.live_environments),
+                         ("environments that would break", decision.breaking_environments),
+                         ("live entries it would remove", decision.protected_entries),
+                         ("uncertain", decision.uncertain)):
+        if items:
+            lines.append(f"{title}:")
+            lines.extend(f"  {item}" for item in items)
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""`uvguard check`: the shim's decision without acting, on the classifier table, real uv 0.13.9."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_sandbox, uv_path
+from tests.test_guard_shim import Machine
+
+UVGUARD = str(Path(sys.executable).parent / "uvguard")
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory, wheelhouse):
+    """One symlink-mode environment linking to purepkg, made through the shim; never changed by a check."""
+    machine = Machine(make_sandbox(tmp_path_factory.mktemp("check")), wheelhouse)
+    machine.venv = machine.symlink_venv("app", "purepkg")
+    return machine
+
+
+def check(machine, *args, **extra) -> subprocess.CompletedProcess:
+    env = {**machine.env, "UVGUARD_REAL_UV": str(uv_path()), **extra}
+    return subprocess.run([UVGUARD, "check", *args], env=env,
+                          cwd=machine.elsewhere, capture_output=True, text=True)
+
+
+def check_json(machine, *args, **extra) -> dict:
+    result = check(machine, "--json", *args, **extra)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+TABLE = [
+    (["cache", "prune"], "prune", "allow", None),
+    (["cache", "prune", "--ci"], "prune-ci", "limit", "prune-ci"),
+    (["cache", "prune", "--ci", "--force"], "prune-ci", "limit", "prune-ci"),
+    (["-q", "cache", "--verbose", "prune", "--ci"], "prune-ci", "limit", "prune-ci"),
+    (["cache", "prune", "--verbose", "--ci"], "prune-ci", "limit", "prune-ci"),
+    (["cache", "clean"], "clean", "refuse", "clean"),
+    (["cache", "clear"], "clean", "refuse", "clean"),
+    (["clean"], "clean", "refuse", "clean"),
+    (["cache", "clean", "purepkg"], "clean-packages", "limit", "clean-packages"),
+    (["cache", "clean", "PurePkg"], "clean-packages", "limit", "clean-packages"),
+    (["cache", "clean", "--", "purepkg"], "clean-packages", "limit", "clean-packages"),
+    (["cache", "clean", "otherpkg"], "clean-packages", "allow", None),
+    (["--no-cache", "cache", "clean"], "clean", "allow", None),
+    (["cache", "dir"], "passthrough", "allow", None),
+    (["cache", "prune", "--help"], "passthrough", "allow", None),
+    (["cache", "prune", "--dry-run"], "passthrough", "allow", None),
+    (["sync", "--frozen"], "passthrough", "allow", None),
+]
+
+
+@pytest.mark.parametrize("args, operation, action, key", TABLE, ids=[" ".join(row[0]) for row in TABLE])
+def test_classifier_table(machine, args, operation, action, key):
+    result = check_json(machine, *args)
+    assert (result["operation"], result["action"]) == (operation, action), result["reason"]
+    assert (result["decided_by"] or {}).get("key") == key
+    if action == "refuse" or action == "limit":
+        assert result["live_environments"] == [str(machine.venv)]
+        assert result["breaking_environments"] == [str(machine.venv)]
+        assert result["protected_entries"] == [f"archive-v0/{a}" for a in sorted(machine.live_archives(machine.venv))]
+        assert result["decided_by"]["layer"] == "built-in" and result["decided_by"]["locked"] is False
+    assert result["uncertain"] is False
+
+
+def test_check_does_not_act(machine):
+    before = machine.cache_listing()
+    for args in (["cache", "clean"], ["cache", "prune", "--ci"]):
+        check_json(machine, *args)
+    assert machine.cache_listing() == before
+    assert machine.imports(machine.venv, "purepkg.hello()")
+
+
+def test_another_cache_dir_has_nothing_of_ours(machine):
+    other = machine.sandbox.root / "other-cache"
+    result = check_json(machine, "--cache-dir", str(other), "cache", "clean")
+    assert (result["action"], result["cache_dir"], result["reason"]) == \
+        ("allow", str(other), "there is no cache: nothing to remove")
+
+
+def test_policy_changes_the_answer(machine):
+    result = check_json(machine, "cache", "prune", "--ci", UVGUARD_POLICY="strict")
+    assert (result["action"], result["decided_by"]["preset"], result["decided_by"]["layer"]) == \
+        ("refuse", "strict", "env")
+    assert check_json(machine, "cache", "clean", UVGUARD_POLICY="permissive")["action"] == "warn"
+
+
+def test_human_output(machine):
+    result = check(machine, "cache", "clean")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        "operation: clean",
+        "action: refuse",
+        "reason: `uv cache clean` would remove 1 cache entry that 1 environment links to",
+        'decided by: `clean = "refuse"` in the built-in default policy',
+    ]
+    assert f"  {machine.venv}" in lines
+
+
+def test_bad_policy_exits_2_like_the_shim(machine):
+    result = check(machine, "--json", "cache", "prune", UVGUARD_POLICY="nonsense")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: UVGUARD_POLICY=nonsense: unknown preset")
+    assert check(machine, "--json", "sync", UVGUARD_POLICY="nonsense").returncode == 0
