@@ -18,6 +18,8 @@ from uvguard.errors import RealUvNotFound
 # Set to the shim's pid just before it execs uv: a shim that starts with its
 # own pid equal to this was exec'd by a shim, so the "real" uv is a shim.
 EXEC_PID_VAR = "UVGUARD_EXEC_PID"
+# The second line of every shim shim.sh renders to.
+SHIM_MARKER = b"# uvguard-shim:"
 
 
 def _is_executable_file(path: str) -> bool:
@@ -37,8 +39,7 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
     """The path of the real uv for a shim at `shim` (None: no shim is involved)."""
     if env.get(EXEC_PID_VAR) == str(os.getpid()) and shim:
         raise RealUvNotFound(
-            f"the real uv resolves to a uvguard shim again ({shim})",
-            hint="set UVGUARD_REAL_UV to the real uv binary",
+            f"the real uv resolves to a uvguard shim again ({shim}); set UVGUARD_REAL_UV to the real uv binary"
         )
     if "UVGUARD_REAL_UV" in env:
         real = env["UVGUARD_REAL_UV"]
@@ -50,23 +51,31 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
         real = _search_path(env.get("PATH", os.defpath), shim)
         if real is None:
             raise RealUvNotFound(
-                "no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH)",
-                hint="install uv or set UVGUARD_REAL_UV",
+                "no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH);"
+                " install uv or set UVGUARD_REAL_UV"
             )
     if shim and _same_file(real, shim):
-        raise RealUvNotFound(
-            f"the real uv ({real}) is this uvguard shim",
-            hint="set UVGUARD_REAL_UV to the real uv binary",
-        )
+        raise RealUvNotFound(f"the real uv ({real}) is this uvguard shim; set UVGUARD_REAL_UV to the real uv binary")
     return real
 
 
 def _search_path(path: str, shim: str | None) -> str | None:
     for directory in path.split(os.pathsep):
         candidate = os.path.join(directory or ".", "uv")
-        if _is_executable_file(candidate) and not _same_file(candidate, shim):
+        if _is_executable_file(candidate) and not _same_file(candidate, shim) and not is_shim(candidate):
             return candidate
     return None
+
+
+def is_shim(path: str) -> bool:
+    """Whether `path` is a uvguard shim (of any install): its second line carries the marker."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    lines = head.split(b"\n", 2)
+    return len(lines) > 1 and lines[1].startswith(SHIM_MARKER)
 
 
 def uv_version(real_uv: str) -> tuple[int, int, int] | None:

@@ -15,7 +15,7 @@ uvguard_recorded_uv=@REAL_UV@
 # A shim exec'd straight from a shim (same process id) means the "real" uv
 # is a shim too: stop rather than loop. Children of uv have other pids.
 if [ "${UVGUARD_EXEC_PID-}" = "$$" ]; then
-  echo "error: the real uv resolves to a uvguard shim again ($0); set UVGUARD_REAL_UV to the real uv binary" >&2
+  printf '%s\n' "error: the real uv resolves to a uvguard shim again ($0); set UVGUARD_REAL_UV to the real uv binary" >&2
   exit 127
 fi
 
@@ -53,7 +53,7 @@ done
 if [ -n "${UVGUARD_REAL_UV+set}" ]; then
   uvguard_real=$UVGUARD_REAL_UV
   if [ ! -f "$uvguard_real" ] || [ ! -x "$uvguard_real" ]; then
-    echo "error: UVGUARD_REAL_UV=$uvguard_real is not an executable file" >&2
+    printf '%s\n' "error: UVGUARD_REAL_UV=$uvguard_real is not an executable file" >&2
     exit 127
   fi
 elif [ -n "$uvguard_recorded_uv" ] && [ -f "$uvguard_recorded_uv" ] && [ -x "$uvguard_recorded_uv" ]; then
@@ -63,19 +63,26 @@ else
   uvguard_ifs=$IFS
   IFS=:
   for uvguard_dir in $PATH; do
-    if [ -f "${uvguard_dir:-.}/uv" ] && [ -x "${uvguard_dir:-.}/uv" ] && ! [ "${uvguard_dir:-.}/uv" -ef "$0" ]; then
-      uvguard_real=${uvguard_dir:-.}/uv
+    uvguard_candidate=${uvguard_dir:-.}/uv
+    if [ -f "$uvguard_candidate" ] && [ -x "$uvguard_candidate" ] && ! [ "$uvguard_candidate" -ef "$0" ]; then
+      # Another install's shim is not the real uv either: its second line says so.
+      uvguard_line=
+      { read -r uvguard_line && read -r uvguard_line; } <"$uvguard_candidate" 2>/dev/null
+      case $uvguard_line in
+        "# uvguard-shim:"*) continue ;;
+      esac
+      uvguard_real=$uvguard_candidate
       break
     fi
   done
   IFS=$uvguard_ifs
   if [ -z "$uvguard_real" ]; then
-    echo "error: no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH); install uv or set UVGUARD_REAL_UV" >&2
+    printf '%s\n' "error: no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH); install uv or set UVGUARD_REAL_UV" >&2
     exit 127
   fi
 fi
 if [ "$uvguard_real" -ef "$0" ]; then
-  echo "error: the real uv ($uvguard_real) is this uvguard shim; set UVGUARD_REAL_UV to the real uv binary" >&2
+  printf '%s\n' "error: the real uv ($uvguard_real) is this uvguard shim; set UVGUARD_REAL_UV to the real uv binary" >&2
   exit 127
 fi
 

@@ -1,0 +1,318 @@
+"""The `uv` shim end to end: rendered by shimfile, run as an executable.
+
+Real uv checks that output and exit codes are those of bare uv. A recording
+stand-in (a tiny script installed as the "real" uv) checks the plumbing:
+argv byte for byte, stdin, exit codes, signals, real-uv discovery, nesting —
+through the sh front (lines without `cache`/`clean`) and the Python side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import uv_path
+from uvguard import registry
+from uvguard.shimfile import write_shim
+
+# A line without the words `cache`/`clean` stays in the sh front; one with
+# them goes to `python -m uvguard.shim`. Both must behave the same.
+FRONTS = {"sh": [], "python": ["--", "cache"]}
+
+STANDIN = r'''#!{python}
+import json, os, signal, subprocess, sys, time
+
+out = os.environ["STANDIN_OUT"]
+
+def dump(**extra):
+    record = {{
+        "argv": [os.fsencode(arg).hex() for arg in sys.argv[1:]],
+        "exec_pid": os.environ.get("UVGUARD_EXEC_PID"),
+        "pid": os.getpid(),
+        **extra,
+    }}
+    with open(out, "w") as handle:
+        json.dump(record, handle)
+
+def on_signal(number, frame):
+    dump(signal=number)
+    sys.exit(128 + number)
+
+if os.environ.get("STANDIN_WAIT"):
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    open(os.environ["STANDIN_WAIT"], "w").close()
+    while True:
+        time.sleep(0.05)
+
+nested = None
+if os.environ.get("STANDIN_NESTED"):
+    env = dict(os.environ, STANDIN_OUT=out + ".nested")
+    del env["STANDIN_NESTED"]
+    nested = subprocess.run([os.environ["STANDIN_NESTED"], "nested", "call"], env=env).returncode
+dump(stdin=sys.stdin.buffer.read().hex(), nested=nested)
+sys.exit(int(os.environ.get("STANDIN_EXIT", "0")))
+'''
+
+
+def make_standin(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "uv"
+    path.write_text(STANDIN.format(python=sys.executable))
+    path.chmod(0o755)
+    return path
+
+
+def make_shim(directory: Path, real_uv: str | Path | None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    shim = directory / "uv"
+    write_shim(shim, sys.executable, str(real_uv) if real_uv else None)
+    return shim
+
+
+@pytest.fixture
+def standin(sandbox):
+    return make_standin(sandbox.root / "real-bin")
+
+
+@pytest.fixture
+def shim(sandbox, standin):
+    return make_shim(sandbox.root / "shim-bin", standin)
+
+
+def run(program, args, env, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([os.fspath(program), *args], env=env, capture_output=True, timeout=60, **kwargs)
+
+
+def recorded(out: Path) -> dict:
+    record = json.loads(out.read_text())
+    record["argv"] = [bytes.fromhex(arg) for arg in record["argv"]]
+    return record
+
+
+# --- real uv: identical output and exit codes -------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["--version"],
+    ["cache", "dir"],
+    ["cache", "size"],
+    ["--cache-dir", "{root}/other", "cache", "dir"],
+    ["no-such-command"],
+    ["cache", "prune", "--help"],
+    ["pip", "list", "--python", "{venv}"],
+    ["pip", "install", "--python", "{venv}", "--no-index", "no-such-package"],
+], ids=lambda args: " ".join(args))
+def test_shim_output_and_exit_code_match_bare_uv(sandbox, args):
+    venv = sandbox.root / "venv"
+    sandbox.uv("venv", str(venv))
+    shim = make_shim(sandbox.root / "shim-bin", uv_path())
+    args = [arg.format(root=sandbox.root, venv=venv) for arg in args]
+    bare = run(uv_path(), args, sandbox.env(), cwd=sandbox.work)
+    through = run(shim, args, sandbox.env(), cwd=sandbox.work)
+    assert (through.returncode, through.stdout, through.stderr) == (bare.returncode, bare.stdout, bare.stderr)
+
+
+# --- the recording stand-in: argv, stdin, exit codes --------------------------------------
+
+ODD_ARGS = [b"a b", b"", "ünïcödé".encode(), b"--", b"-", b"tab\there", b"--cache-dir=x y", b"'\"$HOME`",
+            b"\xff\xfe not utf-8", b"*", b"-qqn"]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_argv_reaches_uv_byte_for_byte(sandbox, shim, front):
+    out = sandbox.root / "out.json"
+    args = [*ODD_ARGS, *(word.encode() for word in FRONTS[front])]
+    result = run(shim, args, sandbox.env(STANDIN_OUT=out))
+    assert result.returncode == 0, result.stderr
+    assert recorded(out)["argv"] == args
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("code", [0, 1, 2, 3, 42, 255])
+def test_exit_code_and_stdin_pass_through(sandbox, shim, front, code):
+    out = sandbox.root / "out.json"
+    data = b"line one\n\x00binary\xff\n"
+    result = run(shim, ["pip", "install", "x", *FRONTS[front]], sandbox.env(STANDIN_OUT=out, STANDIN_EXIT=code),
+                 input=data)
+    assert result.returncode == code
+    assert bytes.fromhex(recorded(out)["stdin"]) == data
+
+
+def test_python_side_called_directly(sandbox, shim, standin):
+    """The hand-off contract: python -m uvguard.shim SHIM RECORDED_UV ARGS..."""
+    out = sandbox.root / "out.json"
+    result = run(sys.executable, ["-I", "-m", "uvguard.shim", shim, standin, "cache", "dir", "a b", ""],
+                 sandbox.env(STANDIN_OUT=out, STANDIN_EXIT=7))
+    assert result.returncode == 7
+    assert recorded(out)["argv"] == [b"cache", b"dir", b"a b", b""]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signals_reach_uv(sandbox, shim, front, signum):
+    out, ready = sandbox.root / "out.json", sandbox.root / "ready"
+    process = subprocess.Popen([str(shim), "sync", *FRONTS[front]],
+                               env=sandbox.env(STANDIN_OUT=out, STANDIN_WAIT=ready))
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "stand-in never started"
+            time.sleep(0.01)
+        process.send_signal(signum)
+        assert process.wait(timeout=30) == 128 + signum
+    finally:
+        process.kill()
+        process.wait()
+    record = recorded(out)
+    assert record["signal"] == signum
+    assert record["pid"] == process.pid  # exec'd, not a child: uv is the process
+
+
+# --- finding the real uv -----------------------------------------------------------------
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_no_uv_anywhere_exits_127(sandbox, front):
+    shim = make_shim(sandbox.root / "shim-bin", None)
+    env = sandbox.env(PATH=f"{shim.parent}:/usr/bin:/bin")
+    result = run(shim, ["sync", *FRONTS[front]], env)
+    assert result.returncode == 127
+    assert b"no real uv found" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_uvguard_real_uv_naming_a_missing_file_exits_127(sandbox, shim, front):
+    env = sandbox.env(UVGUARD_REAL_UV=str(sandbox.root / "missing" / "uv"))
+    result = run(shim, ["sync", *FRONTS[front]], env)
+    assert result.returncode == 127
+    assert b"UVGUARD_REAL_UV=" in result.stderr
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("target", ["itself", "another copy"])
+def test_real_uv_leading_back_to_a_shim_stops(sandbox, shim, standin, front, target):
+    other = make_shim(sandbox.root / "other-shim-bin", standin)
+    env = sandbox.env(UVGUARD_REAL_UV=str(shim if target == "itself" else other),
+                      STANDIN_OUT=sandbox.root / "out.json")
+    result = run(shim, ["sync", *FRONTS[front]], env)
+    assert result.returncode == 127
+    assert b"shim" in result.stderr
+    assert not (sandbox.root / "out.json").exists()
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_path_search_skips_shims_and_finds_the_real_uv(sandbox, standin, front):
+    """No recorded uv: PATH holds this shim, a copy of another install's shim, then the real uv."""
+    shim = make_shim(sandbox.root / "shim-bin", None)
+    other = make_shim(sandbox.root / "other-shim-bin", None)
+    out = sandbox.root / "out.json"
+    env = sandbox.env(PATH=f"{shim.parent}:{other.parent}:{standin.parent}:/usr/bin:/bin", STANDIN_OUT=out)
+    result = run(shim, ["sync", *FRONTS[front]], env)
+    assert result.returncode == 0, result.stderr
+    assert recorded(out)["argv"] == [b"sync", *(word.encode() for word in FRONTS[front])]
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_recorded_uv_gone_falls_back_to_path(sandbox, standin, front):
+    shim = make_shim(sandbox.root / "shim-bin", sandbox.root / "uninstalled" / "uv")
+    out = sandbox.root / "out.json"
+    env = sandbox.env(PATH=f"{shim.parent}:{standin.parent}:/usr/bin:/bin", STANDIN_OUT=out)
+    assert run(shim, ["sync", *FRONTS[front]], env).returncode == 0
+    assert out.exists()
+
+
+@pytest.mark.parametrize("front", FRONTS)
+def test_nested_call_through_the_shim_works(sandbox, shim, front):
+    """uv run starting a child that calls uv again: the child gets a fresh shim run."""
+    out = sandbox.root / "out.json"
+    env = sandbox.env(STANDIN_OUT=out, STANDIN_NESTED=shim)
+    result = run(shim, ["run", *FRONTS[front]], env)
+    assert result.returncode == 0, result.stderr
+    outer, inner = recorded(out), recorded(Path(f"{out}.nested"))
+    assert outer["nested"] == 0
+    assert inner["argv"] == [b"nested", b"call"]
+    assert inner["exec_pid"] == str(inner["pid"]) != outer["exec_pid"]
+
+
+# --- the passthrough path stays light -----------------------------------------------------
+
+HEAVY = {"typer", "rich", "click", "tomllib", "tomli", "shellingham"}
+PASSTHROUGH_PROBE = r"""
+import json, os, runpy, sys
+def fake_exec(path, argv, env):
+    print(json.dumps(sorted(sys.modules)))
+    sys.exit(0)
+os.execve = fake_exec
+sys.argv = ["uvguard.shim", *sys.argv[1:]]
+runpy.run_module("uvguard.shim", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("args", [["cache", "dir"], ["pip", "install", "cache"], ["cache", "prune", "--help"]])
+def test_passthrough_path_loads_no_heavy_module(sandbox, standin, args):
+    result = run(sys.executable, ["-I", "-c", PASSTHROUGH_PROBE, "/nonexistent/shim", standin, *args],
+                 sandbox.env())
+    assert result.returncode == 0, result.stderr
+    modules = {name.split(".")[0] for name in json.loads(result.stdout)}
+    assert "uvguard" in modules
+    assert not modules & HEAVY
+
+
+def test_importing_the_passthrough_modules_loads_no_heavy_module(sandbox):
+    code = ("import json, sys, uvguard.shim, uvguard.invocation, uvguard.realuv, uvguard.registry, "
+            "uvguard.errors; print(json.dumps(sorted(sys.modules)))")
+    result = run(sys.executable, ["-I", "-c", code], sandbox.env())
+    assert result.returncode == 0, result.stderr
+    assert not {name.split(".")[0] for name in json.loads(result.stdout)} & HEAVY
+
+
+# --- registry records: the sh front and the Python side agree ---------------------------
+
+RECORD_ENV = {"VIRTUAL_ENV": "/venvs/with space", "UV_PROJECT_ENVIRONMENT": "ünï/.venv", "UV_CACHE_DIR": "/c"}
+
+
+@pytest.mark.parametrize("args", [
+    ["pip", "install", "a b", "ünïcödé", ""],
+    ["sync", "--frozen"],
+    ["--directory", "x y", "add", "pkg"],
+    ["tool", "install", "ruff"],
+])
+def test_sh_front_records_what_registry_append_records(sandbox, shim, args):
+    out = sandbox.root / "out.json"
+    env = sandbox.env(STANDIN_OUT=out, **RECORD_ENV)
+    assert run(shim, args, env, cwd=sandbox.work).returncode == 0
+    lines = Path(registry.registry_path(env)).read_text(encoding="utf-8").splitlines(keepends=True)
+    assert len(lines) == 1
+    from_sh = registry.parse_record(lines[0])
+
+    python_env = dict(env, XDG_STATE_HOME=str(sandbox.root / "python-state"))
+    registry.append(str(sandbox.work), python_env, args)
+    python_lines = Path(registry.registry_path(python_env)).read_text(encoding="utf-8").splitlines(keepends=True)
+    from_python = registry.parse_record(python_lines[0])
+
+    assert from_sh is not None and from_sh.args == tuple(args) and from_sh.cwd == str(sandbox.work)
+    assert from_sh.env["VIRTUAL_ENV"] == RECORD_ENV["VIRTUAL_ENV"]
+    assert from_sh == from_python
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("bad", ["new\nline", "unit\x1fseparator"])
+def test_args_that_cannot_be_stored_are_not_recorded(sandbox, shim, front, bad):
+    env = sandbox.env(STANDIN_OUT=sandbox.root / "out.json")
+    assert run(shim, ["pip", "install", bad, *FRONTS[front]], env).returncode == 0
+    assert not Path(registry.registry_path(env)).exists()
+    assert registry.format_record("/cwd", {}, ["pip", "install", bad]) is None
+
+
+@pytest.mark.parametrize("args", [["pip", "list"], ["cache", "dir"], ["--directory", "sync", "lock"], ["python", "list"]])
+def test_commands_that_write_no_environment_are_not_recorded(sandbox, shim, args):
+    env = sandbox.env(STANDIN_OUT=sandbox.root / "out.json")
+    assert run(shim, args, env).returncode == 0
+    assert not Path(registry.registry_path(env)).exists()
