@@ -32,6 +32,8 @@ GONE_GRACE_SECONDS = 3600
 # Compact when the registry holds at least this many lines and half are waste.
 COMPACT_MIN_LINES = 64
 COMPACT_INTERVAL_SECONDS = 600
+# How long a rotated registry file stays readable for writers that opened it before the rotation.
+ROTATED_KEEP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -398,17 +400,21 @@ class RegistryView:
     paths: tuple[str, ...]
     keep: tuple[str, ...]  # lines to keep, newest record per environment
     gone: dict  # line -> True for records whose environments are all gone
-    current_lines: int  # lines in `registry` itself (the rotated copy repeats kept ones)
+    current_lines: int  # lines in `registry` itself (rotated generations repeat kept ones)
     warnings: tuple[str, ...] = ()
 
 
-def _registry_files(env: Mapping[str, str]) -> tuple[str, str]:
-    path = registry.registry_path(env)
-    return path + ".rotated", path
+def _rotated_generations(env: Mapping[str, str]) -> list[str]:
+    """`registry.rotated.<ns>` files, oldest first."""
+    return sorted(glob.glob(glob.escape(registry.registry_path(env)) + ".rotated.*"))
+
+
+def _registry_files(env: Mapping[str, str]) -> list[str]:
+    return [*_rotated_generations(env), registry.registry_path(env)]
 
 
 def read_registry(env: Mapping[str, str]) -> RegistryView:
-    """Read both registry files (the rotated one first), resolve every record, drop the gone ones."""
+    """Read every registry file (rotated generations first), resolve each record, drop the gone ones."""
     with _registry_lock(env, exclusive=False):
         lines = [(path, number, line) for path in _registry_files(env) for number, line in _read_lines(path)]
     current = sum(1 for path, _, _ in lines if path == registry.registry_path(env))
@@ -495,28 +501,37 @@ def compact_registry(env: Mapping[str, str], now: float | None = None) -> bool:
 
     Writers append with `>>` and take no lock, so the file they write to is
     never rewritten in place: under an exclusive lock (readers take it
-    shared) the current file is renamed to `registry.rotated` and the kept
-    records are appended to a fresh `registry`. A writer that opened the old
-    file just before the rename writes into `registry.rotated`, which every
-    read and the next compaction still read; only then is it replaced.
-    Returns False when another process holds the lock (it is compacting).
+    shared) the current file is renamed to a new generation
+    `registry.rotated.<ns>` and the kept records of every generation are
+    appended to a fresh `registry`. A writer that opened the file just
+    before the rename writes into that generation, which every read still
+    reads; a generation is deleted only `ROTATED_KEEP_SECONDS` after its
+    rotation, so a record is lost only if its writer stalls that long
+    between open and write. Returns False when another process is compacting.
     """
     now = time.time() if now is None else now
-    rotated, current = _registry_files(env)
+    current = registry.registry_path(env)
     try:
         with _registry_lock(env, exclusive=True, wait=False):
-            previous = [(rotated, n, line) for n, line in _read_lines(rotated)]
+            generations = _rotated_generations(env)
+            lines = [(path, n, line) for path in generations for n, line in _read_lines(path)]
+            rotated = f"{current}.rotated.{int(now * 1e9):020d}"
             try:
                 os.replace(current, rotated)
             except FileNotFoundError:
                 pass
-            lines = previous + [(rotated, n, line) for n, line in _read_lines(rotated)]
-            view = _resolve_lines(lines)
-            keep = _drop_expired(env, view, now)
-            _append(current, "".join(line + "\n" for line in keep))
+            lines += [(rotated, n, line) for n, line in _read_lines(rotated)]
+            _append(current, "".join(line + "\n" for line in _drop_expired(env, _resolve_lines(lines), now)))
+            for path in generations:
+                if now - _rotation_time(path) >= ROTATED_KEEP_SECONDS:
+                    os.unlink(path)
             return True
     except BlockingIOError:
         return False
+
+
+def _rotation_time(path: str) -> float:
+    return int(path.rsplit(".", 1)[1]) / 1e9
 
 
 def _drop_expired(env: Mapping[str, str], view: RegistryView, now: float) -> list[str]:
@@ -534,9 +549,10 @@ def _drop_expired(env: Mapping[str, str], view: RegistryView, now: float) -> lis
             continue
         key = hashlib.sha1(line.encode("utf-8", "surrogateescape")).hexdigest()
         since = seen.get(key, now) if isinstance(seen.get(key, now), (int, float)) else now
+        # Remembered even once dropped: rotated generations still hold it for a while.
+        still_gone[key] = since
         if now - since < GONE_GRACE_SECONDS:
             keep.append(line)
-            still_gone[key] = since
     _replace_file(seen_path, json.dumps(still_gone))
     return keep
 
