@@ -1,0 +1,224 @@
+"""install.sh end to end: a real install into an empty HOME, real uv behind the shim."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests import uv_releases
+from tests.installer import (ENV_MARKER, default_prefix, install_env, install_wheelhouse,  # noqa: F401
+                             interactive, is_shim, real_uv_dir, receipt, run_install, uv_wheel)
+from uvguard import __version__
+
+REAL_VERSION = f"uv {uv_releases.LATEST}"
+
+
+def snapshot(root: Path) -> dict[str, bytes | str]:
+    """Every path under `root` with its content (files) or link target (symlinks)."""
+    tree: dict[str, bytes | str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            key = str(path.relative_to(root))
+            if path.is_symlink():
+                tree[key] = "-> " + os.readlink(path)
+            elif path.is_file():
+                tree[key] = path.read_bytes()
+            else:
+                tree[key] = "dir"
+    return tree
+
+
+def outside_venv(tree: dict) -> dict:
+    return {k: v for k, v in tree.items() if "/venv/" not in k and not k.endswith("/venv")}
+
+
+def test_install_twice_then_uninstall_leaves_no_trace(sandbox, install_wheelhouse):
+    home = sandbox.home
+    (home / ".bashrc").write_text("alias ll='ls -l'\n# no newline at the end")
+    (home / ".profile").write_text("umask 022\n")
+    env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    before = snapshot(home)
+
+    first = run_install(env)
+    after_first = snapshot(home)
+    second = run_install(env)
+    after_second = snapshot(home)
+
+    assert "Added a line sourcing" in first.stdout
+    assert "already source" in second.stdout
+    assert outside_venv(after_second) == outside_venv(after_first)
+    for rc in (".bashrc", ".profile"):
+        text = (home / rc).read_text()
+        assert text.count(ENV_MARKER) == 1, rc
+    assert (home / ".bashrc").read_text().startswith("alias ll='ls -l'\n# no newline at the end\n. ")
+    prefix = default_prefix(env)
+    assert os.readlink(home / ".local/bin/uv") == str(prefix / "bin/uv")
+    assert os.readlink(home / ".local/bin/uvguard") == str(prefix / "bin/uvguard")
+
+    gone = run_install(env, "--uninstall")
+    assert "Uninstalled uvguard" in gone.stdout
+    assert snapshot(home) == before
+    again = run_install(env, "--uninstall")
+    assert "Nothing to uninstall" in again.stdout
+
+
+def test_rc_edits_make_interactive_shells_resolve_uv_to_the_shim(sandbox, install_wheelhouse):
+    env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    run_install(env)
+    shim = default_prefix(env) / "bin" / "uv"
+    assert is_shim(shim)
+
+    bash = interactive("bash", "type -P uv; uv --version", env)
+    lines = bash.stdout.splitlines()
+    assert lines[0] == str(shim), bash.stderr
+    assert lines[1].startswith(REAL_VERSION)
+    login = interactive("bash", "command -v uv", env, login=True)
+    assert login.stdout.strip() == str(shim), login.stderr
+    dash_login = subprocess.run(["sh", "-c", ". ~/.profile; command -v uv"], env=env, capture_output=True, text=True)
+    assert dash_login.stdout.strip() == str(shim)
+    if shutil.which("zsh"):
+        zsh = interactive("zsh", "whence -p uv", env)
+        assert zsh.stdout.strip() == str(shim), zsh.stderr
+    if shutil.which("fish"):
+        fish = subprocess.run(["fish", "-i", "-c", "command -s uv"], env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        assert fish.stdout.strip() == str(shim), fish.stderr
+
+
+def test_installed_uvguard_runs_and_the_shim_records_the_real_uv(sandbox, install_wheelhouse):
+    real_dir = real_uv_dir(sandbox.root)
+    env = install_env(sandbox, install_wheelhouse, [real_dir])
+    result = run_install(env)
+    prefix = default_prefix(env)
+
+    version = subprocess.run([str(sandbox.home / ".local/bin/uvguard"), "--version"], env=env,
+                             capture_output=True, text=True)
+    assert version.stdout.strip() == f"uvguard {__version__}"
+    assert ("real_uv", str(real_dir / "uv")) in receipt(prefix)
+    assert f"Real uv: {real_dir / 'uv'} (found on PATH; {REAL_VERSION}" in result.stdout
+    # The shim runs the recorded uv even where PATH has none.
+    bare = sandbox.env(PATH="/usr/bin:/bin")
+    shim = subprocess.run([str(prefix / "bin/uv"), "--version"], env=bare, capture_output=True, text=True)
+    assert shim.returncode == 0, shim.stderr
+    assert shim.stdout.startswith(REAL_VERSION)
+
+
+def test_a_shim_on_path_is_not_taken_for_the_real_uv(sandbox, install_wheelhouse):
+    real_dir = real_uv_dir(sandbox.root)
+    first_env = install_env(sandbox, install_wheelhouse, [real_dir])
+    first = sandbox.root / "first"
+    run_install(first_env, "--prefix", str(first), "--no-modify-path")
+
+    env = install_env(sandbox, install_wheelhouse, [first / "bin", real_dir])
+    second = sandbox.root / "second"
+    run_install(env, "--prefix", str(second), "--no-modify-path")
+    assert ("real_uv", str(real_dir / "uv")) in receipt(second)
+
+
+def test_no_modify_path_leaves_rc_files_alone(sandbox, install_wheelhouse):
+    env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    result = run_install(env, "--no-modify-path")
+    assert not (sandbox.home / ".bashrc").exists()
+    assert not (sandbox.home / ".profile").exists()
+    assert "shell-init" in result.stdout
+    assert (default_prefix(env) / "env").is_file()
+
+
+def test_takeover_guards_the_path_and_uninstall_restores_the_binary(sandbox, install_wheelhouse):
+    image_bin = real_uv_dir(sandbox.root, copy=True)  # stands for /bin in a Docker image
+    target = image_bin / "uv"
+    original = target.stat()
+    env = install_env(sandbox, install_wheelhouse, [image_bin])
+
+    result = run_install(env, "--takeover", str(target), "--no-modify-path")
+    assert f"Moved the real uv {target} aside" in result.stdout
+    assert is_shim(target)
+    aside = image_bin / "uv.uvguard-real"
+    assert aside.stat().st_ino == original.st_ino
+    assert ("real_uv", str(aside)) in receipt(default_prefix(env))
+    run = subprocess.run(["uv", "--version"], env=env, capture_output=True, text=True, cwd=sandbox.work)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(REAL_VERSION)
+    cache_dir = subprocess.run([str(target), "cache", "dir"], env=env, capture_output=True, text=True)
+    assert cache_dir.stdout.strip() == str(sandbox.cache)
+
+    again = run_install(env, "--takeover", str(target), "--no-modify-path")
+    assert "Took over" in again.stdout and is_shim(target)
+
+    run_install(env, "--uninstall")
+    assert not aside.exists()
+    assert target.stat().st_ino == original.st_ino
+    assert not is_shim(target)
+    assert subprocess.run([str(target), "--version"], capture_output=True, text=True).stdout.startswith(REAL_VERSION)
+
+
+def test_takeover_refuses_what_is_not_uv(sandbox, install_wheelhouse):
+    impostor = sandbox.root / "bin" / "uv"
+    impostor.parent.mkdir()
+    impostor.write_text("#!/bin/sh\necho hello\n")
+    impostor.chmod(0o755)
+    env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    result = run_install(env, "--takeover", str(impostor), "--no-modify-path", check=False)
+    assert result.returncode == 2
+    assert "does not print a uv version" in result.stderr
+    assert impostor.read_text() == "#!/bin/sh\necho hello\n"
+
+
+def test_never_overwrites_a_uv_that_is_not_ours(sandbox, install_wheelhouse):
+    real_dir = real_uv_dir(sandbox.root)
+    env = install_env(sandbox, install_wheelhouse, [real_dir])
+    prefix = sandbox.root / "prefix"
+    (prefix / "bin").mkdir(parents=True)
+    foreign = prefix / "bin" / "uv"
+    foreign.symlink_to(real_dir / "uv")
+    refused = run_install(env, "--prefix", str(prefix), check=False)
+    assert refused.returncode != 0
+    assert "not a uvguard shim; not overwriting it" in refused.stderr
+    assert os.readlink(foreign) == str(real_dir / "uv")
+
+    # In the shared bin dir a foreign uv stays; the env file still puts the shim first.
+    local_bin = sandbox.home / ".local" / "bin"
+    (local_bin / "uv").symlink_to(real_dir / "uv")
+    result = run_install(env)
+    assert f"{local_bin / 'uv'} exists and is not uvguard's; left alone" in result.stderr
+    assert os.readlink(local_bin / "uv") == str(real_dir / "uv")
+    bash = interactive("bash", "type -P uv", env)
+    assert bash.stdout.strip() == str(default_prefix(env) / "bin" / "uv")
+    run_install(env, "--uninstall")
+    assert os.readlink(local_bin / "uv") == str(real_dir / "uv")
+
+
+@pytest.mark.skipif(uv_wheel() is None, reason="no cached uv wheel; ./scripts/test fetches it into .test-cache/uv-wheels")
+def test_without_uv_on_path_installs_uv_from_pypi_into_the_venv(sandbox, install_wheelhouse, tmp_path):
+    wheelhouse = tmp_path / "with-uv"
+    wheelhouse.mkdir()
+    for wheel in [*install_wheelhouse.glob("*.whl"), uv_wheel()]:
+        (wheelhouse / wheel.name).symlink_to(wheel)
+    env = install_env(sandbox, wheelhouse)
+    assert shutil.which("uv", path=env["PATH"]) is None
+
+    result = run_install(env, "--uv-version", uv_releases.LATEST)
+    prefix = default_prefix(env)
+    venv_uv = prefix / "venv" / "bin" / "uv"
+    assert f"installing uv {uv_releases.LATEST} from PyPI" in result.stdout
+    assert ("real_uv", str(venv_uv)) in receipt(prefix)
+    shim = subprocess.run([str(prefix / "bin/uv"), "--version"], env=env, capture_output=True, text=True)
+    assert shim.stdout.startswith(REAL_VERSION), shim.stderr
+    assert shutil.which("uv", path=env["PATH"]) is None  # the venv's uv is not on PATH as `uv`
+
+
+def test_usage_errors_exit_2(sandbox, install_wheelhouse):
+    env = install_env(sandbox, install_wheelhouse)
+    for args, message in ((["--system"], "--system goes with --policy"),
+                          (["--bogus"], "unexpected argument '--bogus'"),
+                          (["--prefix"], "--prefix needs a value"),
+                          (["--uninstall", "--takeover", "/x"], "--uninstall takes no other option")):
+        result = run_install(env, *args, check=False)
+        assert result.returncode == 2, args
+        assert message in result.stderr
+    assert not default_prefix(env).exists()
