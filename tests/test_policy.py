@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -279,3 +282,109 @@ def test_broken_pyproject_on_the_walk_fails_closed(machine):
 
 def test_empty_env_var_is_unset(machine):
     assert values(machine.load(UVGUARD_POLICY="")) == values(machine.load())
+
+
+# The `uvguard policy` command.
+
+UVGUARD = str(Path(sys.executable).parent / "uvguard")
+
+
+def cli(machine, *args, cwd=None, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([UVGUARD, "policy", *args], env={**machine.env, **extra}, cwd=cwd or machine.project,
+                          capture_output=True, text=True)
+
+
+def test_show_json_gives_value_and_source_per_key(machine):
+    machine.write(machine.xdg, 'clean = "refuse"\nlocked = ["clean"]\nroots = ["/app/.venv"]\n')
+    user = machine.write(machine.user, 'clean = "allow"\nprune = "warn"\n')
+    result = cli(machine, "show", "--json", UVGUARD_POLICY="ci")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["settings"]["prune"]["value"] == "limit" and data["settings"]["prune"]["layer"] == "env"
+    clean = data["settings"]["clean"]
+    assert (clean["value"], clean["file"], clean["locked"], clean["locked_by"]["line"]) == \
+        ("refuse", str(machine.xdg), True, 2)
+    assert [(i["value"], i["file"], i["layer"]) for i in clean["ignored"]] == \
+        [("allow", str(user), "user"), ("limit", None, "env")]
+    assert data["roots"] == [{"path": "/app/.venv", "layer": "system", "file": str(machine.xdg), "preset": None,
+                              "line": 3}]
+    assert [f["layer"] for f in data["files"]] == ["built-in", "system", "user", "env"]
+
+
+def test_show_reads_the_project_layer_from_the_cwd(machine):
+    machine.write(machine.project / "pyproject.toml", '[project]\nname = "p"\nversion = "1"\n\n'
+                                                      '[tool.uvguard]\nclean-packages = "refuse"\n')
+    nested = machine.project / "src"
+    nested.mkdir()
+    result = cli(machine, "show", cwd=nested)
+    assert result.returncode == 0, result.stderr
+    assert (f'clean-packages = "refuse"  from `{machine.project / "pyproject.toml"}:6` (project policy)'
+            in result.stdout.splitlines())
+
+
+def test_show_with_a_broken_policy_exits_2(machine):
+    machine.write(machine.user, "prune = 1\n")
+    result = cli(machine, "show")
+    assert result.returncode == 2 and "must be a string, not an integer" in result.stderr
+
+
+def test_validate(machine):
+    good = machine.write(machine.sandbox.work / "team.toml", 'clean = "refuse"\nlocked = ["clean"]\n')
+    result = cli(machine, "validate", str(good))
+    assert (result.returncode, result.stdout) == (0, f"`{good}` is a valid uvguard policy (clean, locked)\n")
+    assert result.stderr.startswith("note: `locked` takes effect only in a system policy")
+    bad = machine.write(machine.sandbox.work / "bad.toml", 'clean = "refuse"\nprune = "nuke"\n')
+    result = cli(machine, "validate", str(bad))
+    assert result.returncode == 2
+    assert result.stderr == (f'error: Invalid policy `{bad}`: line 2: `prune` = "nuke" is not an action; '
+                             "expected one of allow, warn, limit, refuse\n")
+    project = machine.write(machine.project / "uvguard.toml", 'locked = ["clean"]\n')
+    assert "not in this project policy" in cli(machine, "validate", str(project)).stderr
+    pyproject = machine.write(machine.project / "pyproject.toml", '[project]\nname = "p"\n')
+    result = cli(machine, "validate", str(pyproject))
+    assert (result.returncode, result.stderr) == (2, f"error: `{pyproject}` has no `[tool.uvguard]` table\n")
+    assert cli(machine, "validate", str(machine.sandbox.work / "missing.toml")).returncode == 2
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_init_user_writes_a_preset_that_loads_back(machine, preset):
+    result = cli(machine, "init", "--preset", preset)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"Wrote preset `{preset}` to `{machine.user}`\n"
+    assert machine.user.read_text().startswith(f"# uvguard policy, from preset `{preset}`")
+    assert values(machine.load()) == values(machine.load(UVGUARD_POLICY=preset))
+    assert machine.load().settings["prune"].source.file == str(machine.user)
+
+
+def test_init_refuses_to_overwrite_without_force(machine):
+    machine.write(machine.user, 'prune = "warn"\n')
+    result = cli(machine, "init", "--preset", "strict")
+    assert result.returncode == 2
+    assert result.stderr == f"error: `{machine.user}` already exists\nhint: pass --force to overwrite it\n"
+    assert machine.user.read_text() == 'prune = "warn"\n'
+    assert cli(machine, "init", "--preset", "strict", "--force").returncode == 0
+    assert machine.load().action("prune") == "refuse"
+
+
+def test_init_project_and_bad_arguments(machine):
+    assert cli(machine, "init", "--project", "--preset", "ci").returncode == 0
+    assert machine.load().settings["clean"].source.file == str(machine.project / "uvguard.toml")
+    result = cli(machine, "init", "--preset", "lax")
+    assert (result.returncode, result.stderr) == \
+        (2, "error: unknown preset `lax`; expected one of default, strict, ci, permissive\n")
+    result = cli(machine, "init", "--user", "--project")
+    assert (result.returncode, result.stderr) == (2, "error: --system, --user and --project exclude each other\n")
+
+
+def test_init_system_writes_the_system_file(machine, monkeypatch):
+    from typer.testing import CliRunner
+
+    from uvguard import policy as policies
+    from uvguard.cli import app
+
+    monkeypatch.setattr(policies, "SYSTEM_POLICY_FILE", str(machine.etc))
+    monkeypatch.chdir(machine.project)
+    result = CliRunner().invoke(app, ["policy", "init", "--system", "--preset", "strict"])
+    assert result.exit_code == 0, result.output
+    assert set(values(machine.load()).values()) == {"refuse"}
+    assert {s.source.file for s in machine.load().settings.values()} == {str(machine.etc)}
