@@ -11,6 +11,7 @@ import os
 import subprocess
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,7 @@ def test_locked_system_key_beats_user_file_and_env(machine):
     ('clean = "maybe"\n', 'line 1: `clean` = "maybe" is not an action; expected one of allow, warn, limit, refuse'),
     ('clena = "refuse"\n', "line 1: unknown key `clena`; expected one of prune, prune-ci, clean"),
     ("clean = [\n", "line 2: invalid value (at end of file)"),
+    ("clean = 1\n", "line 1: `clean` must be a string, not an integer; expected one of allow, warn, limit, refuse"),
     ('locked = ["clean"]\n', "line 1: `locked` is honoured only in a system policy"),
 ])
 def test_invalid_policy_exits_2_and_never_blocks_passthrough(machine, text, message):
@@ -291,3 +293,20 @@ def test_team_log_gets_a_copy_and_a_failing_log_changes_nothing(machine):
     assert result.returncode == 0
     assert f"warning: could not write the decisions log `{user_log}`: Is a directory" in result.stderr.splitlines()
     assert "Clearing cache at: " in result.stderr
+
+
+def test_every_decision_is_one_json_line(machine):
+    venv = machine.symlink_venv("app", "purepkg")
+    machine.uv("cache", "clean")
+    machine.uv("--no-cache", "cache", "clean")
+    machine.uv("cache", "prune", "--ci", cwd=venv.parent)
+    refused, no_cache, limited = machine.decisions()
+    assert (refused["action"], no_cache["action"], limited["action"]) == ("refuse", "allow", "limit")
+    assert no_cache["reason"].startswith("no cache (--no-cache)") and no_cache["layer"] is None
+    assert limited["cwd"] == str(venv.parent) and limited["argv"] == ["uv", "cache", "prune", "--ci"]
+    assert limited["protected_entries"] == [f"archive-v0/{a}" for a in sorted(machine.live_archives(venv))]
+    assert limited["cache_dir"] == str(machine.sandbox.cache)
+    assert {r["user"] for r in (refused, limited)} == {pwd.getpwuid(os.getuid()).pw_name}
+    assert time.strptime(limited["time"], "%Y-%m-%dT%H:%M:%SZ")
+    assert set(limited) == {"time", "user", "cwd", "argv", "cache_dir", "operation", "action", "reason", "layer",
+                            "file", "preset", "key", "locked", "breaking_environments", "protected_entries"}

@@ -9,7 +9,8 @@ pipeline without acting, shared with `uvguard check`:
     set → what the operation would remove (only when something is live) →
     decide()
 
-`run` then logs the decision and acts: allow and warn exec the real uv (warn
+`run` then logs the decision (a `--no-cache` line, decided before the
+policy is read, only in the user's log) and acts: allow and warn exec the real uv (warn
 first names every environment that will break), limit runs the limited
 operation under uv's cache lock, refuse exits 3 with the cache untouched.
 """
@@ -109,8 +110,7 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) 
             raise UvguardError(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`: {error}",
                                hint="the cache is untouched") from None
         decision = evaluation.decision
-        if evaluation.policy is not None:
-            _log(evaluation, env, cwd, voice)
+        _log(evaluation, env, cwd, voice)
         if decision.action == "refuse":
             messages.error(*refusal(evaluation), voice=voice)
             return EXIT_REFUSED
@@ -133,7 +133,7 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) 
 def _log(evaluation: Evaluation, env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
     record = decisionlog.entry(evaluation.decision, evaluation.invocation.args, cwd, evaluation.config.cache_dir)
     paths = [decisionlog.user_log_path(env)]
-    if evaluation.policy.log:
+    if evaluation.policy is not None and evaluation.policy.log:
         paths.append(evaluation.policy.log)
     for path, why in decisionlog.append(record, paths):
         messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)
