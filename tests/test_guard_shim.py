@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import pwd
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
