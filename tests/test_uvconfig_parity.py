@@ -2,6 +2,7 @@
 
 Each scenario lays files out in the sandbox (home, XDG dirs, a work tree),
 then asks real uv (`uv cache dir`, `uv sync --show-settings`, `uv pip install
+--show-settings six`, `uv venv --show-settings`, `uv tool install
 --show-settings six`, all offline) and `effective_config` for the same
 command line in the same root. Cache dir, no-cache, both link modes, the
 warnings uv prints and whether uv rejects the config must all agree.
@@ -27,10 +28,17 @@ LATEST = uv_releases.LATEST
 COPY = '[tool.uv]\nlink-mode = "copy"\n'
 
 
-def S(id, files=None, args=(), env=None, cwd="work", wd=None, version=LATEST, sync_args=(), pip_args=()):
+# Every scenario runs on these releases (they straddle the behaviour changes recorded in
+# uvguard.uvconfig); a scenario naming its release runs on that one only.
+PARITY_RELEASES = (LATEST, "0.11.33", "0.8.24", "0.5.31")
+
+
+def S(id, files=None, args=(), env=None, cwd="work", wd=None, version=None, sync_args=(), pip_args=()):
     """One scenario: files (path under the sandbox root -> text), global args, env changes."""
-    return pytest.param(dict(files=files or {}, args=list(args), env=env or {}, cwd=cwd, wd=wd or cwd,
-                             version=version, sync_args=list(sync_args), pip_args=list(pip_args)), id=id)
+    scenario = dict(files=files or {}, args=list(args), env=env or {}, cwd=cwd, wd=wd or cwd,
+                    sync_args=list(sync_args), pip_args=list(pip_args))
+    return [pytest.param(dict(scenario, version=release), id=f"{id}@{release}")
+            for release in ((version,) if version else PARITY_RELEASES)]
 
 
 def ws(members, exclude=None):
@@ -75,7 +83,7 @@ SCENARIOS = [
     S("nocache-wins-over-cache-dir", args=["--cache-dir", "{root}/x", "-n"]),
     S("nocache-bad-type-error", files={USER: 'no-cache = "yes"\n'}),
     # --- link modes -------------------------------------------------------------------------
-    S("link-default-latest"),
+    S("link-default"),
     S("link-default-0.8-hardlink", version="0.8.24"),
     S("link-default-0.10-clone", version="0.10.12"),
     S("link-default-0.5-hardlink", version="0.5.31"),
@@ -240,10 +248,14 @@ def _ours(args, env, cwd, version):
 
 
 def _link_mode(stdout: str) -> str:
-    return re.search(r"link_mode: (\w+)", stdout).group(1).lower()
+    """The first resolved link mode `--show-settings` prints (the raw CLI value may be `None`)."""
+    return re.search(r"link_mode: (Clone|Copy|Hardlink|Symlink)\b", stdout).group(1).lower()
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+RUNS = [run for scenario in SCENARIOS for run in scenario]
+
+
+@pytest.mark.parametrize("scenario", RUNS)
 def test_parity_with_real_uv(sandbox, scenario):
     env, cwd, wd = _materialise(sandbox, scenario)
     version = tuple(int(part) for part in scenario["version"].split("."))
@@ -273,6 +285,15 @@ def test_parity_with_real_uv(sandbox, scenario):
     assert (ours is None) == (pip.returncode != 0), pip.stderr
     if ours is not None:
         assert ours.pip_link_mode == _link_mode(pip.stdout), ours.pip_link_mode_source
+
+    # `uv venv` takes the pip scope; `uv tool` reads only the user and system files.
+    for command, scope in ((("venv", "--show-settings"), "pip_link_mode"),
+                           (("tool", "install", "--show-settings", "six"), "link_mode")):
+        real = run(*command)
+        ours = _ours([*args, *command], env, cwd, version)
+        assert (ours is None) == (real.returncode != 0), (command, real.stderr)
+        if ours is not None:
+            assert getattr(ours, scope) == _link_mode(real.stdout), (command, getattr(ours, scope + "_source"))
 
 
 def test_enough_scenarios():

@@ -45,6 +45,14 @@ CLONE_DEFAULT_SINCE = (0, 10, 5)          # Linux default link mode hardlink -> 
 # and empty XDG_CONFIG_DIRS segments are skipped instead of ending the list.
 EXPLICIT_NO_CACHE_FALSE_SINCE = (0, 12, 13)
 XDG_EMPTY_SEGMENTS_SKIPPED_SINCE = (0, 12, 13)
+# Environment variables read only by newer releases (last measured without -> first measured with).
+PROJECT_ENV_SINCE = (0, 8, 24)            # UV_PROJECT: 0.6.4 -> 0.8.24
+WORKING_DIR_ENV_SINCE = (0, 10, 12)       # UV_WORKING_DIR, UV_WORKING_DIRECTORY: 0.8.24 -> 0.10.12
+NO_SYSTEM_CONFIG_ENV_SINCE = (0, 11, 33)  # UV_NO_SYSTEM_CONFIG: 0.10.12 -> 0.11.33
+REFLINK_ALIAS_SINCE = (0, 10, 12)         # `reflink` for `clone`: 0.8.24 -> 0.10.12
+# A missing `--project` directory: silently used, then a warning (0.10.12), then an error (0.12.12).
+PROJECT_MISSING_WARNS_SINCE = (0, 10, 12)
+PROJECT_MUST_EXIST_SINCE = (0, 12, 0)
 # The uv.toml-hides-[tool.uv] warning lists the fields (0.6.4: no; 0.8.18: yes; taken as 0.8.0).
 MASKED_FIELD_LIST_SINCE = (0, 8, 0)
 
@@ -104,7 +112,7 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
                      uv_version: tuple[int, ...] | None = None) -> EffectiveConfig:
     """Resolve what uv (of `uv_version`) would use for `invocation` run in `cwd` with `env`."""
     warnings: list[str] = []
-    working_dir, project_dir = resolve_dirs(invocation, env, cwd)
+    working_dir, project_dir = resolve_dirs(invocation, env, cwd, uv_version, warnings)
     persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
     discovery, files, layers = _load_files(invocation, env, working_dir, project_dir, persistent_cache[0],
                                            uv_version, warnings)
@@ -123,28 +131,34 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
 
 # --- directories -------------------------------------------------------------------------------
 
-def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path) -> tuple[Path, Path]:
+def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path,
+                 uv_version: tuple[int, ...] | None = None, warnings: list[str] | None = None) -> tuple[Path, Path]:
     """(working dir after `--directory`, project dir after `--project`), both absolute."""
     cwd = Path(os.path.abspath(cwd))
-    directory = _value(invocation, env, "directory", "UV_WORKING_DIR")
-    if directory is None and "UV_WORKING_DIRECTORY" in env:
+    newer = _since(uv_version)
+    directory = _value(invocation, env, "directory", "UV_WORKING_DIR" if newer(WORKING_DIR_ENV_SINCE) else None)
+    if directory is None and "UV_WORKING_DIRECTORY" in env and newer(WORKING_DIR_ENV_SINCE):
         directory = (env["UV_WORKING_DIRECTORY"], "UV_WORKING_DIRECTORY")
     working_dir = cwd
     if directory is not None:
         working_dir = Path(os.path.normpath(cwd / directory[0])) if directory[0] else Path("")
         if not directory[0] or not working_dir.is_dir():
             raise ConfigError(f"No such file or directory (os error 2): `{directory[0]}` (from {directory[1]})")
-    project = _value(invocation, env, "project", "UV_PROJECT")
+    project = _value(invocation, env, "project", "UV_PROJECT" if newer(PROJECT_ENV_SINCE) else None)
     if project is None:
         return working_dir, working_dir
     project_dir = Path(os.path.normpath(working_dir / project[0]))
     if project_dir.name == "pyproject.toml" and project_dir.is_file():
-        project_dir = project_dir.parent
-    elif _command_word(invocation) != "init":
-        if not project_dir.exists():
-            raise ConfigError(f"Project directory `{project[0]}` does not exist")
-        if not project_dir.is_dir():
-            raise ConfigError(f"Project path `{project[0]}` is not a directory")
+        return working_dir, project_dir.parent
+    if _command_word(invocation) == "init" or project_dir.is_dir():
+        return working_dir, project_dir
+    problem = (f"Project directory `{project[0]}` does not exist" if not project_dir.exists()
+               else f"Project path `{project[0]}` is not a directory")
+    if newer(PROJECT_MUST_EXIST_SINCE):
+        raise ConfigError(problem)
+    if newer(PROJECT_MISSING_WARNS_SINCE) and warnings is not None:
+        warnings.append(f"{problem}. This will become an error in a future release. Use "
+                        "`--preview-features project-directory-must-exist` to error on this now.")
     return working_dir, project_dir
 
 
@@ -266,7 +280,7 @@ def _load_user(env, version, files, layers) -> None:
 
 def _load_system(env, version, files, layers, working_dir) -> None:
     """First `DIR/uv/uv.toml` over `XDG_CONFIG_DIRS` (default /etc/xdg), then /etc/uv/uv.toml."""
-    if _boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
+    if _since(version)(NO_SYSTEM_CONFIG_ENV_SINCE) and _boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
         files.append(ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"))
         return
     dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
@@ -334,14 +348,14 @@ def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
                               f"be placed in a `pyproject.toml` file instead.")
     _check_type(options, "cache-dir", str, path)
     _check_type(options, "no-cache", bool, path)
-    _check_link_mode(options, "link-mode", path)
+    _check_link_mode(options, "link-mode", path, version)
     pip = options.get("pip", {})
     if not isinstance(pip, dict):
         raise ConfigError(f"Failed to parse: `{path}`: `pip` must be a table")
     for key in pip:
         if key not in uvschema.pip_keys(version):
             raise ConfigError(f"Failed to parse: `{path}`: unknown field `{key}` in [pip]")
-    _check_link_mode(pip, "link-mode", path, "[pip] ")
+    _check_link_mode(pip, "link-mode", path, version, "[pip] ")
 
 
 def _check_type(options, key, kind, path) -> None:
@@ -350,10 +364,18 @@ def _check_type(options, key, kind, path) -> None:
         raise ConfigError(f"Failed to parse: `{path}`: `{key}` must be {expected}")
 
 
-def _check_link_mode(options, key, path, table="") -> None:
-    if key in options and options[key] not in LINK_MODES:
+def _check_link_mode(options, key, path, version, table="") -> None:
+    if key in options and options[key] not in _link_mode_names(version):
+        expected = ", ".join(f"`{name}`" for name in _link_mode_names(version))
         raise ConfigError(f"Failed to parse: `{path}`: {table}`{key}`: unknown variant `{options[key]}`, "
-                          "expected one of `clone`, `reflink`, `copy`, `hardlink`, `symlink`")
+                          f"expected one of {expected}")
+
+
+def _link_mode_names(version) -> tuple[str, ...]:
+    """The spellings uv `version` accepts, exact and case-sensitive."""
+    if _since(version)(REFLINK_ALIAS_SINCE):
+        return tuple(LINK_MODES)
+    return tuple(name for name in LINK_MODES if name != "reflink")
 
 
 def _tool_uv_table(pyproject: dict) -> dict | None:
@@ -416,10 +438,10 @@ def _link_modes(invocation, env, layers, version) -> tuple[tuple[str, str], tupl
     default = (_platform_default(version), _default_source(version))
     project = _merged(layers, "link-mode", pip=False) or default
     pip = _merged(layers, "link-mode", pip=True) or default
-    from_env = _env_link_mode(invocation, env)
+    from_env = _env_link_mode(invocation, env, version)
     if from_env is not None:
         project = pip = from_env
-    flag = _flag_link_mode(invocation)
+    flag = _flag_link_mode(invocation, version)
     if flag is not None:
         if _command_word(invocation) in _PIP_SCOPE:
             pip = flag
@@ -441,11 +463,11 @@ def _merged(layers, key, pip: bool) -> tuple[str, str] | None:
     return None
 
 
-def _env_link_mode(invocation, env) -> tuple[str, str] | None:
+def _env_link_mode(invocation, env, version) -> tuple[str, str] | None:
     if "UV_LINK_MODE" not in env:
         return None
     value = env["UV_LINK_MODE"]
-    if value in LINK_MODES:
+    if value in _link_mode_names(version):
         return LINK_MODES[value], "UV_LINK_MODE"
     if _reads_link_mode(invocation):
         raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>' (from UV_LINK_MODE)",
@@ -453,7 +475,7 @@ def _env_link_mode(invocation, env) -> tuple[str, str] | None:
     return None
 
 
-def _flag_link_mode(invocation) -> tuple[str, str] | None:
+def _flag_link_mode(invocation, version) -> tuple[str, str] | None:
     """The subcommand's own `--link-mode` (the invocation parser leaves it in `rest`)."""
     rest = list(invocation.rest)
     for index, arg in enumerate(rest):
@@ -461,7 +483,7 @@ def _flag_link_mode(invocation) -> tuple[str, str] | None:
             return None
         if arg == "--link-mode" or arg.startswith("--link-mode="):
             value = arg.partition("=")[2] if "=" in arg else (rest[index + 1] if index + 1 < len(rest) else "")
-            if value not in LINK_MODES:
+            if value not in _link_mode_names(version):
                 raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>'",
                                   hint="possible values: clone, copy, hardlink, symlink")
             return LINK_MODES[value], "--link-mode"
@@ -475,6 +497,11 @@ def _reads_link_mode(invocation) -> bool:
         return True
     return (word == "pip" and sub in ("install", "sync", "compile")) or (
         word == "tool" and sub in ("install", "run", "upgrade", "uvx"))
+
+
+def _since(version):
+    """`newer(release)`: whether uv `version` (None: the newest) is at or after `release`."""
+    return lambda release: version is None or version >= release
 
 
 def _platform_default(version) -> str:
@@ -493,10 +520,10 @@ def _default_source(version) -> str:
 # --- small readers -----------------------------------------------------------------------------
 
 def _value(invocation, env, option, variable) -> tuple[str, str] | None:
-    """A global option's value and where it came from: the flag beats the variable."""
+    """A global option's value and where it came from: the flag beats the variable (if read)."""
     if invocation.option(option) is not None:
         return invocation.option(option), f"--{option}"
-    if variable in env:
+    if variable is not None and variable in env:
         if not env[variable]:
             raise ConfigError(f"a value is required for '--{option}' but none was supplied (from {variable}=)")
         return env[variable], variable
