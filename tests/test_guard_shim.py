@@ -6,10 +6,12 @@ and the cache commands run from an unrelated directory.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -311,3 +313,22 @@ def test_every_decision_is_one_json_line(machine):
     assert time.strptime(limited["time"], "%Y-%m-%dT%H:%M:%SZ")
     assert set(limited) == {"time", "user", "cwd", "argv", "cache_dir", "operation", "action", "reason", "layer",
                             "file", "preset", "key", "locked", "breaking_environments", "protected_entries"}
+
+
+def test_ctrl_c_while_waiting_for_uvs_lock_exits_130_without_traceback(machine):
+    venv = machine.symlink_venv("app", "purepkg")
+    before = machine.cache_listing()
+    fd = os.open(machine.sandbox.cache / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # what a running `uv sync` holds
+        process = subprocess.Popen([str(machine.shim), "cache", "prune", "--ci"], env=machine.env,
+                                   cwd=machine.elsewhere, stderr=subprocess.PIPE, text=True)
+        first = process.stderr.readline()
+        assert "Cache is currently in-use, waiting for other uv processes to finish" in first
+        process.send_signal(signal.SIGINT)
+        rest = process.stderr.read()
+        assert process.wait(timeout=30) == 130
+    finally:
+        os.close(fd)
+    assert "Traceback" not in rest
+    assert machine.cache_listing() == before and machine.imports(venv, "purepkg.hello()")

@@ -18,12 +18,13 @@ operation under uv's cache lock, refuse exits 3 with the cache untouched.
 from __future__ import annotations
 
 import shlex
+import sys
 from dataclasses import dataclass
 from typing import Mapping
 
 from uvguard import decisionlog, messages
 from uvguard.decision import COMMAND_LINES, Decision, Situation, decide
-from uvguard.errors import EXIT_REFUSED, PolicyError, UvguardError
+from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
 from uvguard.invocation import Invocation
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
@@ -126,6 +127,9 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) 
     except UvguardError as error:
         messages.error(error.message, hint=error.hint, voice=voice)
         return error.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return EXIT_INTERRUPTED
     exec_uv(real_uv, invocation.args, env)
     return 0  # not reached: exec_uv replaces this process
 
