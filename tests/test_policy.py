@@ -232,7 +232,7 @@ def test_wrong_type(machine):
 @pytest.mark.parametrize("text, message", [
     ('roots = "/app/.venv"\n', "`roots` must be an array of strings, not a string; expected paths or globs"),
     ("roots = [1]\n", "`roots` must be an array of strings, not an array holding an integer; expected paths or globs"),
-    ("log = 3\n", '`log` must be a string, not an integer; expected a file path, or "" for none'),
+    ("log = 0\n", '`log` must be a string, not an integer; expected a file path, or "" for none'),
     ("[prune]\nci = 1\n", "`prune` must be a string, not a table; expected one of allow, warn, limit, refuse"),
 ])
 def test_wrong_types_of_other_keys(machine, text, message):

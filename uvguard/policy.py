@@ -277,33 +277,35 @@ def validate(data: dict, text: str, source: Source, table: str, env: Mapping[str
     """Check every key and value of one layer; resolve its paths. Raises PolicyError."""
     values: dict[str, object] = {}
     lines: dict[str, int] = {}
-    base = Path(source.file).parent if source.file else None
+    prefix = f"{table}." if table else ""
     for key, value in data.items():
         line = key_line(text, table, key)
-        where = _where(source, line) + f"`{table + '.' if table else ''}{key}`"
         if key not in KEYS:
-            raise PolicyError(f"{_where(source, line)}unknown key `{table + '.' if table else ''}{key}`; "
-                              f"expected one of {', '.join(KEYS)}")
-        if key in ACTION_KEYS:
-            values[key] = _check_choice(value, ACTIONS, where, "an action")
-        elif key == "roots":
-            values[key] = tuple(_resolve(path, base, env) for path in _check_strings(value, where, "paths or globs"))
-        elif key == "log":
-            values[key] = _resolve(_check_string(value, where, "a file path, or \"\" for none"), base, env) if value else ""
-        elif key == "locked":
-            if source.layer != "system":
-                raise PolicyError(
-                    f"{where} is honoured only in a system policy ({SYSTEM_POLICY_FILE} or "
-                    f"$XDG_CONFIG_DIRS/uvguard/policy.toml), not in this {source.layer} policy; remove it")
-            names = _check_strings(value, where, "keys")
-            for name in names:
-                if name not in LOCKABLE_KEYS:
-                    raise PolicyError(f"{where} lists `{name}`, which cannot be locked; "
-                                      f"expected keys from {', '.join(LOCKABLE_KEYS)}")
-            values[key] = tuple(names)
+            raise PolicyError(f"{_where(source, line)}unknown key `{prefix}{key}`; expected one of {', '.join(KEYS)}")
+        values[key] = _checked_value(key, value, f"{_where(source, line)}`{prefix}{key}`", source, env)
         if line is not None:
             lines[key] = line
     return PolicyFile(source=source, values=values, lines=lines)
+
+
+def _checked_value(key: str, value: object, where: str, source: Source, env: Mapping[str, str]) -> object:
+    base = Path(source.file).parent if source.file else None
+    if key in ACTION_KEYS:
+        return _check_choice(value, ACTIONS, where, "an action")
+    if key == "roots":
+        return tuple(_resolve(path, base, env) for path in _check_strings(value, where, "paths or globs"))
+    if key == "log":
+        path = _check_string(value, where, 'a file path, or "" for none')
+        return _resolve(path, base, env) if path else ""
+    if source.layer != "system":  # key == "locked"
+        raise PolicyError(f"{where} is honoured only in a system policy ({SYSTEM_POLICY_FILE} or "
+                          f"$XDG_CONFIG_DIRS/uvguard/policy.toml), not in this {source.layer} policy; remove it")
+    names = _check_strings(value, where, "keys")
+    for name in names:
+        if name not in LOCKABLE_KEYS:
+            raise PolicyError(f"{where} lists `{name}`, which cannot be locked; "
+                              f"expected keys from {', '.join(LOCKABLE_KEYS)}")
+    return tuple(names)
 
 
 def _where(source: Source, line: int | None) -> str:
