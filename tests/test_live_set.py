@@ -219,3 +219,16 @@ def test_an_unreadable_root_makes_the_live_set_uncertain(shared_dir):
     assert after["uncertain"] is True
     assert len(after["reasons"]) == 3 and all("ermission denied" in r for r in after["reasons"])
     assert after["entries"] == {"archive-v0/abc": [str(shared_dir / "readable")]}
+
+
+def test_links_to_the_filesystem_root_or_dot_dot_names_resolve_safely(sandbox):
+    entry = sandbox.cache / "archive-v0" / "abc"
+    entry.mkdir(parents=True)
+    env = sandbox.work / "env"
+    env.mkdir()
+    (env / "to-root").symlink_to("/")
+    (env / "to-top").symlink_to("/tmp")
+    (env / "up").symlink_to(f"{entry}/sub/..")
+    (env / "dotted").symlink_to(f"{sandbox.cache}/./archive-v0//abc/")
+    environment = scan_live_set(sandbox.cache, [Root(str(env), "manual")]).environments[0]
+    assert environment.live_entries == {"archive-v0/abc"} and environment.dangling == ()

@@ -75,7 +75,8 @@ class _Cache:
 
     def locate(self, target: str) -> tuple[str | None, bool]:
         """(top-level entry, target exists) for an absolute normalised link target; entry None outside the cache."""
-        parent, name = os.path.split(target)
+        parent, _, name = target.rpartition("/")
+        parent = parent or "/"
         known = self.parents.get(parent)
         if known is None:
             known = self.parents[parent] = self._parent_info(parent)
@@ -173,11 +174,14 @@ def _record_link(link: str, directory: str, cache: _Cache, walk: _Walk) -> None:
     except OSError as error:
         walk.failures.append(f"cannot read link {link}: {_describe(error)}")
         return
-    target = os.path.join(directory, target)
+    # The hot path, hence string operations: uv writes clean absolute targets.
+    if target[:1] != "/":
+        target = f"{directory}/{target}"
     if "/.." in target:
         # `..` after a symlinked component is not lexical: resolve the parent.
-        target = os.path.join(os.path.realpath(os.path.dirname(target)), os.path.basename(target))
-    else:
+        parent, _, name = target.rpartition("/")
+        target = os.path.realpath(target) if name in (".", "..") else f"{os.path.realpath(parent or '/')}/{name}"
+    elif "/." in target or "//" in target or target.endswith("/"):
         target = os.path.normpath(target)
     entry, exists = cache.locate(target)
     if entry is None:
