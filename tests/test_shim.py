@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,9 +23,10 @@ from tests.conftest import uv_path
 from uvguard import registry
 from uvguard.shimfile import write_shim
 
-# A line without the words `cache`/`clean` stays in the sh front; one with
-# them goes to `python -m uvguard.shim`. Both must behave the same.
-FRONTS = {"sh": [], "python": ["--", "cache"]}
+# The sh front execs most lines itself and hands the rest over with
+# `python -I -m uvguard.shim SHIM RECORDED_UV ARGS...`; both must behave the
+# same, so the plumbing tests run each line through either.
+FRONTS = ("sh", "python")
 
 STANDIN = r'''#!{python}
 import json, os, signal, subprocess, sys, time
@@ -91,6 +93,20 @@ def run(program, args, env, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([os.fspath(program), *args], env=env, capture_output=True, timeout=60, **kwargs)
 
 
+def front_argv(front: str, shim: Path, args: list) -> list:
+    """The command line that runs `args` through the sh front, or straight through the Python side."""
+    if front == "sh":
+        return [os.fspath(shim), *args]
+    baked = next(line for line in shim.read_text().splitlines() if line.startswith("uvguard_recorded_uv="))
+    recorded_uv = shlex.split(baked.partition("=")[2])
+    return [sys.executable, "-I", "-m", "uvguard.shim", os.fspath(shim), *(recorded_uv or [""]), *args]
+
+
+def run_front(front: str, shim: Path, args: list, env: dict, **kwargs) -> subprocess.CompletedProcess:
+    argv = front_argv(front, shim, args)
+    return run(argv[0], argv[1:], env, **kwargs)
+
+
 def recorded(out: Path) -> dict:
     record = json.loads(out.read_text())
     record["argv"] = [bytes.fromhex(arg) for arg in record["argv"]]
@@ -128,8 +144,8 @@ ODD_ARGS = [b"a b", b"", "ünïcödé".encode(), b"--", b"-", b"tab\there", b"--
 @pytest.mark.parametrize("front", FRONTS)
 def test_argv_reaches_uv_byte_for_byte(sandbox, shim, front):
     out = sandbox.root / "out.json"
-    args = [*ODD_ARGS, *(word.encode() for word in FRONTS[front])]
-    result = run(shim, args, sandbox.env(STANDIN_OUT=out))
+    args = ODD_ARGS
+    result = run_front(front, shim, args, sandbox.env(STANDIN_OUT=out))
     assert result.returncode == 0, result.stderr
     assert recorded(out)["argv"] == args
 
@@ -139,7 +155,7 @@ def test_argv_reaches_uv_byte_for_byte(sandbox, shim, front):
 def test_exit_code_and_stdin_pass_through(sandbox, shim, front, code):
     out = sandbox.root / "out.json"
     data = b"line one\n\x00binary\xff\n"
-    result = run(shim, ["pip", "install", "x", *FRONTS[front]], sandbox.env(STANDIN_OUT=out, STANDIN_EXIT=code),
+    result = run_front(front, shim, ["pip", "install", "x"], sandbox.env(STANDIN_OUT=out, STANDIN_EXIT=code),
                  input=data)
     assert result.returncode == code
     assert bytes.fromhex(recorded(out)["stdin"]) == data
@@ -158,7 +174,7 @@ def test_python_side_called_directly(sandbox, shim, standin):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signals_reach_uv(sandbox, shim, front, signum):
     out, ready = sandbox.root / "out.json", sandbox.root / "ready"
-    process = subprocess.Popen([str(shim), "sync", *FRONTS[front]],
+    process = subprocess.Popen(front_argv(front, shim, ["sync"]),
                                env=sandbox.env(STANDIN_OUT=out, STANDIN_WAIT=ready))
     try:
         deadline = time.monotonic() + 30
@@ -181,7 +197,7 @@ def test_signals_reach_uv(sandbox, shim, front, signum):
 def test_no_uv_anywhere_exits_127(sandbox, front):
     shim = make_shim(sandbox.root / "shim-bin", None)
     env = sandbox.env(PATH=f"{shim.parent}:/usr/bin:/bin")
-    result = run(shim, ["sync", *FRONTS[front]], env)
+    result = run_front(front, shim, ["sync"], env)
     assert result.returncode == 127
     assert b"no real uv found" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -190,7 +206,7 @@ def test_no_uv_anywhere_exits_127(sandbox, front):
 @pytest.mark.parametrize("front", FRONTS)
 def test_uvguard_real_uv_naming_a_missing_file_exits_127(sandbox, shim, front):
     env = sandbox.env(UVGUARD_REAL_UV=str(sandbox.root / "missing" / "uv"))
-    result = run(shim, ["sync", *FRONTS[front]], env)
+    result = run_front(front, shim, ["sync"], env)
     assert result.returncode == 127
     assert b"UVGUARD_REAL_UV=" in result.stderr
 
@@ -201,7 +217,7 @@ def test_real_uv_leading_back_to_a_shim_stops(sandbox, shim, standin, front, tar
     other = make_shim(sandbox.root / "other-shim-bin", standin)
     env = sandbox.env(UVGUARD_REAL_UV=str(shim if target == "itself" else other),
                       STANDIN_OUT=sandbox.root / "out.json")
-    result = run(shim, ["sync", *FRONTS[front]], env)
+    result = run_front(front, shim, ["sync"], env)
     assert result.returncode == 127
     assert b"shim" in result.stderr
     assert not (sandbox.root / "out.json").exists()
@@ -214,9 +230,9 @@ def test_path_search_skips_shims_and_finds_the_real_uv(sandbox, standin, front):
     other = make_shim(sandbox.root / "other-shim-bin", None)
     out = sandbox.root / "out.json"
     env = sandbox.env(PATH=f"{shim.parent}:{other.parent}:{standin.parent}:/usr/bin:/bin", STANDIN_OUT=out)
-    result = run(shim, ["sync", *FRONTS[front]], env)
+    result = run_front(front, shim, ["sync"], env)
     assert result.returncode == 0, result.stderr
-    assert recorded(out)["argv"] == [b"sync", *(word.encode() for word in FRONTS[front])]
+    assert recorded(out)["argv"] == [b"sync"]
 
 
 @pytest.mark.parametrize("front", FRONTS)
@@ -224,7 +240,7 @@ def test_recorded_uv_gone_falls_back_to_path(sandbox, standin, front):
     shim = make_shim(sandbox.root / "shim-bin", sandbox.root / "uninstalled" / "uv")
     out = sandbox.root / "out.json"
     env = sandbox.env(PATH=f"{shim.parent}:{standin.parent}:/usr/bin:/bin", STANDIN_OUT=out)
-    assert run(shim, ["sync", *FRONTS[front]], env).returncode == 0
+    assert run_front(front, shim, ["sync"], env).returncode == 0
     assert out.exists()
 
 
@@ -233,7 +249,7 @@ def test_nested_call_through_the_shim_works(sandbox, shim, front):
     """uv run starting a child that calls uv again: the child gets a fresh shim run."""
     out = sandbox.root / "out.json"
     env = sandbox.env(STANDIN_OUT=out, STANDIN_NESTED=shim)
-    result = run(shim, ["run", *FRONTS[front]], env)
+    result = run_front(front, shim, ["run"], env)
     assert result.returncode == 0, result.stderr
     outer, inner = recorded(out), recorded(Path(f"{out}.nested"))
     assert outer["nested"] == 0
@@ -306,7 +322,7 @@ def test_sh_front_records_what_registry_append_records(sandbox, shim, args):
 @pytest.mark.parametrize("bad", ["new\nline", "unit\x1fseparator"])
 def test_args_that_cannot_be_stored_are_not_recorded(sandbox, shim, front, bad):
     env = sandbox.env(STANDIN_OUT=sandbox.root / "out.json")
-    assert run(shim, ["pip", "install", bad, *FRONTS[front]], env).returncode == 0
+    assert run_front(front, shim, ["pip", "install", bad], env).returncode == 0
     assert not Path(registry.registry_path(env)).exists()
     assert registry.format_record("/cwd", {}, ["pip", "install", bad]) is None
 
@@ -316,3 +332,61 @@ def test_commands_that_write_no_environment_are_not_recorded(sandbox, shim, args
     env = sandbox.env(STANDIN_OUT=sandbox.root / "out.json")
     assert run(shim, args, env).returncode == 0
     assert not Path(registry.registry_path(env)).exists()
+
+
+# --- the sh front never keeps a cache command from the Python side ------------------------
+
+FAKE_PYTHON = "#!/bin/sh\nexit 99\n"  # stands for the Python side: "handed over"
+FAKE_UV = "#!/bin/sh\nexit 0\n"  # a fast real uv: "exec'd directly"
+TOKENS = ["cache", "clean", "prune", "clear", "dir", "size", "--ci", "--force", "-q", "-qn", "-V", "--cache-dir",
+          "--directory", "--color", "never", "--foo", "-p", "run", "help", "--", "-", "sync", "pip", "--offline",
+          "--cache-dir=x", "alpha"]
+
+
+def _handoff_lines() -> list[list[str]]:
+    import random
+    import shlex
+
+    from tests.test_classifier_real_uv import LATEST_TABLE, OLDER_TABLE
+
+    rng = random.Random(20261125)
+    lines = [shlex.split(line) for line, _ in LATEST_TABLE] + [shlex.split(line) for _, line, _ in OLDER_TABLE]
+    lines += [[rng.choice(TOKENS) for _ in range(rng.randint(1, 6))] for _ in range(400)]
+    return lines
+
+
+def fake_front(sandbox) -> Path:
+    """A shim whose Python side exits 99 and whose real uv exits 0: which way did a line go?"""
+    for name, text in (("fake-python", FAKE_PYTHON), ("fake-uv", FAKE_UV)):
+        (sandbox.root / name).write_text(text)
+        (sandbox.root / name).chmod(0o755)
+    shim = sandbox.root / "fake-shim-bin" / "uv"
+    shim.parent.mkdir()
+    write_shim(shim, str(sandbox.root / "fake-python"), str(sandbox.root / "fake-uv"))
+    return shim
+
+
+def test_sh_front_hands_over_every_line_uv_might_read_as_a_cache_command(sandbox):
+    from uvguard.invocation import parse
+
+    shim = fake_front(sandbox)
+    env = sandbox.env()
+    handed = direct = 0
+    for args in _handoff_lines():
+        args = [arg.replace("{cache}", "/c").replace("{cfg}", "/cfg") for arg in args]
+        code = run(shim, args, env).returncode
+        assert code in (0, 99), (args, code)
+        versions = [None, (0, 5, 31), (0, 6, 4), (0, 8, 18), (0, 8, 24), (0, 10, 12)]
+        if any(parse(args, version).intercepted for version in versions):
+            assert code == 99, f"the sh front exec'd uv directly for a cache command: {args}"
+        handed += code == 99
+        direct += code == 0
+    assert handed > 50 and direct > 50  # both ways were exercised
+
+
+@pytest.mark.parametrize("args", [
+    ["--version"], ["cache", "dir"], ["-q", "cache", "size", "--cache-dir", "x"], ["run", "make", "clean"],
+    ["run", "--", "uv", "cache", "prune"], ["--directory", "x", "pip", "install", "clean"], ["help", "cache", "prune"],
+])
+def test_sh_front_execs_certain_passthrough_lines_directly(sandbox, args):
+    assert run(fake_front(sandbox), args, sandbox.env()).returncode == 0

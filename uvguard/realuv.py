@@ -9,9 +9,8 @@ used when the front hands a command line over. Standard library only.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 
 from uvguard.errors import RealUvNotFound
 
@@ -85,6 +84,7 @@ def uv_version(real_uv: str) -> tuple[int, int, int] | None:
     releases read a command line differently. None when it cannot be told;
     callers then read the line as the newest release would.
     """
+    import re
     import subprocess
 
     try:
