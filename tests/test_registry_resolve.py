@@ -89,13 +89,18 @@ def test_project_commands_use_the_workspace_root_environment(sandbox):
     assert resolve_record(record(sandbox.work, "sync")) == ()
 
 
-def test_excluded_or_unmanaged_projects(sandbox):
+def test_excluded_unmanaged_or_broken_projects(sandbox):
     root = write_project(sandbox.work / "ws", "ws",
                          '[tool.uv.workspace]\nmembers = ["packages/*"]\nexclude = ["packages/skip"]\n')
     skipped = write_project(root / "packages" / "skip", "skip")
     assert resolve_record(record(skipped, "sync")) == (str(skipped / ".venv"),)
+    # Where uv's discovery fails, the nearest project's .venv stands in: more, never less.
     unmanaged = write_project(sandbox.work / "unmanaged", "u", "[tool.uv]\nmanaged = false\n")
-    assert resolve_record(record(unmanaged, "sync")) == ()
+    assert resolve_record(record(unmanaged, "sync")) == (str(unmanaged / ".venv"),)
+    broken = sandbox.work / "broken"
+    broken.mkdir()
+    (broken / "pyproject.toml").write_text("[project\n")
+    assert resolve_record(record(broken, "run", "x")) == (str(broken / ".venv"),)
 
 
 def test_uv_run_options_after_the_command_are_not_uvs(sandbox):

@@ -18,11 +18,10 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Iterable, Mapping
 
-from uvguard import messages, registry
-from uvguard.errors import UvguardError
+from uvguard import messages, registry, uvworkspace
 
 ORIGINS = ("project", "UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "tools", "policy", "manual", "registry")
 
@@ -90,49 +89,29 @@ def merge_roots(roots: Iterable[Root]) -> list[Root]:
 def project_environment(project_dir: str, env: Mapping[str, str], _memo: dict | None = None) -> tuple[str, str] | None:
     """(path, origin) of the environment uv uses for the project found from `project_dir`.
 
-    uv's rules: the nearest `pyproject.toml` upward; its workspace root is
-    itself if it declares `[tool.uv.workspace]`, else the first
-    `pyproject.toml` above it if that is a workspace including it; the
-    environment is `UV_PROJECT_ENVIRONMENT` (relative to the workspace root)
-    or `<root>/.venv`. None outside a project or for `managed = false`.
+    `UV_PROJECT_ENVIRONMENT` (relative to the workspace root) or
+    `<workspace root>/.venv`. Where uv's discovery fails (an invalid or
+    unmanaged `pyproject.toml`, a broken member glob) the nearest project
+    directory stands in: a guess that may protect too much, never too little.
+    None outside any project.
     """
-    root = workspace_root(os.path.abspath(project_dir), {} if _memo is None else _memo)
+    project_dir = os.path.abspath(project_dir)
+    root = workspace_root(project_dir, {} if _memo is None else _memo)
     if root is None:
-        return None
+        root = next((d for d in _ancestors(project_dir) if os.path.isfile(os.path.join(d, "pyproject.toml"))), None)
+        if root is None:
+            return None
     if env.get("UV_PROJECT_ENVIRONMENT"):
         return os.path.join(root, env["UV_PROJECT_ENVIRONMENT"]), "UV_PROJECT_ENVIRONMENT"
     return os.path.join(root, ".venv"), "project"
 
 
 def workspace_root(project_dir: str, memo: dict) -> str | None:
-    project = next((d for d in _ancestors(project_dir) if os.path.isfile(os.path.join(d, "pyproject.toml"))), None)
-    if project is None:
-        return None
-    uv_table = _uv_table(project, memo)
-    if uv_table is None:
-        return project  # unreadable: uv would stop; the nearest guess is the project itself
-    if uv_table.get("managed") is False:
-        return None
-    if "workspace" in uv_table:
-        return project
-    if not _pyproject(project, memo).get("project"):
-        return None
-    return _enclosing_workspace(project, memo) or project
-
-
-def _enclosing_workspace(project: str, memo: dict) -> str | None:
-    for directory in _ancestors(os.path.dirname(project)):
-        if not os.path.isfile(os.path.join(directory, "pyproject.toml")):
-            continue
-        workspace = (_uv_table(directory, memo) or {}).get("workspace")
-        if not isinstance(workspace, dict):
-            return None
-        members = [os.path.normpath(os.path.join(directory, m)) for m in workspace.get("members") or ()]
-        excluded = [os.path.normpath(os.path.join(directory, m)) for m in workspace.get("exclude") or ()]
-        if any(fnmatchcase(project, m) for m in members) and not any(fnmatchcase(project, e) for e in excluded):
-            return directory
-        return None
-    return None
+    """uv's workspace root for `project_dir` (`uvguard.uvworkspace`), memoised per read of the registry."""
+    if project_dir not in memo:
+        root = uvworkspace.workspace_root(Path(project_dir))
+        memo[project_dir] = None if root is None else str(root)
+    return memo[project_dir]
 
 
 def _ancestors(path: str):
@@ -142,26 +121,6 @@ def _ancestors(path: str):
         if parent == path:
             return
         path = parent
-
-
-def _pyproject(directory: str, memo: dict) -> dict:
-    if directory not in memo:
-        from uvguard.tomlfile import load_toml
-
-        try:
-            memo[directory] = load_toml(os.path.join(directory, "pyproject.toml"))
-        except UvguardError:  # unreadable or invalid: uv would stop here too
-            memo[directory] = None
-    return memo[directory] or {}
-
-
-def _uv_table(directory: str, memo: dict) -> dict | None:
-    data = _pyproject(directory, memo)
-    if memo.get(directory) is None:
-        return None
-    tool = data.get("tool")
-    uv_table = tool.get("uv") if isinstance(tool, dict) else None
-    return uv_table if isinstance(uv_table, dict) else {}
 
 
 # --- tools, policy, manual roots ----------------------------------------------------------------
