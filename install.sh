@@ -175,12 +175,29 @@ pip_install() {
   if [ -n "${UVGUARD_WHEELHOUSE-}" ]; then
     set -- --no-index --find-links "$UVGUARD_WHEELHOUSE" "$@"
   fi
-  if ! "$venv/bin/python" -m pip install --disable-pip-version-check --quiet "$@" >"$log" 2>&1; then
+  if ! run_pip install --disable-pip-version-check --quiet "$@" >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     die "pip install $* failed (output above)"
   fi
   rm -f "$log"
+}
+
+# The virtualenv is made without pip where python3's own pip can serve it
+# through --python (pip 22.3+): quicker than ensurepip, and it works where
+# ensurepip is not installed; otherwise it gets its own pip.
+run_pip() {
+  if [ -x "$venv/bin/pip" ]; then
+    "$venv/bin/python" -m pip "$@"
+  else
+    "$(host_python)" -m pip --python "$venv/bin/python" "$@"
+  fi
+}
+
+host_python() {
+  python=$(command -v python3 || :)
+  [ -n "$python" ] || die "python3 not found on PATH; uvguard needs Python 3.10 or newer"
+  printf '%s\n' "$python"
 }
 
 create_venv() {
@@ -190,12 +207,14 @@ create_venv() {
   if [ -e "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ]; then
     die "$venv exists and is not a virtualenv; remove it or choose another --prefix"
   fi
-  python=$(command -v python3 || :)
-  [ -n "$python" ] || die "python3 not found on PATH; uvguard needs Python 3.10 or newer"
+  python=$(host_python)
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
     die "$python is older than Python 3.10; uvguard needs 3.10 or newer"
-  "$python" -m venv "$venv" >/dev/null ||
-    die "could not create a virtualenv with $python -m venv (on Debian/Ubuntu: apt-get install python3-venv)"
+  if "$python" -m pip --python "$python" --version >/dev/null 2>&1; then
+    "$python" -m venv --without-pip "$venv" >/dev/null
+  else
+    "$python" -m venv "$venv" >/dev/null
+  fi || die "could not create a virtualenv with $python -m venv (on Debian/Ubuntu: apt-get install python3-venv)"
 }
 
 install_uvguard() {
@@ -244,14 +263,16 @@ link() {
   record link "$2"
 }
 
-# One takeover per installation: moves the real uv at $takeover aside to
-# $takeover.uvguard-real (recorded first, so an interrupted run can be undone)
-# and renders the shim in its place.
-do_takeover() {
+# One takeover per installation, checked before anything is installed.
+check_takeover() {
+  takeover=$(absolute "$takeover")
+  previous=$(values takeover)
+  [ -z "$previous" ] || [ "$previous" = "$takeover" ] ||
+    die "this installation took over $previous already; uninstall it first to take over $takeover" 2
   if is_shim "$takeover"; then
     [ -f "$takeover.uvguard-real" ] ||
       die "$takeover is a uvguard shim already, and the real uv is not at $takeover.uvguard-real"
-    values takeover | grep -qxF -- "$takeover" ||
+    [ "$previous" = "$takeover" ] ||
       die "$takeover is the shim of another uvguard installation; uninstall that one first"
   else
     [ -f "$takeover" ] && [ -x "$takeover" ] || die "--takeover $takeover: not an executable file" 2
@@ -259,6 +280,13 @@ do_takeover() {
       die "--takeover $takeover: \`$takeover --version\` does not print a uv version; not taking it over" 2
     [ ! -e "$takeover.uvguard-real" ] ||
       die "--takeover $takeover: $takeover.uvguard-real exists already; move it away first"
+  fi
+}
+
+# Moves the real uv at $takeover aside to $takeover.uvguard-real (recorded
+# first, so an interrupted run can be undone) and renders the shim in its place.
+do_takeover() {
+  if ! is_shim "$takeover"; then
     record takeover "$takeover"
     mv "$takeover" "$takeover.uvguard-real"
     say "Moved the real uv $takeover aside to $takeover.uvguard-real"
@@ -387,12 +415,7 @@ check_bin_dir() {
 
 install() {
   source_dir=$(cd "$(dirname "$0")" && pwd -P)
-  if [ -n "$takeover" ]; then
-    takeover=$(absolute "$takeover")
-    previous=$(values takeover)
-    [ -z "$previous" ] || [ "$previous" = "$takeover" ] ||
-      die "this installation took over $previous already; uninstall it first to take over $takeover" 2
-  fi
+  [ -z "$takeover" ] || check_takeover
   check_bin_dir
   make_dir "$prefix"
   [ -f "$receipt" ] || printf 'version=1\n' >"$receipt"

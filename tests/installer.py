@@ -13,12 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests import uv_releases
-from tests.conftest import REPO, Sandbox
+from tests.conftest import REPO, Sandbox, make_sandbox
 
 INSTALL_SH = REPO / "install.sh"
 CACHED_WHEELS = REPO / ".test-cache" / "wheelhouse"
@@ -26,7 +27,7 @@ UV_WHEELS = REPO / ".test-cache" / "uv-wheels"
 ENV_MARKER = "uvguard-env:"
 SHIM_MARKER = "# uvguard-shim:"
 
-_built: dict[str, Path] = {}
+_built: dict[str, object] = {}
 
 
 def build_wheelhouse(dest: Path) -> Path:
@@ -54,6 +55,29 @@ def install_wheelhouse(tmp_path_factory) -> Path:
     if "wheelhouse" not in _built:
         _built["wheelhouse"] = build_wheelhouse(tmp_path_factory.mktemp("install") / "wheelhouse")
     return _built["wheelhouse"]
+
+
+@dataclass(frozen=True)
+class SharedInstall:
+    """A default install into its own sandbox HOME, with a real uv on PATH."""
+
+    sandbox: Sandbox
+    env: dict
+    prefix: Path
+    real_uv: Path
+    output: str
+
+
+@pytest.fixture(scope="session")
+def shared_install(tmp_path_factory, install_wheelhouse) -> SharedInstall:
+    """One install that tests only read (or use with a HOME of their own); built once."""
+    if "install" not in _built:
+        sandbox = make_sandbox(tmp_path_factory.mktemp("shared-install"))
+        real_dir = real_uv_dir(sandbox.root)
+        env = install_env(sandbox, install_wheelhouse, [real_dir])
+        result = run_install(env)
+        _built["install"] = SharedInstall(sandbox, env, default_prefix(env), real_dir / "uv", result.stdout)
+    return _built["install"]
 
 
 def uv_wheel() -> Path | None:

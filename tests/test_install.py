@@ -11,7 +11,8 @@ import pytest
 
 from tests import uv_releases
 from tests.installer import (ENV_MARKER, default_prefix, install_env, install_wheelhouse,  # noqa: F401
-                             interactive, is_shim, real_uv_dir, receipt, run_install, uv_wheel)
+                             interactive, is_shim, real_uv_dir, receipt, run_install, shared_install,
+                             uv_wheel)
 from uvguard import __version__
 
 REAL_VERSION = f"uv {uv_releases.LATEST}"
@@ -67,10 +68,9 @@ def test_install_twice_then_uninstall_leaves_no_trace(sandbox, install_wheelhous
     assert "Nothing to uninstall" in again.stdout
 
 
-def test_rc_edits_make_interactive_shells_resolve_uv_to_the_shim(sandbox, install_wheelhouse):
-    env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
-    run_install(env)
-    shim = default_prefix(env) / "bin" / "uv"
+def test_rc_edits_make_interactive_shells_resolve_uv_to_the_shim(shared_install):
+    env = shared_install.env
+    shim = shared_install.prefix / "bin" / "uv"
     assert is_shim(shim)
 
     bash = interactive("bash", "type -P uv; uv --version", env)
@@ -90,31 +90,31 @@ def test_rc_edits_make_interactive_shells_resolve_uv_to_the_shim(sandbox, instal
         assert fish.stdout.strip() == str(shim), fish.stderr
 
 
-def test_installed_uvguard_runs_and_the_shim_records_the_real_uv(sandbox, install_wheelhouse):
-    real_dir = real_uv_dir(sandbox.root)
-    env = install_env(sandbox, install_wheelhouse, [real_dir])
-    result = run_install(env)
-    prefix = default_prefix(env)
+def test_without_the_rc_edits_uv_is_the_real_one(shared_install):
+    """The control for the test above: the same shell with no rc files finds the real uv."""
+    bash = subprocess.run(["bash", "--norc", "--noprofile", "-i", "-c", "type -P uv"], env=shared_install.env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert bash.stdout.strip() == str(shared_install.real_uv)
 
-    version = subprocess.run([str(sandbox.home / ".local/bin/uvguard"), "--version"], env=env,
+
+def test_installed_uvguard_runs_and_the_shim_records_the_real_uv(shared_install):
+    env, prefix = shared_install.env, shared_install.prefix
+    home = shared_install.sandbox.home
+    version = subprocess.run([str(home / ".local/bin/uvguard"), "--version"], env=env,
                              capture_output=True, text=True)
     assert version.stdout.strip() == f"uvguard {__version__}"
-    assert ("real_uv", str(real_dir / "uv")) in receipt(prefix)
-    assert f"Real uv: {real_dir / 'uv'} (found on PATH; {REAL_VERSION}" in result.stdout
+    assert ("real_uv", str(shared_install.real_uv)) in receipt(prefix)
+    assert f"Real uv: {shared_install.real_uv} (found on PATH; {REAL_VERSION}" in shared_install.output
     # The shim runs the recorded uv even where PATH has none.
-    bare = sandbox.env(PATH="/usr/bin:/bin")
+    bare = shared_install.sandbox.env(PATH="/usr/bin:/bin")
     shim = subprocess.run([str(prefix / "bin/uv"), "--version"], env=bare, capture_output=True, text=True)
     assert shim.returncode == 0, shim.stderr
     assert shim.stdout.startswith(REAL_VERSION)
 
 
-def test_a_shim_on_path_is_not_taken_for_the_real_uv(sandbox, install_wheelhouse):
-    real_dir = real_uv_dir(sandbox.root)
-    first_env = install_env(sandbox, install_wheelhouse, [real_dir])
-    first = sandbox.root / "first"
-    run_install(first_env, "--prefix", str(first), "--no-modify-path")
-
-    env = install_env(sandbox, install_wheelhouse, [first / "bin", real_dir])
+def test_a_shim_on_path_is_not_taken_for_the_real_uv(sandbox, install_wheelhouse, shared_install):
+    real_dir = shared_install.real_uv.parent
+    env = install_env(sandbox, install_wheelhouse, [shared_install.prefix / "bin", real_dir])
     second = sandbox.root / "second"
     run_install(env, "--prefix", str(second), "--no-modify-path")
     assert ("real_uv", str(real_dir / "uv")) in receipt(second)
