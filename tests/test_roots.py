@@ -228,3 +228,17 @@ def test_compaction_loses_no_record_appended_by_concurrent_shims(sandbox):
     compact_registry(env)
     compact_registry(env)
     assert set(read_registry(env).paths) == {str(p) for p in envs}
+
+
+def test_a_registry_that_cannot_be_read_makes_the_live_set_uncertain(sandbox):
+    """Injected without relying on permissions (root reads through chmod 000): a directory in its place."""
+    env = sandbox.env()
+    os.makedirs(registry.registry_path(env))
+    roots = roots_from(sandbox, sandbox.work)
+    assert [(r.path, r.origins) for r in roots] == [(registry.registry_path(env), ("registry",))]
+    live = scan_live_set(sandbox.cache, roots)
+    assert live.uncertain and live.environments[0].state == "unreadable"
+    assert "cannot read the registry" in live.reasons[0]
+    out = subprocess.run([UVGUARD, "roots", "--json"], cwd=sandbox.work, env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and json.loads(out.stdout)["uncertain"] is True
+    assert "warning: the live set is uncertain" not in out.stderr  # JSON output carries it instead

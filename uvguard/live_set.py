@@ -113,7 +113,7 @@ class _Walk:
 
 
 def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable) -> LiveSet:
-    """Scan each root (a `roots.Root`) for links into `cache_dir`."""
+    """Scan each root (a `roots.Root`: path, origins, error) for links into `cache_dir`."""
     cache_root = os.path.abspath(os.fspath(cache_dir))
     cache = _Cache(root=cache_root, real=os.path.realpath(cache_root))
     environments = tuple(_scan_root(root, cache) for root in roots)
@@ -123,7 +123,9 @@ def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable) -> LiveSet:
 
 def _scan_root(root, cache: _Cache) -> Environment:
     path = os.path.abspath(root.path)
-    origins = tuple(getattr(root, "origins", None) or (root.origin,))
+    origins = root.origins
+    if root.error:
+        return Environment(path, origins, UNREADABLE, reason=root.error)
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):

@@ -23,8 +23,6 @@ from typing import Iterable, Mapping
 
 from uvguard import messages, registry, uvworkspace
 
-ORIGINS = ("project", "UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV", "tools", "policy", "manual", "registry")
-
 # A record whose environment is gone is dropped only once it has been seen
 # gone for this long: the shim appends before uv creates the environment.
 GONE_GRACE_SECONDS = 3600
@@ -37,11 +35,17 @@ ROTATED_KEEP_SECONDS = 60
 
 @dataclass(frozen=True)
 class Root:
-    """A path that may hold an environment; `origins` lists every place that named it."""
+    """A path that may hold an environment; `origins` lists every place that named it.
+
+    Origins: project, UV_PROJECT_ENVIRONMENT, VIRTUAL_ENV, tools, policy,
+    manual, registry. `error` says why a root that should be readable is not
+    (the scan then reports it unreadable and the live set uncertain).
+    """
 
     path: str
     origin: str
     origins: tuple[str, ...] = ()
+    error: str = ""
 
     def __post_init__(self) -> None:
         if not self.origins:
@@ -60,7 +64,12 @@ def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: It
     found.extend(Root(path, "tools") for path in tool_environments(tool_dir(env, working_dir)))
     found.extend(Root(path, "policy") for path in expand_policy_roots(policy_roots, working_dir))
     found.extend(Root(path, "manual") for path in read_manual_roots(env))
-    view = read_registry(env)
+    try:
+        view = read_registry(env)
+    except OSError as error:
+        path = registry.registry_path(env)
+        found.append(Root(path, "registry", error=f"cannot read the registry {path}: {error.strerror or error}"))
+        return merge_roots(found)
     for warning in view.warnings:
         messages.warning(warning)
     found.extend(Root(path, "registry") for path in view.paths)
@@ -76,10 +85,10 @@ def merge_roots(roots: Iterable[Root]) -> list[Root]:
         key = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
         known = merged.get(key)
         if known is None:
-            merged[key] = Root(path, root.origin, root.origins)
+            merged[key] = Root(path, root.origin, root.origins, root.error)
         else:
             origins = known.origins + tuple(o for o in root.origins if o not in known.origins)
-            merged[key] = Root(known.path, known.origin, origins)
+            merged[key] = Root(known.path, known.origin, origins, known.error or root.error)
     return sorted(merged.values(), key=lambda root: root.path)
 
 
