@@ -60,6 +60,8 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
     finished while we waited for it.
     """
     cache_dir = Path(config.cache_dir)
+    if invocation.quiet > voice.quiet:
+        voice = messages.Voice(color=voice.color, quiet=invocation.quiet)
     noun = "Clearing" if invocation.operation in (CLEAN, CLEAN_PACKAGES) else "Pruning"
     if config.no_cache or not cache_dir.is_dir():
         messages.info(f"No cache found at: {user_display(cache_dir)}", voice, stream)
@@ -235,7 +237,7 @@ class _Remover:
         shown = ", ".join(rest[:5]) + (f" and {len(rest) - 5} more" if len(rest) > 5 else "")
         return (f"failed to remove `{self.cache_dir / rest[0]}` ({error.strerror or error}{where}); "
                 f"stopped after removing {len(self.removed)} of {total} entries ({self.files} files); "
-                f"not removed: {shown}; kept {len(self.kept)} live entries")
+                f"not removed (or only in part): {shown}; kept {len(self.kept)} live entries")
 
 
 def _escapes(path: str) -> bool:
