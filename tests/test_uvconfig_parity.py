@@ -164,6 +164,18 @@ SCENARIOS = [
         "work/pyproject.toml": PROJECT.format(name="root") + COPY + ws(["packages/*"]),
         "work/packages/a/pyproject.toml": '[tool.black]\n',
         "work/packages/a/uv.toml": 'link-mode = "symlink"\n'}, cwd="work/packages/a"),
+    S("project-subdir-uvtoml-ignored", files={"work/pyproject.toml": PROJECT.format(name="p"),
+                                              "work/sub/uv.toml": 'link-mode = "symlink"\n'}, cwd="work/sub"),
+    S("unmanaged-project-subdir-uvtoml-used", files={
+        "work/pyproject.toml": PROJECT.format(name="p") + "[tool.uv]\nmanaged = false\n",
+        "work/sub/uv.toml": 'link-mode = "symlink"\n'}, cwd="work/sub"),
+    S("broken-project-pyproject-subdir-uvtoml-used", files={
+        "work/pyproject.toml": "[project\n", "work/sub/uv.toml": 'link-mode = "symlink"\n'}, cwd="work/sub"),
+    S("workspace-member-glob-hits-non-project", files={
+        "work/pyproject.toml": PROJECT.format(name="root") + COPY + ws(["packages/*"]),
+        "work/packages/a/pyproject.toml": PROJECT.format(name="a"),
+        "work/packages/a/uv.toml": 'link-mode = "symlink"\n',
+        "work/packages/notes/README.md": "not a project\n"}, cwd="work/packages/a"),
     # --- directory / project flags ----------------------------------------------------------
     S("directory-flag", args=["--directory", "../other"], files={"other/uv.toml": 'link-mode = "symlink"\n'},
       wd="other"),
@@ -196,6 +208,10 @@ SCENARIOS = [
     S("no-config-skips-invalid-files", args=["--no-config"], files={"work/uv.toml": "x = \n"}),
     S("isolated-pip-and-cache-only", args=["--isolated"], files={"work/uv.toml": 'link-mode = "symlink"\n',
                                                                  USER: 'cache-dir = "/user"\n'}),
+    S("isolated-warns-even-with-no-config", args=["--isolated", "--no-config"]),
+    S("isolated-with-config-file", args=["--isolated", "--config-file", "../cfg/custom.toml"],
+      files={"cfg/custom.toml": 'link-mode = "symlink"\n'}),
+    S("project-is-a-file-error", args=["--project", "../afile"], files={"afile": ""}),
     # --- user / system locations ------------------------------------------------------------
     S("no-system-config-env", env={"UV_NO_SYSTEM_CONFIG": "1"}, files={SYSTEM: 'link-mode = "symlink"\n'}),
     S("no-system-config-env-bad-error", env={"UV_NO_SYSTEM_CONFIG": "2"}),
@@ -209,6 +225,9 @@ SCENARIOS = [
       files={"home/.config/uv/uv.toml": 'link-mode = "symlink"\n'}),
     S("xdg-config-home-missing-no-fallback", env={"XDG_CONFIG_HOME": "{root}/xdgconf"},
       files={"home/.config/uv/uv.toml": 'link-mode = "symlink"\n'}),
+    S("user-config-under-a-file-skipped", env={"XDG_CONFIG_HOME": "{root}/afile"}, files={"afile": ""}),
+    S("user-config-is-a-directory-error", files={USER + "/.keep": ""}),
+    S("system-and-user-invalid-error", files={USER: "[pip\n", SYSTEM: "x = \n"}),
     S("user-invalid-error", files={USER: "[pip\n"}),
     S("system-invalid-error", files={SYSTEM: 'link-mode = "fast"\n'}),
 ]

@@ -162,26 +162,22 @@ def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path
     return working_dir, project_dir
 
 
-def find_project_config_dir(start: Path) -> Path | None:
-    """The nearest directory at or above `start` holding a `uv.toml` or a `pyproject.toml` with
-    `[tool.uv]`: where uv's project-config walk stops. Invalid pyproject files are skipped."""
-    for directory in (start, *start.parents):
-        if (directory / "uv.toml").is_file():
-            return directory
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file():
-            try:
-                if _tool_uv_table(load_toml(pyproject)) is not None:
-                    return directory
-            except ConfigError:
-                continue
-    return None
+def find_project_config_dir(start: Path, uv_version: tuple[int, ...] | None = None) -> Path | None:
+    """Where uv's project-config walk from `start` stops: the nearest directory with a `uv.toml`
+    or a valid `[tool.uv]`; None if it reaches `/`. Raises ConfigError where uv would (a bad uv.toml).
+
+    Start it at `discovery_start(project_dir)` to walk from the workspace root, as uv does."""
+    files: list[ConfigFile] = []
+    _walk_project(start, uv_version, files, [], [], start)
+    used = [file for file in files if file.used]
+    return Path(used[0].path).parent if used else None
 
 
 # --- config files ------------------------------------------------------------------------------
 
 def _load_files(invocation, env, working_dir, project_dir, cache_dir, version, warnings):
     """The files uv reads for this command, in precedence order, and their settings."""
+    isolated = _isolated_disables_config(invocation, warnings)  # uv warns before reading any file
     config_file = _value(invocation, env, "config-file", "UV_CONFIG_FILE")
     if config_file is not None:
         path = Path(os.path.normpath(working_dir / config_file[0]))
@@ -189,14 +185,14 @@ def _load_files(invocation, env, working_dir, project_dir, cache_dir, version, w
             warnings.append("The `--config-file` argument expects to receive a `uv.toml` file, not a "
                             "`pyproject.toml`. If you're trying to run a command from another project, "
                             "use the `--project` argument instead.")
-        options = _read_uv_toml(path, version, missing_ok=False)
+        options = _read_uv_toml(path, version)
         return (f"only the file given by {config_file[1]}",
                 [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")], [_Layer(path, "", options)])
     no_config = _flag(invocation, env, "no-config", "UV_NO_CONFIG")
     if no_config:
         source = "--no-config" if invocation.option("no-config") else "UV_NO_CONFIG"
         return f"none (disabled by {source})", [], []
-    if _isolated_disables_config(invocation, warnings):
+    if isolated:
         return "none (disabled by --isolated)", [], []
     files: list[ConfigFile] = []
     layers: list[_Layer] = []
@@ -205,8 +201,10 @@ def _load_files(invocation, env, working_dir, project_dir, cache_dir, version, w
         start = discovery_start(project_dir, cache_dir)
         _walk_project(start, version, files, layers, warnings, working_dir)
         discovery = f"project files from {start} upwards, then user and system files"
-    _load_user(env, version, files, layers)
-    _load_system(env, version, files, layers, working_dir)
+    system = _load_system(env, version, working_dir)
+    for file, layer in (_load_user(env, version), system):
+        files.append(file)
+        layers.extend([layer] if layer else [])
     return discovery, files, layers
 
 
@@ -216,7 +214,7 @@ def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
         uv_toml = directory / "uv.toml"
         pyproject = directory / "pyproject.toml"
         if _exists(uv_toml):
-            options = _read_uv_toml(uv_toml, version, missing_ok=False)
+            options = _read_uv_toml(uv_toml, version)
             files.append(ConfigFile(str(uv_toml), "project"))
             layers.append(_Layer(uv_toml, "", options))
             _note_masked_pyproject(pyproject, version, files, warnings)
@@ -247,9 +245,10 @@ def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
         return
     try:
         table = _tool_uv_table(load_toml(pyproject))
+        if table is None:
+            return
+        _validate(table, version, uv_toml=False, path=pyproject)
     except ConfigError:
-        return
-    if table is None:
         return
     files.append(ConfigFile(str(pyproject), "project", used=False, note="[tool.uv] hidden by uv.toml"))
     head = ("Found both a `uv.toml` file and a `[tool.uv]` section in an adjacent `pyproject.toml`.")
@@ -264,25 +263,27 @@ def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
                         f"the `uv.toml` file:\n- {listing}")
 
 
-def _load_user(env, version, files, layers) -> None:
-    """`$XDG_CONFIG_HOME/uv/uv.toml` (absolute only), else `~/.config/uv/uv.toml`."""
+def _load_user(env, version) -> tuple[ConfigFile, _Layer | None]:
+    """`$XDG_CONFIG_HOME/uv/uv.toml` (absolute only), else `~/.config/uv/uv.toml`.
+
+    uv passes over a missing or unreadable one, or one under a non-directory."""
     xdg = env.get("XDG_CONFIG_HOME", "")
     base = Path(xdg) if os.path.isabs(xdg) else _home(env) / ".config"
     path = base / "uv" / "uv.toml"
-    readable = _exists(path) and (path.is_dir() or os.access(path, os.R_OK))
-    options = _read_uv_toml(path, version, missing_ok=True) if readable else None
-    if options is None:
-        files.append(ConfigFile(str(path), "user", used=False, note="not found"))
-        return
-    files.append(ConfigFile(str(path), "user"))
-    layers.append(_Layer(path, "", options))
+    try:
+        path.stat()
+        readable = path.is_dir() or os.access(path, os.R_OK)
+    except (FileNotFoundError, NotADirectoryError):
+        readable = False
+    if not readable:
+        return ConfigFile(str(path), "user", used=False, note="not found"), None
+    return ConfigFile(str(path), "user"), _Layer(path, "", _read_uv_toml(path, version))
 
 
-def _load_system(env, version, files, layers, working_dir) -> None:
+def _load_system(env, version, working_dir) -> tuple[ConfigFile, _Layer | None]:
     """First `DIR/uv/uv.toml` over `XDG_CONFIG_DIRS` (default /etc/xdg), then /etc/uv/uv.toml."""
     if _since(version)(NO_SYSTEM_CONFIG_ENV_SINCE) and _boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
-        files.append(ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"))
-        return
+        return ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"), None
     dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
     segments = dirs.split(":")
     if version is None or version >= XDG_EMPTY_SEGMENTS_SKIPPED_SINCE:
@@ -292,13 +293,10 @@ def _load_system(env, version, files, layers, working_dir) -> None:
     candidates = [working_dir / d / "uv" / "uv.toml" for d in segments] + [Path("/etc/uv/uv.toml")]
     for path in candidates:
         if path.is_file() or (path == candidates[-1] and path.exists()):
-            options = _read_uv_toml(path, version, missing_ok=False)
-            files.append(ConfigFile(str(path), "system"))
-            layers.append(_Layer(path, "", options))
-            return
+            return ConfigFile(str(path), "system"), _Layer(path, "", _read_uv_toml(path, version))
     looked = ", ".join(str(path) for path in candidates[:-1])
-    files.append(ConfigFile(str(candidates[-1]), "system", used=False,
-                            note=f"not found{' (nor ' + looked + ')' if looked else ''}"))
+    return ConfigFile(str(candidates[-1]), "system", used=False,
+                      note=f"not found{' (nor ' + looked + ')' if looked else ''}"), None
 
 
 def _isolated_disables_config(invocation, warnings) -> bool:
@@ -323,10 +321,8 @@ def _isolated_disables_config(invocation, warnings) -> bool:
     return True
 
 
-def _read_uv_toml(path: Path, version, missing_ok: bool) -> dict | None:
+def _read_uv_toml(path: Path, version) -> dict:
     """A uv.toml's settings; anything uv would reject is a ConfigError (fatal, exit 2)."""
-    if missing_ok and not _exists(path):
-        return None
     try:
         options = load_toml(path)
         _validate(options, version, uv_toml=True, path=path)
@@ -493,7 +489,8 @@ def _flag_link_mode(invocation, version) -> tuple[str, str] | None:
 def _reads_link_mode(invocation) -> bool:
     """Whether the command has a `--link-mode` option, so that uv validates UV_LINK_MODE."""
     word, sub = _command_word(invocation), _subcommand_word(invocation)
-    if word in ("sync", "run", "add", "remove", "venv", "build", "lock", "export", "tree", "version"):
+    if word in ("sync", "run", "add", "remove", "venv", "build", "lock", "export", "tree", "version", "check",
+                "audit"):
         return True
     return (word == "pip" and sub in ("install", "sync", "compile")) or (
         word == "tool" and sub in ("install", "run", "upgrade", "uvx"))
@@ -574,11 +571,15 @@ def _home(env) -> Path:
 
 
 def _exists(path: Path) -> bool:
-    """Present in any form: uv reads it and fails on a directory or an unreadable file."""
+    """Present in any form: uv reads it and fails on a directory or an unreadable file.
+
+    Only "not found" means absent; a parent that is not a directory is an error, as in uv."""
     try:
         path.stat()
-    except (FileNotFoundError, NotADirectoryError):
+    except FileNotFoundError:
         return False
+    except NotADirectoryError as error:
+        raise ConfigError(f"failed to open file `{path}`: Not a directory (os error {error.errno})") from None
     return True
 
 
