@@ -114,7 +114,9 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
     warnings: list[str] = []
     working_dir, project_dir = resolve_dirs(invocation, env, cwd, uv_version, warnings)
     persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
-    discovery, files, layers = _load_files(invocation, env, working_dir, project_dir, persistent_cache[0],
+    # uv's workspace discovery sees the cache dir of the flags alone (a project inside it is skipped).
+    discovery_cache = persistent_cache[0] or _default_cache_dir(env)[0]
+    discovery, files, layers = _load_files(invocation, env, working_dir, project_dir, discovery_cache,
                                            uv_version, warnings)
     no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
     cache_dir, cache_source = _cache_dir(persistent_cache, layers, working_dir, env)
@@ -406,6 +408,10 @@ def _cache_dir(given, layers, working_dir, env) -> tuple[Path, str]:
     for layer in layers:
         if "cache-dir" in layer.options:
             return Path(os.path.normpath(working_dir / layer.options["cache-dir"])), layer.source("cache-dir")
+    return _default_cache_dir(env)
+
+
+def _default_cache_dir(env) -> tuple[Path, str]:
     xdg = env.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):
         return Path(xdg) / "uv", "default ($XDG_CACHE_HOME/uv)"
@@ -472,18 +478,14 @@ def _env_link_mode(invocation, env, version) -> tuple[str, str] | None:
 
 
 def _flag_link_mode(invocation, version) -> tuple[str, str] | None:
-    """The subcommand's own `--link-mode` (the invocation parser leaves it in `rest`)."""
-    rest = list(invocation.rest)
-    for index, arg in enumerate(rest):
-        if arg == "--":
-            return None
-        if arg == "--link-mode" or arg.startswith("--link-mode="):
-            value = arg.partition("=")[2] if "=" in arg else (rest[index + 1] if index + 1 < len(rest) else "")
-            if value not in _link_mode_names(version):
-                raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>'",
-                                  hint="possible values: clone, copy, hardlink, symlink")
-            return LINK_MODES[value], "--link-mode"
-    return None
+    """The subcommand's own `--link-mode` (clap checks its value before anything runs)."""
+    value = invocation.command_option("--link-mode")
+    if value is None:
+        return None
+    if value not in _link_mode_names(version):
+        raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>'",
+                          hint="possible values: " + ", ".join(_link_mode_names(version)))
+    return LINK_MODES[value], "--link-mode"
 
 
 def _reads_link_mode(invocation) -> bool:
