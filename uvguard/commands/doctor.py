@@ -64,17 +64,21 @@ def _cache_dir(env: Mapping[str, str], cwd: str):
     return effective_config(parse([]), env, cwd).cache_dir
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _describe(diagnosis: Diagnosis) -> list[str]:
     if diagnosis.healthy:
-        return [f"{diagnosis.path}: healthy ({diagnosis.distributions} distributions)"]
-    lines = [f"{diagnosis.path}: {len(diagnosis.broken)} of {diagnosis.distributions} distributions broken "
-             f"({diagnosis.into_cache} dangling links into the uv cache)"]
+        return [f"{diagnosis.path}: healthy ({_count(diagnosis.distributions, 'distribution')})"]
+    lines = [f"{diagnosis.path}: {len(diagnosis.broken)} of {_count(diagnosis.distributions, 'distribution')} "
+             f"broken ({_count(diagnosis.into_cache, 'dangling link')} into the uv cache)"]
     for broken in diagnosis.broken:
         dist = broken.distribution
         editable = " (editable)" if dist.editable else ""
-        lines.append(f"  {dist.name} {dist.version}{editable}: {len(broken.missing)} missing files")
+        lines.append(f"  {dist.name} {dist.version}{editable}: {_count(len(broken.missing), 'missing file')}")
     if diagnosis.unowned:
-        lines.append(f"  {len(diagnosis.unowned)} dangling links no distribution owns "
+        lines.append(f"  {_count(len(diagnosis.unowned), 'dangling link')} no distribution owns "
                      f"(recreate the environment): {', '.join(diagnosis.unowned)}")
     return lines
 
@@ -123,8 +127,8 @@ def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[st
 
 def _report_materialized(result: Materialized) -> None:
     copied = result.files - result.hardlinked
-    typer.echo(f"{result.path}: materialized {result.files} files ({human_readable_bytes(result.bytes)} now held by the "
-               f"environment; {result.hardlinked} hard links, {copied} copies)")
+    typer.echo(f"{result.path}: materialized {_count(result.files, 'file')} ({human_readable_bytes(result.bytes)} "
+               f"now held by the environment; {_count(result.hardlinked, 'hard link')}, {copied} copied)")
     if result.failed:
         messages.error(f"left {len(result.failed)} links into the cache in place: {', '.join(result.failed)}")
     if result.dangling:
