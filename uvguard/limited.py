@@ -26,7 +26,7 @@ from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
 from uvguard.prune_plan import MARKERS, Plan, measure, protected_entries, removal_plan, size_accounting
 
 __all__ = ["LimitedResult", "Plan", "measure", "protected_entries", "removal_plan", "run_limited",
-           "human_readable_bytes", "summary_line"]
+           "human_readable_bytes", "plural", "summary_line"]
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -93,12 +93,12 @@ def summary_line(result: LimitedResult) -> str:
     if result.logical_bytes > 0 or result.bytes > 0:
         line += f" ({human_readable_bytes(result.bytes)})"
     if result.kept:
-        entries = _plural(len(result.kept), "entry", "entries")
-        line += f", kept {entries} used by {_plural(len(result.environments), 'environment', 'environments')}"
+        entries = plural(len(result.kept), "entry", "entries")
+        line += f", kept {entries} used by {plural(len(result.environments), 'environment', 'environments')}"
     return line
 
 
-def _plural(count: int, one: str, many: str) -> str:
+def plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
