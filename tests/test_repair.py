@@ -163,3 +163,17 @@ def test_other_releases_and_a_prune_after_a_uv_upgrade(sandbox, wheelhouse, inst
     assert result.returncode == 0, result.stderr
     assert run_python(sandbox, env, SPEED_WORKS).returncode == 0
     assert tool_output(sandbox, env).strip() == "toolpkg 1.0"
+
+
+def test_wheel_installed_from_a_path_is_reinstalled_from_that_path(sandbox, wheelhouse):
+    wheel = next(wheelhouse.glob("speedpkg-*.whl"))
+    env = sandbox.work / ".venv"
+    sandbox.uv("venv", str(env))
+    sandbox.uv("pip", "install", "--python", str(env), "--link-mode", "symlink", str(wheel))
+    sandbox.uv("cache", "clean")
+    wrapper, log = recording_uv(sandbox)
+    result = repair(sandbox, wrapper, str(env))  # no index options: the URL says where it came from
+    assert result.returncode == 0, result.stderr
+    [call] = uv_calls(log)
+    assert call[6:] == [f"speedpkg @ {wheel.as_uri()}"]
+    assert run_python(sandbox, env, SPEED_WORKS).returncode == 0
