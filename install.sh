@@ -4,8 +4,9 @@
 # updates an installation; --uninstall removes what it added and nothing else.
 #
 # Everything an install did is written to PREFIX/receipt, one `key=value` a
-# line, so a later run (or --uninstall) knows which links, rc-file lines,
-# directories, takeovers and policy files are its own.
+# line after a header line, so a later run (or --uninstall) knows which links,
+# rc-file lines, directories, takeovers and policy files are its own; the
+# uvguard command reads the real uv recorded there (uvguard/installation.py).
 set -eu
 
 usage() {
@@ -100,6 +101,15 @@ venv=$prefix/venv
 receipt=$prefix/receipt
 
 # --- the receipt ------------------------------------------------------------
+RECEIPT_HEADER=uvguard_receipt=1
+
+# A receipt that is not ours (a file named `receipt` in a --prefix someone
+# else uses) must never drive an uninstall.
+check_receipt() {
+  [ ! -f "$receipt" ] || [ "$(head -n 1 "$receipt")" = "$RECEIPT_HEADER" ] ||
+    die "$receipt is not a uvguard install receipt; is $prefix the right --prefix?" 2
+}
+
 # `record KEY VALUE` adds a line once; `values KEY` prints a key's values.
 record() {
   line="$1=$2"
@@ -395,6 +405,7 @@ write_policy() {
     fi
     return 0
   fi
+  make_dir "$(dirname "$policy_file")"
   "$venv/bin/uvguard" policy init --preset "$policy" "$policy_scope" ||
     die "uvguard policy init --preset $policy $policy_scope failed"
   [ -f "$policy_file" ] || die "uvguard policy init did not write $policy_file"
@@ -418,7 +429,7 @@ install() {
   [ -z "$takeover" ] || check_takeover
   check_bin_dir
   make_dir "$prefix"
-  [ -f "$receipt" ] || printf 'version=1\n' >"$receipt"
+  [ -f "$receipt" ] || printf '%s\n' "$RECEIPT_HEADER" >"$receipt"
   printf '%s' "$pending_dirs" | while IFS= read -r dir; do record dir "$dir"; done
   say "Installing uvguard into $prefix"
   create_venv
@@ -520,6 +531,7 @@ uninstall() {
   [ ! -d "$registry" ] || say "Kept uvguard's record of environments in $registry; delete it if you like"
 }
 
+check_receipt
 case $action in
   install) install ;;
   uninstall) uninstall ;;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from tests.installer import (ENV_MARKER, default_prefix, install_env, install_wh
                              interactive, is_shim, real_uv_dir, receipt, run_install, shared_install,
                              uv_wheel)
 from uvguard import __version__
+from uvguard.installation import RECEIPT_HEADER, recorded_real_uv
 
 REAL_VERSION = f"uv {uv_releases.LATEST}"
 
@@ -120,13 +122,34 @@ def test_a_shim_on_path_is_not_taken_for_the_real_uv(sandbox, install_wheelhouse
     assert ("real_uv", str(real_dir / "uv")) in receipt(second)
 
 
-def test_no_modify_path_leaves_rc_files_alone(sandbox, install_wheelhouse):
+def test_no_modify_path_and_a_user_policy(sandbox, install_wheelhouse):
     env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
-    result = run_install(env, "--no-modify-path")
+    before = snapshot(sandbox.home)
+    result = run_install(env, "--no-modify-path", "--policy", "strict")
     assert not (sandbox.home / ".bashrc").exists()
     assert not (sandbox.home / ".profile").exists()
     assert "shell-init" in result.stdout
-    assert (default_prefix(env) / "env").is_file()
+    policy_file = Path(env["XDG_CONFIG_HOME"]) / "uvguard" / "policy.toml"
+    assert f"Wrote the 'strict' policy to {policy_file}" in result.stdout
+    show = subprocess.run([str(sandbox.home / ".local/bin/uvguard"), "policy", "show", "--json"], env=env,
+                          capture_output=True, text=True, cwd=sandbox.work)
+    assert str(policy_file) in show.stdout, show.stderr
+
+    again = run_install(env, "--no-modify-path", "--policy", "strict")
+    assert "already written by an earlier install" in again.stdout
+    run_install(env, "--uninstall")
+    assert snapshot(sandbox.home) == before
+
+
+def test_uninstall_keeps_a_policy_file_the_user_changed(sandbox, install_wheelhouse):
+    env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    run_install(env, "--no-modify-path", "--policy", "default")
+    policy_file = Path(env["XDG_CONFIG_HOME"]) / "uvguard" / "policy.toml"
+    policy_file.write_text(policy_file.read_text() + 'log = "/tmp/x.jsonl"\n')
+    result = run_install(env, "--uninstall")
+    assert f"{policy_file} changed since install; left in place" in result.stderr
+    assert policy_file.read_text().endswith('log = "/tmp/x.jsonl"\n')
+    assert not default_prefix(env).exists()
 
 
 def test_takeover_guards_the_path_and_uninstall_restores_the_binary(sandbox, install_wheelhouse):
@@ -210,6 +233,35 @@ def test_without_uv_on_path_installs_uv_from_pypi_into_the_venv(sandbox, install
     shim = subprocess.run([str(prefix / "bin/uv"), "--version"], env=env, capture_output=True, text=True)
     assert shim.stdout.startswith(REAL_VERSION), shim.stderr
     assert shutil.which("uv", path=env["PATH"]) is None  # the venv's uv is not on PATH as `uv`
+    # The uvguard command finds that uv through the receipt, as the shim does.
+    check = subprocess.run([str(sandbox.home / ".local/bin/uvguard"), "check", "--json", "cache", "prune", "--ci"],
+                           env=env, capture_output=True, text=True, cwd=sandbox.work)
+    assert check.returncode == 0, check.stderr
+    assert json.loads(check.stdout)["operation"] == "prune-ci"
+
+
+def test_recorded_real_uv_is_read_only_from_an_install_receipt(tmp_path):
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    assert recorded_real_uv(venv) is None
+    (tmp_path / "receipt").write_text("real_uv=/somewhere/uv\n")  # no header: not ours
+    assert recorded_real_uv(venv) is None
+    (tmp_path / "receipt").write_text(f"{RECEIPT_HEADER}\nreal_uv=/old/uv\nlink=/x\nreal_uv=/new/uv\n")
+    assert recorded_real_uv(venv) == "/new/uv"
+    (tmp_path / ".venv").mkdir()
+    assert recorded_real_uv(tmp_path / ".venv") is None  # a project's .venv is no install.sh virtualenv
+
+
+def test_a_receipt_that_is_not_ours_stops_the_installer(sandbox, install_wheelhouse):
+    prefix = sandbox.root / "prefix"
+    prefix.mkdir()
+    (prefix / "receipt").write_text("link=/etc/passwd\n")
+    env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    for args in ((), ("--uninstall",)):
+        result = run_install(env, "--prefix", str(prefix), *args, check=False)
+        assert result.returncode == 2
+        assert "is not a uvguard install receipt" in result.stderr
+    assert sorted(p.name for p in prefix.iterdir()) == ["receipt"]
 
 
 def test_usage_errors_exit_2(sandbox, install_wheelhouse):

@@ -40,6 +40,10 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
         raise RealUvNotFound(
             f"the real uv resolves to a uvguard shim again ({shim}); set UVGUARD_REAL_UV to the real uv binary"
         )
+    if recorded is None and shim is None:  # the uvguard command: the uv install.sh recorded
+        from uvguard.installation import recorded_real_uv
+
+        recorded = recorded_real_uv()
     if "UVGUARD_REAL_UV" in env:
         real = env["UVGUARD_REAL_UV"]
         if not _is_executable_file(real):

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from uvguard.errors import UsageError
+from uvguard.realuv import is_shim
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
-SHIM_MARKER = "# uvguard-shim:"
 BLOCK_BEGIN = "# >>> uvguard shell-init >>>"
 BLOCK_END = "# <<< uvguard shell-init <<<"
 _ALIASES = {"pwsh": "powershell"}
@@ -30,23 +30,13 @@ def installed_shim_dir(prefix: str | os.PathLike = sys.prefix) -> Path:
     install.sh lays an installation out as PREFIX/venv (this interpreter's
     prefix) beside PREFIX/bin/uv (the shim) and PREFIX/bin/uvguard.
     """
-    directory = Path(prefix).resolve().parent / "bin"
-    if not is_shim(directory / "uv"):
+    directory = Path(prefix).parent / "bin"
+    if not is_shim(str(directory / "uv")):
         raise UsageError(
             f"no uvguard shim next to this uvguard (looked for {directory / 'uv'})",
             hint="install uvguard with install.sh, then run the `uvguard` it puts on PATH",
         )
     return directory
-
-
-def is_shim(path: Path) -> bool:
-    """Whether `path` is a uvguard shim: its head carries the shim marker line."""
-    try:
-        with open(path, "rb") as file:
-            head = file.read(512)
-    except OSError:
-        return False
-    return any(line.startswith(SHIM_MARKER.encode()) for line in head.splitlines())
 
 
 def render(shell: str, directory: Path) -> str:
