@@ -390,3 +390,35 @@ def test_sh_front_hands_over_every_line_uv_might_read_as_a_cache_command(sandbox
 ])
 def test_sh_front_execs_certain_passthrough_lines_directly(sandbox, args):
     assert run(fake_front(sandbox), args, sandbox.env()).returncode == 0
+
+
+# --- shimfile: rendering and writing ------------------------------------------------------
+
+def test_shimfile_quotes_any_path_safely(sandbox):
+    """Interpreter and real-uv paths with spaces, quotes and `$` still work once baked in."""
+    odd = sandbox.root / "it's a \"dir\" $HOME `x`"
+    python_link = odd / "python"
+    odd.mkdir()
+    python_link.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} \"$@\"\n")
+    python_link.chmod(0o755)
+    standin = make_standin(odd / "real")
+    shim = sandbox.root / "bin" / "uv"
+    shim.parent.mkdir()
+    result = run(sys.executable, ["-m", "uvguard.shimfile", "--python", python_link, "--real-uv", standin, shim],
+                 sandbox.env())
+    assert result.returncode == 0, result.stderr
+    assert shim.stat().st_mode & 0o777 == 0o755
+    out = sandbox.root / "out.json"
+    for args in (["sync"], ["cache", "prune", "--help"]):  # the sh front, then the Python side
+        assert run(shim, args, sandbox.env(STANDIN_OUT=out)).returncode == 0
+        assert recorded(out)["argv"] == [arg.encode() for arg in args]
+
+
+def test_shimfile_replaces_an_existing_shim_and_leaves_no_temp_file(sandbox, standin):
+    shim = make_shim(sandbox.root / "bin", None)
+    write_shim(shim, sys.executable, str(standin))
+    text = shim.read_text()
+    assert f"uvguard_recorded_uv={shlex.quote(str(standin))}\n" in text
+    assert [path.name for path in shim.parent.iterdir()] == ["uv"]
+    assert not any(placeholder in text for placeholder in ("@PYTHON@", "@REAL_UV@", "@US@"))
+    assert "\x1f" in text

@@ -1,7 +1,7 @@
 """The Python side of the `uv` shim: exact classification, then exec or guard.
 
-The sh front (`shim.sh`) hands over every command line that contains the word
-`cache` or `clean`: `python -I -m uvguard.shim SHIM RECORDED_UV ARG...`.
+The sh front (`shim.sh`) hands over every command line that may be a
+cache-mutating command: `python -I -m uvguard.shim SHIM RECORDED_UV ARG...`.
 Passthrough lines are exec'd to the real uv with the standard library only;
 cache-mutating ones are read again for the real uv's version (releases differ
 on which lines they accept) and go through the guard pipeline
