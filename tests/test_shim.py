@@ -422,3 +422,12 @@ def test_shimfile_replaces_an_existing_shim_and_leaves_no_temp_file(sandbox, sta
     assert [path.name for path in shim.parent.iterdir()] == ["uv"]
     assert not any(placeholder in text for placeholder in ("@PYTHON@", "@REAL_UV@", "@US@"))
     assert "\x1f" in text
+
+
+def test_real_uv_run_calling_uv_again_through_the_shim(sandbox):
+    """`uv run -- uv ...` with the shim first on PATH: uv's child reaches the shim, and the real uv."""
+    shim = make_shim(sandbox.root / "shim-bin", uv_path())
+    env = sandbox.env(PATH=f"{shim.parent}:/usr/bin:/bin")
+    result = run(shim, ["run", "--no-project", "--", "uv", "cache", "dir"], env, cwd=sandbox.work)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == env["UV_CACHE_DIR"]
