@@ -460,7 +460,7 @@ install() {
   else
     say "PATH left unchanged (--no-modify-path): put $bin_dir first on PATH, or run: eval \"\$($(sh_quote "$bin_dir/uvguard") shell-init)\""
   fi
-  say "Check it: uvguard check --json cache prune"
+  say "Check it: $(sh_quote "${link_dir:-$bin_dir}/uvguard") check --json cache prune"
 }
 
 # --- uninstall --------------------------------------------------------------
