@@ -83,6 +83,7 @@ else
   uvguard_real=
   uvguard_ifs=$IFS
   IFS=:
+  set -f  # split PATH on colons, never glob it
   for uvguard_dir in $PATH; do
     uvguard_candidate=${uvguard_dir:-.}/uv
     if [ -f "$uvguard_candidate" ] && [ -x "$uvguard_candidate" ] && ! [ "$uvguard_candidate" -ef "$0" ]; then
@@ -96,6 +97,7 @@ else
       break
     fi
   done
+  set +f
   IFS=$uvguard_ifs
   if [ -z "$uvguard_real" ]; then
     printf '%s\n' "error: no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH); install uv or set UVGUARD_REAL_UV" >&2
