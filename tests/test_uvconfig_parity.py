@@ -51,6 +51,8 @@ SCENARIOS = [
     S("cache-default-xdg"),
     S("cache-xdg-relative-ignored", env={"XDG_CACHE_HOME": "relative/cache"}),
     S("cache-xdg-unset", env={"XDG_CACHE_HOME": None}),
+    S("cache-home-relative", env={"HOME": "relhome", "XDG_CACHE_HOME": None, "XDG_CONFIG_HOME": None},
+      files={"work/relhome/.config/uv/uv.toml": 'link-mode = "symlink"\n'}),
     S("cache-env-absolute", env={"UV_CACHE_DIR": "{root}/envcache"}),
     S("cache-env-relative", env={"UV_CACHE_DIR": "rel-cache"}),
     S("cache-flag-beats-env", args=["--cache-dir", "{root}/flagcache"], env={"UV_CACHE_DIR": "{root}/envcache"}),

@@ -15,7 +15,6 @@ and the value types of keys uvguard does not read (uv rejects a bad
 from __future__ import annotations
 
 import os
-import pwd
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +114,7 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
     working_dir, project_dir = resolve_dirs(invocation, env, cwd, uv_version, warnings)
     persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
     # uv's workspace discovery sees the cache dir of the flags alone (a project inside it is skipped).
-    discovery_cache = persistent_cache[0] or _default_cache_dir(env)[0]
+    discovery_cache = persistent_cache[0] or _default_cache_dir(env, working_dir)[0]
     discovery, files, layers = _load_files(invocation, env, working_dir, project_dir, discovery_cache,
                                            uv_version, warnings)
     no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
@@ -204,7 +203,7 @@ def _load_files(invocation, env, working_dir, project_dir, cache_dir, version, w
         _walk_project(start, version, files, layers, warnings, working_dir)
         discovery = f"project files from {start} upwards, then user and system files"
     system = _load_system(env, version, working_dir)
-    for file, layer in (_load_user(env, version), system):
+    for file, layer in (_load_user(env, version, working_dir), system):
         files.append(file)
         layers.extend([layer] if layer else [])
     return discovery, files, layers
@@ -265,12 +264,12 @@ def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
                         f"the `uv.toml` file:\n- {listing}")
 
 
-def _load_user(env, version) -> tuple[ConfigFile, _Layer | None]:
+def _load_user(env, version, working_dir) -> tuple[ConfigFile, _Layer | None]:
     """`$XDG_CONFIG_HOME/uv/uv.toml` (absolute only), else `~/.config/uv/uv.toml`.
 
     uv passes over a missing or unreadable one, or one under a non-directory."""
     xdg = env.get("XDG_CONFIG_HOME", "")
-    base = Path(xdg) if os.path.isabs(xdg) else _home(env) / ".config"
+    base = Path(xdg) if os.path.isabs(xdg) else _home(env, working_dir) / ".config"
     path = base / "uv" / "uv.toml"
     try:
         path.stat()
@@ -408,14 +407,14 @@ def _cache_dir(given, layers, working_dir, env) -> tuple[Path, str]:
     for layer in layers:
         if "cache-dir" in layer.options:
             return Path(os.path.normpath(working_dir / layer.options["cache-dir"])), layer.source("cache-dir")
-    return _default_cache_dir(env)
+    return _default_cache_dir(env, working_dir)
 
 
-def _default_cache_dir(env) -> tuple[Path, str]:
+def _default_cache_dir(env, working_dir: Path) -> tuple[Path, str]:
     xdg = env.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):
         return Path(xdg) / "uv", "default ($XDG_CACHE_HOME/uv)"
-    return _home(env) / ".cache" / "uv", "default (~/.cache/uv)"
+    return _home(env, working_dir) / ".cache" / "uv", "default (~/.cache/uv)"
 
 
 def _no_cache(invocation, env, layers, version) -> tuple[bool, str]:
@@ -565,10 +564,13 @@ def _subcommand_word(invocation) -> str:
     return next((arg for arg in invocation.rest if not arg.startswith("-")), "")
 
 
-def _home(env) -> Path:
+def _home(env, working_dir: Path) -> Path:
+    """`$HOME` (a relative one is taken from the working dir, as uv does), else the account's."""
     home = env.get("HOME", "")
-    if os.path.isabs(home):
-        return Path(home)
+    if home:
+        return Path(os.path.normpath(working_dir / home))
+    import pwd
+
     return Path(pwd.getpwuid(os.getuid()).pw_dir)
 
 
