@@ -299,6 +299,7 @@ RECORD_ENV = {"VIRTUAL_ENV": "/venvs/with space", "UV_PROJECT_ENVIRONMENT": "ün
     ["sync", "--frozen"],
     ["--directory", "x y", "add", "pkg"],
     ["tool", "install", "ruff"],
+    ["version", "--bump", "minor"],
 ])
 def test_sh_front_records_what_registry_append_records(sandbox, shim, args):
     out = sandbox.root / "out.json"

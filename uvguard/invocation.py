@@ -434,9 +434,11 @@ def is_package_name(name: str) -> bool:
             and all(char in _ALPHANUMERIC or char in "-_." for char in name))
 
 
-# Commands that write an environment, recorded in the registry by the shim.
+# Commands that write an environment, recorded in the registry by the shim
+# (`uv version --bump` syncs the project; recording a bare `uv version` too
+# costs a stale-looking record, never a missed environment).
 WRITES_ENVIRONMENT = {
-    ("sync",), ("run",), ("add",), ("remove",), ("venv",), ("virtualenv",), ("v",),
+    ("sync",), ("run",), ("add",), ("remove",), ("version",), ("venv",), ("virtualenv",), ("v",),
     ("pip", "install"), ("pip", "sync"), ("pip", "uninstall"),
     ("tool", "install"), ("tool", "upgrade"),
 }

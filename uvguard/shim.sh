@@ -7,7 +7,7 @@
 # the subcommand words are certainly something other than `cache ...`/`clean`
 # (or are `cache dir`/`cache size`), or, where they are uncertain, no word is
 # `cache` or `clean`. The rest go to `python -m uvguard.shim`, which parses
-# them exactly as uv would. Install-type commands (sync, run, add, remove,
+# them exactly as uv would. Install-type commands (sync, run, add, remove, version,
 # venv, pip install/sync/uninstall, tool install/upgrade) append one record
 # to the registry of environments first; see uvguard/registry.py for the
 # format, which this file and the Python side share.
@@ -110,7 +110,7 @@ if [ "$uvguard_real" -ef "$0" ]; then
 fi
 
 case $uvguard_word/$uvguard_word2 in
-  sync/*|run/*|add/*|remove/*|venv/*|v/*|virtualenv/*|pip/install|pip/sync|pip/uninstall|tool/install|tool/upgrade)
+  sync/*|run/*|add/*|remove/*|version/*|venv/*|v/*|virtualenv/*|pip/install|pip/sync|pip/uninstall|tool/install|tool/upgrade)
     uvguard_record=1 ;;
   *) uvguard_record= ;;
 esac
