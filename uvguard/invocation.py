@@ -1,22 +1,28 @@
 """argv -> Invocation: which uv command a command line is, read as uv's own parser (clap) reads it.
 
 Only the standard library: this runs on the shim's path for every command
-line that mentions `cache` or `clean`. The rules mirror `crates/uv-cli` and
+line the sh front hands over (those that may be cache commands). The rules mirror `crates/uv-cli` and
 were checked against real releases (tests/test_classifier_real_uv.py):
 global options may stand anywhere (before the subcommand, between `cache` and
 `prune`, after it); long options take `--opt value` or `--opt=value`; a value
 that starts with `-` is only accepted in the `=` form (a lone `-` is a value);
 short flags cluster (`-qqn`); repeating a non-counting option, or two
 conflicting ones, is an error only within one command level (`uv`, `cache`,
-`prune`), while `--offline` and `--no-offline` on different levels are refused
-by uv after parsing; `-h`/`--help` anywhere before `--` only prints help. A line uv would reject
-never reaches the cache, so it is classified as passthrough and uv prints its
-own error.
+`prune`), while `--offline` and `--no-offline` on different levels are
+refused by uv after parsing; `-h`/`--help` anywhere before `--` only prints
+help. A line uv would reject never reaches the cache, so it is classified as
+passthrough and uv prints its own error.
 
 Where uv releases differ (flags added over time, `cache clear`, `--force`),
 `parse` takes the real uv's version; without one it reads the line as the
 newest release does, which accepts the most lines: a cache command is never
 missed, at worst a line an older uv rejects is guarded.
+
+Only argv is read. A few rejections depend on the environment or the disk
+(uv < 0.10 refuses `--no-offline` while UV_OFFLINE is set; `--directory`
+naming a missing dir; `--preview-features` names unknown to some 0.10-0.11
+releases, seen with 0.10.12 and 0.11.16):
+those lines are classified as the operation and guarded, the safe side.
 
 For the other commands the global options are collected on a best-effort
 basis wherever they stand, up to `--` or the program of `uv run`/`uv tool
