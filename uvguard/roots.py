@@ -214,9 +214,9 @@ script service-format service-url tag target token torch-backend trusted-host tr
 upgrade-group upgrade-package username vcs with with-editable with-executables-from
 with-requirements
 """.split())
-_SHORT_VALUES = {"p": "python", "t": "target", "C": "config-setting", "P": "upgrade-package",
-                 "b": "build-constraint", "c": "constraint", "e": "editable", "f": "find-links",
-                 "i": "index-url", "o": "output-file", "r": "requirement", "w": "with", "d": "default-index"}
+# Short options that take a value; `-c` is `--clear` in `uv venv`, `-m`/`-s` are flags in `uv run`.
+_SHORT_WITH_VALUE = frozenset("CPbcdefimoprtw")
+_SHORT_NAMES = {"p": "python", "t": "target"}
 _SHORT_FLAGS_BY_COMMAND = {"venv": {"c"}, "run": {"m", "s"}}
 _PROJECT_COMMANDS = {"sync", "run", "add", "remove"}
 _VENV_COMMANDS = {"venv", "virtualenv", "v"}
@@ -260,11 +260,11 @@ def read_command_line(args: tuple[str, ...]) -> CommandLine:
 def _read_short_cluster(cluster: str, args, i: int, command: str, options: dict) -> int:
     flags = _SHORT_FLAGS_BY_COMMAND.get(command, set())
     for position, letter in enumerate(cluster):
-        if letter in _SHORT_VALUES and letter not in flags:
+        if letter in _SHORT_WITH_VALUE and letter not in flags:
             value = cluster[position + 1:].removeprefix("=")
             if not value and i < len(args):
                 value, i = args[i], i + 1
-            options[_SHORT_VALUES[letter]] = value
+            options[_SHORT_NAMES.get(letter, letter)] = value
             return i
         options[letter] = True
     return i
