@@ -64,40 +64,52 @@ class LiveSet:
         return data
 
 
+@dataclass(frozen=True)
+class _Parent:
+    """A directory link targets sit in: cache-relative path (None outside), its entry if fixed, its names."""
+
+    relative: str | None
+    entry: str | None
+    names: frozenset | None
+
+
 @dataclass
 class _Cache:
     """The cache root in both spellings, and memos shared by every root of one scan."""
 
     root: str
     real: str
-    parents: dict = field(default_factory=dict)  # link parent dir -> (entry prefix | None, names | None)
+    parents: dict = field(default_factory=dict)  # link parent dir -> _Parent
     entries: dict = field(default_factory=dict)  # entry -> exists
 
     def locate(self, target: str) -> tuple[str | None, bool]:
         """(top-level entry, target exists) for an absolute normalised link target; entry None outside the cache."""
         parent, _, name = target.rpartition("/")
-        parent = parent or "/"
         known = self.parents.get(parent)
         if known is None:
-            known = self.parents[parent] = self._parent_info(parent)
-        relative_parent, names = known
-        if relative_parent is None:
+            known = self.parents[parent] = self._parent_info(parent or "/")
+        exists = known.names is not None and name in known.names
+        if known.entry is not None:
+            return known.entry, exists
+        if known.relative is None:
             return None, False
-        relative = f"{relative_parent}/{name}" if relative_parent else name
-        return "/".join(relative.split("/", 2)[:2]), names is not None and name in names
+        # The parent is the cache root or a bucket: the entry depends on the name.
+        return (f"{known.relative}/{name}" if known.relative else name), exists
 
-    def _parent_info(self, parent: str) -> tuple[str | None, frozenset | None]:
+    def _parent_info(self, parent: str) -> _Parent:
         real_parent = os.path.realpath(parent)
         if real_parent == self.real:
             relative = ""
         elif real_parent.startswith(self.real + os.sep):
             relative = real_parent[len(self.real) + 1:].replace(os.sep, "/")
         else:
-            return None, None
+            return _Parent(None, None, None)
+        parts = relative.split("/", 2)
+        entry = "/".join(parts[:2]) if len(parts) >= 2 else None
         try:
-            return relative, frozenset(os.listdir(real_parent))
+            return _Parent(relative, entry, frozenset(os.listdir(real_parent)))
         except OSError:
-            return relative, None
+            return _Parent(relative, entry, None)
 
     def entry_exists(self, entry: str) -> bool:
         if entry not in self.entries:
