@@ -108,3 +108,9 @@ def test_no_cache_at_all_is_allowed_even_when_unknown(sandbox):
     situation = Situation("clean", cache_exists=False, symlink_active=True)
     decision = decide(situation, policy(sandbox, "strict"))
     assert (decision.action, decision.reason) == ("allow", "there is no cache: nothing to remove")
+
+
+def test_clean_packages_reason_names_the_packages(sandbox):
+    situation = Situation("clean-packages", packages=("purepkg", "otherpkg"), symlink_active=True, **LIVE)
+    decision = decide(situation, policy(sandbox, "strict"))
+    assert decision.reason == "`uv cache clean purepkg otherpkg` would remove 1 cache entry that 1 environment links to"

@@ -30,7 +30,7 @@ COMMAND_LINES = {
     PRUNE: "uv cache prune",
     PRUNE_CI: "uv cache prune --ci",
     CLEAN: "uv cache clean",
-    CLEAN_PACKAGES: "uv cache clean PACKAGE...",
+    CLEAN_PACKAGES: "uv cache clean",
 }
 
 
@@ -39,6 +39,7 @@ class Situation:
     """What the pipeline found for one command line: the input of `decide`."""
 
     operation: str
+    packages: tuple[str, ...] = ()  # of `uv cache clean PACKAGE...`
     cache_exists: bool = True
     symlink_active: bool = False
     symlink_source: str = ""  # e.g. "link-mode = symlink, from UV_LINK_MODE"
@@ -137,7 +138,8 @@ def decide(situation: Situation, policy: Policy) -> Decision:
 def _removes_live(situation: Situation) -> str:
     entries = len(situation.protected_entries)
     environments = len(situation.breaking_environments)
-    return (f"`{COMMAND_LINES[situation.operation]}` would remove {_count(entries, 'cache entry', 'cache entries')} "
+    command = " ".join((COMMAND_LINES[situation.operation], *situation.packages))
+    return (f"`{command}` would remove {_count(entries, 'cache entry', 'cache entries')} "
             f"that {_count(environments, 'environment links', 'environments link')} to")
 
 

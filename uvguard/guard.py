@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from uvguard import decisionlog, messages
-from uvguard.decision import COMMAND_LINES, Decision, Situation, decide
+from uvguard.decision import Decision, Situation, decide
 from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
 from uvguard.invocation import Invocation
 from uvguard.live_set import LiveSet, scan_live_set
@@ -76,6 +76,7 @@ def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, r
     linked = [e.path for e in live.environments if e.live_entries or e.dangling]
     return Situation(
         operation=invocation.operation,
+        packages=invocation.packages,
         cache_exists=config.cache_dir.is_dir(),
         symlink_active=config.symlink_active,
         symlink_source=_symlink_source(config),
