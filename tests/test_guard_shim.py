@@ -332,3 +332,15 @@ def test_ctrl_c_while_waiting_for_uvs_lock_exits_130_without_traceback(machine):
         os.close(fd)
     assert "Traceback" not in rest
     assert machine.cache_listing() == before and machine.imports(venv, "purepkg.hello()")
+
+
+def test_project_policy_is_found_from_directory_option(machine):
+    venv = machine.symlink_venv("app", "purepkg")
+    project = machine.write(venv.parent / "pyproject.toml",
+                            '[project]\nname = "app"\nversion = "1"\n\n[tool.uvguard]\nclean = "warn"\n')
+    result = machine.uv("--directory", str(venv.parent), "cache", "clean")
+    assert result.returncode == 0, result.stderr
+    assert f'  decided by `clean = "warn"` in `{project}:6` (project policy)' in result.stderr.splitlines()
+    assert f"  {venv} (project, registry)" in result.stderr.splitlines()
+    record = machine.decisions()[-1]
+    assert (record["layer"], record["file"], record["action"]) == ("project", str(project), "warn")
