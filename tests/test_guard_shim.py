@@ -321,7 +321,8 @@ def test_ctrl_c_while_waiting_for_uvs_lock_exits_130_without_traceback(machine):
     fd = os.open(machine.sandbox.cache / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)  # what a running `uv sync` holds
-        process = subprocess.Popen([str(machine.shim), "cache", "prune", "--ci"], env=machine.env,
+        process = subprocess.Popen([str(machine.shim), "cache", "prune", "--ci"],
+                                   env={**machine.env, "UV_LOCK_TIMEOUT": "60"},
                                    cwd=machine.elsewhere, stderr=subprocess.PIPE, text=True)
         first = process.stderr.readline()
         assert "Cache is currently in-use, waiting for other uv processes to finish" in first
