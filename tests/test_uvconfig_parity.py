@@ -214,6 +214,15 @@ SCENARIOS = [
     S("isolated-with-config-file", args=["--isolated", "--config-file", "../cfg/custom.toml"],
       files={"cfg/custom.toml": 'link-mode = "symlink"\n'}),
     S("project-is-a-file-error", args=["--project", "../afile"], files={"afile": ""}),
+    # --- required-version ---------------------------------------------------------------
+    S("required-version-met", files={"work/uv.toml": 'required-version = ">=0.5"\nlink-mode = "symlink"\n'}),
+    S("required-version-unmet-error", files={"work/uv.toml": 'required-version = ">=99.0"\n'}),
+    S("required-version-bare-is-exact", files={USER: 'required-version = "0.11.33"\n'}),
+    S("required-version-pyproject-unmet-error", files={"work/pyproject.toml": '[tool.uv]\nrequired-version = "<0.6"\n'}),
+    S("required-version-invalid-pyproject-skipped", files={
+        "uv.toml": 'link-mode = "symlink"\n', "work/pyproject.toml": '[tool.uv]\nrequired-version = "foo"\n'}),
+    S("required-version-project-beats-user", files={USER: 'required-version = ">=99"\n',
+                                                    "work/uv.toml": 'required-version = ">=0.5"\n'}),
     # --- user / system locations ------------------------------------------------------------
     S("no-system-config-env", env={"UV_NO_SYSTEM_CONFIG": "1"}, files={SYSTEM: 'link-mode = "symlink"\n'}),
     S("no-system-config-env-bad-error", env={"UV_NO_SYSTEM_CONFIG": "2"}),

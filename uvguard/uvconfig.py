@@ -7,7 +7,7 @@ and checked against real releases 0.5.31 - 0.13.9 by the parity suite
 (`tests/test_uvconfig_parity.py`). Where releases differ, `uv_version` picks
 the behaviour; None means the newest measured one.
 
-Not modelled: `required-version`, PEP 723 script metadata (`uv run x.py`),
+Not modelled: PEP 723 script metadata (`uv run x.py`),
 and the value types of keys uvguard does not read (uv rejects a bad
 `resolution = "x"`; uvguard only checks that the key exists).
 """
@@ -23,6 +23,7 @@ from typing import Mapping
 from uvguard import uvschema
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
+from uvguard.requiredversion import satisfies
 from uvguard.tomlfile import load_toml
 from uvguard.uvworkspace import discovery_start
 
@@ -52,6 +53,9 @@ REFLINK_ALIAS_SINCE = (0, 10, 12)         # `reflink` for `clone`: 0.8.24 -> 0.1
 # A missing `--project` directory: silently used, then a warning (0.10.12), then an error (0.12.12).
 PROJECT_MISSING_WARNS_SINCE = (0, 10, 12)
 PROJECT_MUST_EXIST_SINCE = (0, 12, 0)
+# Each uv.toml's `required-version` is enforced on its own, before its other errors, not only the
+# merged one (0.10.12: merged only; 0.11.16: each file).
+REQUIRED_VERSION_PER_FILE_SINCE = (0, 11, 16)
 # The uv.toml-hides-[tool.uv] warning lists the fields (0.6.4: no; 0.8.18: yes; taken as 0.8.0).
 MASKED_FIELD_LIST_SINCE = (0, 8, 0)
 
@@ -117,6 +121,7 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
     discovery_cache = persistent_cache[0] or _default_cache_dir(env, working_dir)[0]
     discovery, files, layers = _load_files(invocation, env, working_dir, project_dir, discovery_cache,
                                            uv_version, warnings)
+    _check_required_version(layers, uv_version)
     no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
     cache_dir, cache_source = _cache_dir(persistent_cache, layers, working_dir, env)
     project_mode, pip_mode = _link_modes(invocation, env, layers, uv_version)
@@ -326,10 +331,12 @@ def _read_uv_toml(path: Path, version) -> dict:
     """A uv.toml's settings; anything uv would reject is a ConfigError (fatal, exit 2)."""
     try:
         options = load_toml(path)
+        if version is not None and _since(version)(REQUIRED_VERSION_PER_FILE_SINCE):
+            _check_required_version([_Layer(path, "", options)], version)
         _validate(options, version, uv_toml=True, path=path)
     except ConfigError as error:
-        raise ConfigError(error.message, hint="uv rejects this file too: every uv command fails until it is "
-                                              "fixed (or use --no-config)") from None
+        raise ConfigError(error.message, hint=error.hint or "uv rejects this file too: every uv command "
+                                                            "fails until it is fixed (or use --no-config)") from None
     return options
 
 
@@ -343,6 +350,12 @@ def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
             raise ConfigError(f"Failed to parse: `{path}`. The `{key}` field is not allowed in a `uv.toml` "
                               f"file. `{key}` is only applicable in the context of a project, and should "
                               f"be placed in a `pyproject.toml` file instead.")
+    _check_type(options, "required-version", str, path)
+    if "required-version" in options:
+        try:
+            satisfies(options["required-version"], (0, 0, 0))
+        except ValueError as error:
+            raise ConfigError(f"Failed to parse: `{path}`: `required-version`: {error}") from None
     _check_type(options, "cache-dir", str, path)
     _check_type(options, "no-cache", bool, path)
     _check_link_mode(options, "link-mode", path, version)
@@ -353,6 +366,22 @@ def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
         if key not in uvschema.pip_keys(version):
             raise ConfigError(f"Failed to parse: `{path}`: unknown field `{key}` in [pip]")
     _check_link_mode(pip, "link-mode", path, version, "[pip] ")
+
+
+def _check_required_version(layers, version) -> None:
+    """uv refuses to run when the merged `required-version` excludes it (unknown release: no check)."""
+    for layer in layers:
+        if "required-version" in layer.options:
+            required = layer.options["required-version"]
+            try:
+                met = version is None or satisfies(required, version)
+            except (ValueError, AttributeError):
+                return  # not a specifier: the schema check reports it
+            if not met:
+                raise ConfigError(f"Required uv version `{required}` does not match the running version "
+                                  f"`{'.'.join(map(str, version))}`",
+                                  hint=f"set by {layer.source('required-version')}")
+            return
 
 
 def _check_type(options, key, kind, path) -> None:
