@@ -138,6 +138,9 @@ SCENARIOS = [
                                               "work/pyproject.toml": '[tool.uv]\nlink-mod = "copy"\n'}),
     S("pyproject-bad-link-mode-skipped", files={"uv.toml": 'link-mode = "symlink"\n',
                                                 "work/pyproject.toml": '[tool.uv]\nlink-mode = 5\n'}),
+    S("pyproject-bad-boolean-skipped", files={"uv.toml": 'link-mode = "symlink"\n',
+                                              "work/pyproject.toml": '[tool.uv]\nlink-mode = "copy"\noffline = "yes"\n'}),
+    S("uvtoml-zero-concurrency-error", files={"work/uv.toml": "concurrent-downloads = 0\n"}),
     # --- workspaces -------------------------------------------------------------------------
     S("workspace-member-config-ignored", files={
         "work/pyproject.toml": PROJECT.format(name="root") + COPY + ws(["packages/*"]),

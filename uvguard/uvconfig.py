@@ -39,6 +39,12 @@ _PROJECT_COMMANDS = {"run", "init", "add", "remove", "version", "sync", "lock", 
                      "format", "audit", "check"}
 _USER_LEVEL_COMMANDS = {"tool", "self"}
 _PIP_SCOPE = {"pip", "venv", "virtualenv", "v"}
+# Keys whose type uv checks and a user gets wrong most easily; a wrong one makes uv reject a uv.toml
+# and skip a pyproject.toml, so uvguard must too. (The other keys are checked by name only.)
+_BOOLEAN_KEYS = ("no-cache", "offline", "native-tls", "system-certs", "preview", "no-index",
+                 "no-build-isolation", "compile-bytecode", "no-sources", "upgrade", "reinstall", "no-build",
+                 "no-binary")
+_POSITIVE_INTEGER_KEYS = ("concurrent-downloads", "concurrent-builds", "concurrent-installs")
 # Releases where a behaviour changed (measured between the two pinned releases named).
 CLONE_DEFAULT_SINCE = (0, 10, 5)          # Linux default link mode hardlink -> clone
 # Both changed after 0.12.12 and before 0.12.24: UV_NO_CACHE=0 beats a file's `no-cache = true`,
@@ -357,7 +363,11 @@ def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
         except ValueError as error:
             raise ConfigError(f"Failed to parse: `{path}`: `required-version`: {error}") from None
     _check_type(options, "cache-dir", str, path)
-    _check_type(options, "no-cache", bool, path)
+    for key in _BOOLEAN_KEYS:
+        _check_type(options, key, bool, path)
+    for key in _POSITIVE_INTEGER_KEYS:
+        if key in options and (type(options[key]) is not int or options[key] < 1):
+            raise ConfigError(f"Failed to parse: `{path}`: `{key}` must be a positive integer")
     _check_link_mode(options, "link-mode", path, version)
     pip = options.get("pip", {})
     if not isinstance(pip, dict):
