@@ -162,6 +162,16 @@ SCENARIOS = [
         "work/pyproject.toml": PROJECT.format(name="root") + COPY + ws(["packages/*"]),
         "work/packages/a/pyproject.toml": PROJECT.format(name="a"),
         "work/packages/a/src/uv.toml": 'link-mode = "symlink"\n'}, cwd="work/packages/a/src"),
+    S("workspace-member-with-broken-pyproject", files={
+        "work/pyproject.toml": PROJECT.format(name="root") + COPY + ws(["packages/*"]),
+        "work/packages/a/pyproject.toml": PROJECT.format(name="a"),
+        "work/packages/a/uv.toml": 'link-mode = "symlink"\n',
+        "work/packages/b/pyproject.toml": "[project\n"}, cwd="work/packages/a"),
+    S("workspace-hidden-member-dir-ignored", files={
+        "work/pyproject.toml": PROJECT.format(name="root") + COPY + ws(["packages/*"]),
+        "work/packages/a/pyproject.toml": PROJECT.format(name="a"),
+        "work/packages/a/uv.toml": 'link-mode = "symlink"\n',
+        "work/packages/.hidden/notes.txt": "x\n"}, cwd="work/packages/a"),
     S("nested-project-in-non-workspace-project", files={
         "work/pyproject.toml": PROJECT.format(name="outer") + '[tool.uv]\nlink-mode = "copy"\n',
         "work/examples/ex/pyproject.toml": PROJECT.format(name="ex")}, cwd="work/examples/ex"),

@@ -11,6 +11,7 @@ unreadable file), the walk starts at the project directory itself. Read from
 from __future__ import annotations
 
 import fnmatch
+import glob
 import os
 from pathlib import Path
 
@@ -65,18 +66,23 @@ def _enclosing_workspace(project_root: Path) -> Path | None:
 
 
 def _members_ok(root: Path, workspace: dict) -> bool:
-    """uv fails discovery when a member glob names a directory without a `pyproject.toml`."""
+    """uv fails discovery on a member directory without a readable `pyproject.toml`.
+
+    Hidden directories and non-directories are passed over, as by uv; so is an
+    empty directory (uv: one with only git-ignored files)."""
     if not isinstance(workspace, dict):
         return False
     excluded = workspace.get("exclude", ())
     for pattern in workspace.get("members", ()):
-        for member in sorted(root.glob(os.path.normpath(pattern))) if pattern else ():
+        for member in map(Path, sorted(glob.glob(os.path.join(root, os.path.normpath(pattern))))):
             if not member.is_dir() or member.name.startswith("."):
                 continue
-            relative = os.path.relpath(member, root)
-            if _matches(relative, member, root, excluded):
+            if _matches(os.path.relpath(member, root), member, root, excluded):
                 continue
-            if not (member / "pyproject.toml").is_file() and any(member.iterdir()):
+            if (member / "pyproject.toml").is_file():
+                if _read(member / "pyproject.toml") is None:
+                    return False
+            elif any(member.iterdir()):
                 return False
     return True
 
