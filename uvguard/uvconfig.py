@@ -450,6 +450,12 @@ def _cache_dir(given, layers, working_dir, env) -> tuple[Path, str]:
 
 
 def _default_cache_dir(env, working_dir: Path) -> tuple[Path, str]:
+    """`$XDG_CACHE_HOME/uv` (absolute only), else `~/.cache/uv`; on macOS an existing
+    `~/Library/Caches/uv` (uv's legacy location) comes first."""
+    if sys.platform == "darwin":
+        legacy = _home(env, working_dir) / "Library" / "Caches" / "uv"
+        if legacy.exists():
+            return legacy, "default (~/Library/Caches/uv, which exists)"
     xdg = env.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):
         return Path(xdg) / "uv", "default ($XDG_CACHE_HOME/uv)"
