@@ -79,12 +79,15 @@ def render(config: EffectiveConfig, real_uv: str | None = None) -> str:
     release = ".".join(map(str, config.uv_version)) if config.uv_version else None
     lines = [f"uv: {real_uv} ({release})" if release else
              f"uv: {real_uv or 'not found'} (release unknown: resolved as the newest measured release)"]
-    cache = "temporary (a fresh directory per command)" if config.no_cache else str(config.cache_dir)
+    if config.no_cache:
+        cache = ("cache dir", "temporary: a fresh directory per command, the persistent one untouched",
+                 f"{config.no_cache_source}; otherwise {config.cache_dir}, from {config.cache_dir_source}")
+    else:
+        cache = ("cache dir", str(config.cache_dir), config.cache_dir_source)
     rows = [
-        ("cache dir", cache, config.cache_dir_source if not config.no_cache else f"persistent: {config.cache_dir}, "
-                                                                                  f"{config.cache_dir_source}"),
+        cache,
         ("no cache", "yes" if config.no_cache else "no", config.no_cache_source),
-        ("link mode", f"{config.link_mode}  (uv sync, run, add, tool...)", config.link_mode_source),
+        ("link mode", f"{config.link_mode}  (uv sync, run, add...)", config.link_mode_source),
         ("pip link mode", f"{config.pip_link_mode}  (uv pip, uv venv)", config.pip_link_mode_source),
         ("symlink mode", "active" if config.symlink_active else "not active", ""),
         ("working dir", str(config.working_dir), ""),
