@@ -155,24 +155,26 @@ is_shim() {
   [ -f "$1" ] && head -c 512 "$1" 2>/dev/null | grep -aq '^# uvguard-shim:'
 }
 
+# An empty environment: uv checks UV_* variables even for --version.
 is_uv() {
-  "$1" --version 2>/dev/null | grep -q '^uv '
+  env -i "$1" --version 2>/dev/null | grep -q '^uv '
 }
 
 # The first `uv` on PATH that is not a uvguard shim.
 find_real_uv() {
   saved_ifs=$IFS
   IFS=:
+  set -f
   for dir in $PATH; do
     candidate=${dir:-.}/uv
     if [ -f "$candidate" ] && [ -x "$candidate" ] && ! is_shim "$candidate"; then
-      IFS=$saved_ifs
-      absolute "$candidate"
-      return 0
+      found=$candidate
+      break
     fi
   done
+  set +f
   IFS=$saved_ifs
-  return 1
+  [ -n "${found-}" ] && absolute "$found"
 }
 
 sh_quote() {
@@ -453,7 +455,7 @@ install() {
   write_env_files
   [ -z "$modify_path" ] || modify_rc_files
   [ -z "$policy" ] || write_policy
-  say "Real uv: $real_uv ($real_uv_source; $("$real_uv" --version 2>/dev/null || echo 'version unknown'))"
+  say "Real uv: $real_uv ($real_uv_source; $(env -i "$real_uv" --version 2>/dev/null || echo 'version unknown'))"
   say "Installed: $bin_dir/uv (the shim) and $bin_dir/uvguard${link_dir:+, linked into $link_dir}"
   if [ -n "$modify_path" ]; then
     say "To use it in this shell now: . $(sh_quote "$prefix/env")   (new shells pick it up by themselves)"
