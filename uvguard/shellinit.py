@@ -83,7 +83,7 @@ def detect_shell(env: Mapping[str, str], detect: Callable[[], str] = _shellingha
     """The user's shell: shellingham's answer when supported, else `$SHELL`."""
     try:
         detected = detect()
-    except Exception as error:  # shellingham raises ShellDetectionFailure, RuntimeError or OSError
+    except (RuntimeError, OSError) as error:  # shellingham's ShellDetectionFailure is an OSError
         detected, why = None, f"shellingham failed: {error or type(error).__name__}"
     else:
         why = f"shellingham found {detected!r}"
