@@ -1,0 +1,334 @@
+"""Which uv config files a command line reads, in which order, and what uv accepts in them.
+
+Read from uv's `crates/uv/src/lib.rs` (which files a command loads),
+`crates/uv-settings` (`FilesystemOptions`: the project walk, user and system
+files, validation) and `crates/uv-dirs` (their locations); the parity suite
+(`tests/test_uvconfig_parity.py`) checks the result against real releases.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from uvguard import uvschema
+from uvguard.errors import ConfigError
+from uvguard.requiredversion import satisfies
+from uvguard.tomlfile import load_toml
+from uvguard.uvinputs import boolish_env, command_word, flag, home, option_value, since, subcommand_word
+from uvguard.uvworkspace import discovery_start
+
+LINK_MODES = {"clone": "clone", "reflink": "clone", "copy": "copy", "hardlink": "hardlink",
+              "symlink": "symlink"}
+# uv's own command groups, for `--isolated` and for which files a command reads.
+PROJECT_COMMANDS = {"run", "init", "add", "remove", "version", "sync", "lock", "export", "tree",
+                    "format", "audit", "check"}
+USER_LEVEL_COMMANDS = {"tool", "self"}
+# Keys whose type uv checks and a user gets wrong most easily; a wrong one makes uv reject a uv.toml
+# and skip a pyproject.toml, so uvguard must too. (The other keys are checked by name only.)
+_BOOLEAN_KEYS = ("no-cache", "offline", "native-tls", "system-certs", "preview", "no-index",
+                 "no-build-isolation", "compile-bytecode", "no-sources", "upgrade", "reinstall", "no-build",
+                 "no-binary")
+_POSITIVE_INTEGER_KEYS = ("concurrent-downloads", "concurrent-builds", "concurrent-installs")
+# Releases where a behaviour changed: from uv's changelog where it says, and each confirmed on the
+# pinned releases either side; "measured" where only the binaries tell (last without -> first with).
+XDG_EMPTY_SEGMENTS_SKIPPED_SINCE = (0, 12, 13)  # XDG_CONFIG_DIRS "a::b" reads b: measured 0.12.12 -> 0.12.24
+NO_SYSTEM_CONFIG_ENV_SINCE = (0, 11, 16)  # UV_NO_SYSTEM_CONFIG
+REFLINK_ALIAS_SINCE = (0, 9, 28)          # `reflink` for `clone`
+REQUIRED_VERSION_PER_FILE_SINCE = (0, 11, 7)  # each uv.toml's required-version, before its other errors
+MASKED_FIELD_LIST_SINCE = (0, 8, 1)       # the uv.toml-hides-[tool.uv] warning lists the fields
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A config file uv would consult, and what became of it."""
+
+    path: str
+    scope: str  # "project", "user", "system" or "config-file"
+    used: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The settings of one loaded file: the uv.toml content or the `[tool.uv]` table."""
+
+    path: Path
+    table: str  # "" for a uv.toml, "[tool.uv]" for a pyproject.toml
+    options: dict
+
+    def source(self, key: str, pip: bool = False) -> str:
+        return f"{self.path}: {self.table + ' ' if self.table else ''}{'[pip] ' if pip else ''}{key}"
+
+
+def find_project_config_dir(start: Path, uv_version: tuple[int, ...] | None = None) -> Path | None:
+    """Where uv's project-config walk from `start` stops: the nearest directory with a `uv.toml`
+    or a valid `[tool.uv]`; None if it reaches `/`. Raises ConfigError where uv would (a bad uv.toml).
+
+    Start it at `discovery_start(project_dir)` to walk from the workspace root, as uv does."""
+    files: list[ConfigFile] = []
+    _walk_project(start, uv_version, files, [], [], start)
+    used = [file for file in files if file.used]
+    return Path(used[0].path).parent if used else None
+
+
+def load_files(invocation, env, working_dir, project_dir, cache_dir, version, warnings):
+    """The files uv reads for this command, in precedence order, and their settings."""
+    isolated = _isolated_disables_config(invocation, warnings)  # uv warns before reading any file
+    config_file = option_value(invocation, env, "config-file", "UV_CONFIG_FILE")
+    if config_file is not None:
+        path = Path(os.path.normpath(working_dir / config_file[0]))
+        if path.name == "pyproject.toml":
+            warnings.append("The `--config-file` argument expects to receive a `uv.toml` file, not a "
+                            "`pyproject.toml`. If you're trying to run a command from another project, "
+                            "use the `--project` argument instead.")
+        options = _read_uv_toml(path, version)
+        return (f"only the file given by {config_file[1]}",
+                [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")], [Layer(path, "", options)])
+    no_config = flag(invocation, env, "no-config", "UV_NO_CONFIG")
+    if no_config:
+        source = "--no-config" if invocation.option("no-config") else "UV_NO_CONFIG"
+        return f"none (disabled by {source})", [], []
+    if isolated:
+        return "none (disabled by --isolated)", [], []
+    files: list[ConfigFile] = []
+    layers: list[Layer] = []
+    discovery = "user and system files (`uv tool` and `uv self` ignore project files)"
+    if command_word(invocation) not in USER_LEVEL_COMMANDS:
+        start = discovery_start(project_dir, cache_dir)
+        _walk_project(start, version, files, layers, warnings, working_dir)
+        discovery = f"project files from {start} upwards, then user and system files"
+    system = _load_system(env, version, working_dir)
+    for file, layer in (_load_user(env, version, working_dir), system):
+        files.append(file)
+        layers.extend([layer] if layer else [])
+    return discovery, files, layers
+
+
+def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
+    """uv's `FilesystemOptions::find`: the nearest uv.toml or `[tool.uv]`, up to `/`."""
+    for directory in (start, *start.parents):
+        uv_toml = directory / "uv.toml"
+        pyproject = directory / "pyproject.toml"
+        if _exists(uv_toml):
+            options = _read_uv_toml(uv_toml, version)
+            files.append(ConfigFile(str(uv_toml), "project"))
+            layers.append(Layer(uv_toml, "", options))
+            _note_masked_pyproject(pyproject, version, files, warnings)
+            return
+        if not _exists(pyproject):
+            continue
+        try:
+            table = _tool_uv_table(load_toml(pyproject))
+            if table is not None:
+                _validate(table, version, uv_toml=False, path=pyproject)
+        except ConfigError as error:
+            shown = os.path.relpath(pyproject, working_dir) if _within(pyproject, working_dir) else pyproject
+            warnings.append(f"Failed to parse `{shown}` during settings discovery:\n  "
+                            + error.message.split(": ", 1)[-1])
+            files.append(ConfigFile(str(pyproject), "project", used=False, note="invalid, skipped"))
+            continue
+        if table is None:
+            files.append(ConfigFile(str(pyproject), "project", used=False, note="no [tool.uv], skipped"))
+            continue
+        files.append(ConfigFile(str(pyproject), "project"))
+        layers.append(Layer(pyproject, "[tool.uv]", table))
+        return
+
+
+def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
+    """A `[tool.uv]` beside a uv.toml is ignored; uv says so when it sets anything."""
+    if not pyproject.is_file():
+        return
+    try:
+        table = _tool_uv_table(load_toml(pyproject))
+        if table is None:
+            return
+        _validate(table, version, uv_toml=False, path=pyproject)
+    except ConfigError:
+        return
+    files.append(ConfigFile(str(pyproject), "project", used=False, note="[tool.uv] hidden by uv.toml"))
+    head = ("Found both a `uv.toml` file and a `[tool.uv]` section in an adjacent `pyproject.toml`.")
+    if version is not None and version < MASKED_FIELD_LIST_SINCE:
+        warnings.append(f"{head} The `[tool.uv]` section will be ignored in favor of the `uv.toml` file.")
+        return
+    masked = [key for key in uvschema.top_level_keys(version)
+              if key in table and key not in uvschema.PYPROJECT_ONLY_KEYS]
+    if masked:
+        listing = "\n- ".join(masked)
+        warnings.append(f"{head} The following fields from `[tool.uv]` will be ignored in favor of "
+                        f"the `uv.toml` file:\n- {listing}")
+
+
+def _load_user(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
+    """`$XDG_CONFIG_HOME/uv/uv.toml` (absolute only), else `~/.config/uv/uv.toml`.
+
+    uv passes over a missing or unreadable one, or one under a non-directory."""
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else home(env, working_dir) / ".config"
+    path = base / "uv" / "uv.toml"
+    try:
+        path.stat()
+        readable = path.is_dir() or os.access(path, os.R_OK)
+    except (FileNotFoundError, NotADirectoryError):
+        readable = False
+    if not readable:
+        return ConfigFile(str(path), "user", used=False, note="not found"), None
+    return ConfigFile(str(path), "user"), Layer(path, "", _read_uv_toml(path, version))
+
+
+def _load_system(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
+    """First `DIR/uv/uv.toml` over `XDG_CONFIG_DIRS` (default /etc/xdg), then /etc/uv/uv.toml."""
+    if since(version)(NO_SYSTEM_CONFIG_ENV_SINCE) and boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
+        return ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"), None
+    dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
+    segments = dirs.split(":")
+    if version is None or version >= XDG_EMPTY_SEGMENTS_SKIPPED_SINCE:
+        segments = [s for s in segments if s]
+    else:
+        segments = segments[: segments.index("")] if "" in segments else segments
+    candidates = [working_dir / d / "uv" / "uv.toml" for d in segments] + [Path("/etc/uv/uv.toml")]
+    for path in candidates:
+        if path.is_file() or (path == candidates[-1] and path.exists()):
+            return ConfigFile(str(path), "system"), Layer(path, "", _read_uv_toml(path, version))
+    looked = ", ".join(str(path) for path in candidates[:-1])
+    return ConfigFile(str(candidates[-1]), "system", used=False,
+                      note=f"not found{' (nor ' + looked + ')' if looked else ''}"), None
+
+
+def _isolated_disables_config(invocation, warnings) -> bool:
+    """The deprecated global `--isolated`: like `--no-config` outside project/tool/python commands."""
+    if not invocation.option("isolated"):
+        return False
+    word = command_word(invocation)
+    sub = subcommand_word(invocation)
+    if word == "run" or word == "check" or (word == "tool" and sub in ("run", "uvx")):
+        return False
+    if word == "init":
+        warnings.append("The `--isolated` flag is deprecated and has no effect. Instead, use `--no-config` "
+                        "to prevent uv from discovering configuration files or `--no-workspace` to prevent "
+                        "uv from adding the initialized project to the containing workspace.")
+        return False
+    if word in PROJECT_COMMANDS or word in ("tool", "python"):
+        warnings.append("The `--isolated` flag is deprecated and has no effect. Instead, use `--no-config` "
+                        "to prevent uv from discovering configuration files.")
+        return False
+    warnings.append("The `--isolated` flag is deprecated. Instead, use `--no-config` to prevent uv from "
+                    "discovering configuration files.")
+    return True
+
+
+def _read_uv_toml(path: Path, version) -> dict:
+    """A uv.toml's settings; anything uv would reject is a ConfigError (fatal, exit 2)."""
+    try:
+        options = load_toml(path)
+        if version is not None and since(version)(REQUIRED_VERSION_PER_FILE_SINCE):
+            check_required_version([Layer(path, "", options)], version)
+        _validate(options, version, uv_toml=True, path=path)
+    except ConfigError as error:
+        raise ConfigError(error.message, hint=error.hint or "uv rejects this file too: every uv command "
+                                                            "fails until it is fixed (or use --no-config)") from None
+    return options
+
+
+def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
+    """Reject what uv's schema rejects, for the keys that decide the cache and link modes."""
+    known = uvschema.top_level_keys(version)
+    for key in options:
+        if key not in known:
+            raise ConfigError(f"Failed to parse: `{path}`: unknown field `{key}`")
+        if uv_toml and key in uvschema.PYPROJECT_ONLY_KEYS:
+            raise ConfigError(f"Failed to parse: `{path}`. The `{key}` field is not allowed in a `uv.toml` "
+                              f"file. `{key}` is only applicable in the context of a project, and should "
+                              f"be placed in a `pyproject.toml` file instead.")
+    _check_type(options, "required-version", str, path)
+    if "required-version" in options:
+        try:
+            satisfies(options["required-version"], (0, 0, 0))
+        except ValueError as error:
+            raise ConfigError(f"Failed to parse: `{path}`: `required-version`: {error}") from None
+    _check_type(options, "cache-dir", str, path)
+    for key in _BOOLEAN_KEYS:
+        _check_type(options, key, bool, path)
+    for key in _POSITIVE_INTEGER_KEYS:
+        if key in options and (type(options[key]) is not int or options[key] < 1):
+            raise ConfigError(f"Failed to parse: `{path}`: `{key}` must be a positive integer")
+    _check_link_mode(options, "link-mode", path, version)
+    pip = options.get("pip", {})
+    if not isinstance(pip, dict):
+        raise ConfigError(f"Failed to parse: `{path}`: `pip` must be a table")
+    for key in pip:
+        if key not in uvschema.pip_keys(version):
+            raise ConfigError(f"Failed to parse: `{path}`: unknown field `{key}` in [pip]")
+    _check_link_mode(pip, "link-mode", path, version, "[pip] ")
+
+
+def check_required_version(layers, version) -> None:
+    """uv refuses to run when the merged `required-version` excludes it (unknown release: no check)."""
+    for layer in layers:
+        if "required-version" in layer.options:
+            required = layer.options["required-version"]
+            try:
+                met = version is None or satisfies(required, version)
+            except (ValueError, AttributeError):
+                return  # not a specifier: the schema check reports it
+            if not met:
+                raise ConfigError(f"Required uv version `{required}` does not match the running version "
+                                  f"`{'.'.join(map(str, version))}`",
+                                  hint=f"set by {layer.source('required-version')}")
+            return
+
+
+def _check_type(options, key, kind, path) -> None:
+    if key in options and not isinstance(options[key], kind):
+        expected = "a boolean" if kind is bool else "a string"
+        raise ConfigError(f"Failed to parse: `{path}`: `{key}` must be {expected}")
+
+
+def _check_link_mode(options, key, path, version, table="") -> None:
+    if key in options and options[key] not in link_mode_names(version):
+        expected = ", ".join(f"`{name}`" for name in link_mode_names(version))
+        raise ConfigError(f"Failed to parse: `{path}`: {table}`{key}`: unknown variant `{options[key]}`, "
+                          f"expected one of {expected}")
+
+
+def link_mode_names(version) -> tuple[str, ...]:
+    """The spellings uv `version` accepts, exact and case-sensitive."""
+    if since(version)(REFLINK_ALIAS_SINCE):
+        return tuple(LINK_MODES)
+    return tuple(name for name in LINK_MODES if name != "reflink")
+
+
+def _tool_uv_table(pyproject: dict) -> dict | None:
+    tool = pyproject.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, dict):
+        raise ConfigError("`tool` must be a table")
+    uv = tool.get("uv")
+    if uv is not None and not isinstance(uv, dict):
+        raise ConfigError("`tool.uv` must be a table")
+    return uv
+
+
+def _exists(path: Path) -> bool:
+    """Present in any form: uv reads it and fails on a directory or an unreadable file.
+
+    Only "not found" means absent; a parent that is not a directory is an error, as in uv."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError as error:
+        raise ConfigError(f"failed to open file `{path}`: Not a directory (os error {error.errno})") from None
+    return True
+
+
+def _within(path: Path, directory: Path) -> bool:
+    try:
+        path.relative_to(directory)
+    except ValueError:
+        return False
+    return True
+
