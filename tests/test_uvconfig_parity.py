@@ -29,7 +29,7 @@ COPY = '[tool.uv]\nlink-mode = "copy"\n'
 
 
 # Every scenario runs on these releases (they straddle the behaviour changes recorded in
-# uvguard.uvconfig); a scenario naming its release runs on that one only.
+# uvguard.uvconfig and uvguard.uvconfigfiles); a scenario naming its release runs on that one only.
 PARITY_RELEASES = (LATEST, "0.11.33", "0.11.16", "0.10.12", "0.8.24", "0.6.4", "0.5.31")
 
 
