@@ -39,8 +39,15 @@ def build_wheelhouse(dest: Path) -> Path:
         if not wheel.name.startswith("uvguard-"):
             shutil.copy2(wheel, dest / wheel.name)
     source = dest.parent / "uvguard-source"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", ".test-cache", ".pytest_cache", "build", "*.egg-info", "__pycache__", "tests"))
+    # The work tree as git sees it (tracked and new files, nothing ignored):
+    # scratch dirs of benchmarks or other runs never reach the wheel.
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO, capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        if name.startswith("tests/") or not (REPO / name).is_file():
+            continue
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps",
          "--no-index", "--find-links", str(CACHED_WHEELS), "-w", str(dest), str(source)],
