@@ -72,11 +72,16 @@ def report(error: UvguardError, stream=None) -> int:
 
 
 def run_guarded(function, *args, **kwargs) -> int:
-    """Call `function`, turning uvguard errors and ^C into exit codes."""
+    """Call `function`, turning uvguard errors, OS errors and ^C into exit codes."""
     try:
         return function(*args, **kwargs)
     except UvguardError as error:
         return report(error)
+    except OSError as error:
+        # A file uvguard needed could not be read or written (a state dir that
+        # is a file, a permission): say which, never a traceback.
+        where = f": {error.filename}" if error.filename else ""
+        return report(UvguardError(f"{error.strerror or error}{where}"))
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return EXIT_INTERRUPTED
