@@ -129,13 +129,14 @@ def test_failed_uv_call_exits_1_and_says_so(sandbox, wheelhouse):
     assert "uv exited with status" in result.stderr and "speedpkg 1.0: 4 missing files" in result.stdout
 
 
-def test_no_real_uv_exits_127(sandbox, wheelhouse):
+def test_no_real_uv_is_bad_input_exit_2(sandbox, wheelhouse):
     env = symlink_env(sandbox, wheelhouse, ".venv", "speedpkg")
     empty = sandbox.root / "empty-path"
     empty.mkdir()
     environment = {k: v for k, v in sandbox.env(PATH=str(empty)).items() if k != "UVGUARD_REAL_UV"}
     result = uvguard(sandbox, "repair", str(env), env=environment)
-    assert result.returncode == 127 and "no real uv found" in result.stderr
+    assert result.returncode == 2 and "no real uv found" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_input_exits_2(sandbox, wheelhouse):

@@ -5,7 +5,8 @@ Exit codes (documented in the README):
   1    a check found a problem (`uvguard doctor`), or a limited operation stopped part-way
   2    uvguard's own usage or configuration error (bad flag, bad uv config, bad policy)
   3    the policy refused a cache operation; the cache is untouched
-  127  no real uv binary could be found
+  127  the `uv` shim (and `uvguard check`/`explain`) found no real uv binary;
+       `uvguard repair` counts a missing uv as bad input (2)
   130  interrupted (Ctrl-C)
 A command passed through to uv returns uv's own exit code.
 """

@@ -11,7 +11,7 @@ from typer.core import TyperCommand
 
 from uvguard import messages
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
-from uvguard.errors import EXIT_OK, EXIT_PROBLEM, UsageError
+from uvguard.errors import EXIT_OK, EXIT_PROBLEM, RealUvNotFound, UsageError
 from uvguard.invocation import parse
 from uvguard.limited import human_readable_bytes
 from uvguard.materialize import Materialized, materialize_environment
@@ -109,10 +109,19 @@ def _report_repair(repair: Repair) -> None:
     typer.echo("\n".join(_describe(repair.after)))
 
 
+def _real_uv_for_repair(env: Mapping[str, str]) -> str:
+    """The real uv, where a missing one is bad input to `repair` (exit 2, as issue 7 has it);
+    only the shim answers a missing uv with 127, like a shell's "command not found"."""
+    try:
+        return find_real_uv(env, shim=None)
+    except RealUvNotFound as error:
+        raise UsageError(error.message, hint=error.hint) from None
+
+
 def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[str, str], cwd: str) -> int:
     check_link_mode(link_mode)
     environments, gone = _environments(paths, env, cwd)
-    real_uv = find_real_uv(env, shim=None)
+    real_uv = _real_uv_for_repair(env)
     config = effective_config(parse([]), env, cwd)
     if link_mode is None and config.pip_link_mode == "symlink":
         messages.warning(f"reinstalling with link-mode = symlink (from {config.pip_link_mode_source}): the next "
