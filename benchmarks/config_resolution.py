@@ -20,13 +20,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import REPO, Stats, figure_line, interleave, ms, timed, verdict_line
 
-from uvguard.invocation import parse  # noqa: E402
-from uvguard.uvconfig import effective_config  # noqa: E402
+from uvguard.invocation import parse
+from uvguard.uvconfig import effective_config
+
+BUDGET_MS = 20
 
 PYPROJECT = """[project]
 name = "root"
@@ -74,10 +75,23 @@ print((time.perf_counter() - start) * 1000)
 
 def cold_start(env: dict, cwd: Path, runs: int = 15) -> float:
     """Median of a first resolution in a fresh interpreter, imports (tomllib, dataclasses) included."""
-    root = str(Path(__file__).resolve().parent.parent)
-    timings = [float(subprocess.run([sys.executable, "-c", COLD, json.dumps(env), str(cwd)], cwd=root,
+    timings = [float(subprocess.run([sys.executable, "-c", COLD, json.dumps(env), str(cwd)], cwd=REPO,
                                     capture_output=True, text=True, check=True).stdout) for _ in range(runs)]
-    return statistics.median(timings)
+    return statistics.median(timings) / 1000
+
+
+def measure(root: Path, runs: int) -> tuple[Stats, int]:
+    """Resolution time over `runs` runs, and how many config files each consulted."""
+    env, cwd = build(root)
+    config = effective_config(parse(["cache", "prune"]), env, cwd)
+    assert config.link_mode == "symlink", config  # the uv.toml at the workspace root
+    samples = interleave({"resolve": timed(lambda: effective_config(parse(["cache", "prune"]), env, cwd))}, runs)
+    return Stats.of(samples["resolve"]), len(config.config_files)
+
+
+def verdict(stats: Stats, files: int) -> str:
+    return verdict_line(stats.median <= BUDGET_MS / 1000, f"effective config of `uv cache prune` ({files} files)",
+                        f"{ms(stats.median).strip()} median, {ms(stats.p95).strip()} p95", f"≤ {BUDGET_MS} ms median")
 
 
 def main() -> None:
@@ -85,22 +99,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env, cwd = build(Path(tmp))
-        invocation = parse(["cache", "prune"])
-        config = effective_config(invocation, env, cwd)
-        assert config.link_mode == "symlink", config  # the uv.toml at the workspace root
-        timings = []
-        for _ in range(options.runs):
-            start = time.perf_counter()
-            effective_config(parse(["cache", "prune"]), env, cwd)
-            timings.append((time.perf_counter() - start) * 1000)
-        cold = cold_start(env, cwd)
-    timings.sort()
-    p95 = timings[int(len(timings) * 0.95) - 1]
-    print(f"config resolution for `uv cache prune` ({len(config.config_files)} files consulted, "
-          f"{options.runs} runs): median {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms "
-          f"(budget: 20 ms median)")
-    print(f"first resolution in a fresh interpreter, imports included: median {cold:.2f} ms")
+        stats, files = measure(Path(tmp), options.runs)
+        cold = cold_start(*build(Path(tmp) / "cold"))
+    print(figure_line(f"resolution, in-process ({options.runs} runs)", stats))
+    print(f"    first resolution in a fresh interpreter, imports included: median {ms(cold).strip()}")
+    print(verdict(stats, files))
 
 
 if __name__ == "__main__":

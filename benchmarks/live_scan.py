@@ -14,19 +14,17 @@ The figures are measured on the machine at hand; nothing here asserts them.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import Stats, figure_line, interleave, ms, timed, verdict_line
 
-from uvguard import registry  # noqa: E402
-from uvguard.live_set import scan_live_set  # noqa: E402
-from uvguard.roots import Root, read_registry  # noqa: E402
+from uvguard import registry
+from uvguard.live_set import scan_live_set
+from uvguard.roots import Root, read_registry
 
+BUDGET_PER_SECOND = 100_000
 FILES_PER_ARCHIVE = 50
 
 
@@ -76,14 +74,33 @@ def build_registry(base: Path, env: dict, records: int, projects: int) -> None:
         registry.append(str(project), env, [*commands[index % len(commands)], f"--extra=x{index}"])
 
 
-def timed(function, repeat: int) -> tuple[float, float, object]:
-    """(median, best) seconds over `repeat` runs, and the last result; best shows the cost on an idle machine."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), result
+def build_machine(base: Path, environments: int, files: int) -> tuple[list[Root], int]:
+    """The cache and the environments linking into it; returns the roots and their directory entries."""
+    per_environment = files // environments
+    targets = build_cache(base / "cache", 2 * per_environment // FILES_PER_ARCHIVE)
+    entries, roots = 0, []
+    for index in range(environments):
+        # Environments share half their packages, as real ones do.
+        chosen = sorted(targets[(index * per_environment // 2 + k) % len(targets)] for k in range(per_environment))
+        entries += build_environment(base / "envs" / f"env{index}" / ".venv", chosen)
+        roots.append(Root(str(base / "envs" / f"env{index}" / ".venv"), "registry"))
+    return roots, entries
+
+
+def measure_scan(base: Path, environments: int, files: int, repeat: int) -> tuple[Stats, int]:
+    """Seconds per scan of the whole machine, and the directory entries it holds."""
+    roots, entries = build_machine(base, environments, files)
+    live = scan_live_set(base / "cache", roots)
+    assert not live.uncertain and all(env.state == "ok" for env in live.environments)
+    samples = interleave({"scan": timed(lambda: scan_live_set(base / "cache", roots))}, repeat, warmup=0)
+    return Stats.of(samples["scan"]), entries
+
+
+def scan_verdict(stats: Stats, environments: int, entries: int) -> str:
+    median, slow = entries / stats.median, entries / stats.p95
+    return verdict_line(median >= BUDGET_PER_SECOND, f"live-set scan, {environments} environments, {entries} entries",
+                        f"{median / 1000:.0f}k entries/s median ({ms(stats.median).strip()}), "
+                        f"{slow / 1000:.0f}k/s p95 ({ms(stats.p95).strip()})", f"≥ {BUDGET_PER_SECOND // 1000}k/s median")
 
 
 def main() -> int:
@@ -97,29 +114,13 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="uvguard-bench-", dir=options.dir) as tmp:
         base = Path(tmp)
-        per_environment = options.files // options.environments
-        archives = 2 * per_environment // FILES_PER_ARCHIVE
-        targets = build_cache(base / "cache", archives)
-        entries, roots = 0, []
-        for index in range(options.environments):
-            # Environments share half their packages, as real ones do.
-            chosen = [targets[(index * per_environment // 2 + k) % len(targets)] for k in range(per_environment)]
-            chosen.sort()
-            entries += build_environment(base / "envs" / f"env{index}" / ".venv", chosen)
-            roots.append(Root(str(base / "envs" / f"env{index}" / ".venv"), "registry"))
-
-        median, best, live = timed(lambda: scan_live_set(base / "cache", roots), options.repeat)
-        assert not live.uncertain and all(env.state == "ok" for env in live.environments)
-        print(f"scan: {options.environments} environments, {entries} directory entries, "
-              f"{len(live.entries)} live entries: {median * 1000:.0f} ms median, {best * 1000:.0f} ms best "
-              f"of {options.repeat} -> {entries / median / 1000:.0f}k entries/s median, "
-              f"{entries / best / 1000:.0f}k best (budget >= 100k/s)")
-
+        stats, entries = measure_scan(base, options.environments, options.files, options.repeat)
+        print(figure_line(f"scan ({options.repeat} runs)", stats))
+        print(scan_verdict(stats, options.environments, entries))
         env = {"XDG_STATE_HOME": str(base / "state"), "HOME": str(base)}
         build_registry(base, env, options.records, projects=50)
-        median, best, view = timed(lambda: read_registry(env), options.repeat)
-        print(f"registry read: {options.records} records, {len(view.paths)} environments: "
-              f"{median * 1000:.1f} ms median, {best * 1000:.1f} ms best ({best / options.records * 1e6:.1f} us/record)")
+        samples = interleave({"read": timed(lambda: read_registry(env))}, options.repeat, warmup=0)
+        print(figure_line(f"registry read, {options.records} records", Stats.of(samples["read"])))
     return 0
 
 

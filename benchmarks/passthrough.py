@@ -2,14 +2,14 @@
 
     python benchmarks/passthrough.py [--uv PATH] [--runs N]
 
-Runs each command line N times (default 150), interleaved in a shuffled order
-so drift on a busy machine hits every variant alike, and prints median and p95
-wall time per variant, the shim's overhead over bare uv and the ratio:
+Renders the shim with `uvguard.shimfile` (as install.sh does) and runs each
+command line N times (default 150), interleaved, printing median and p95 wall
+time per variant, the shim's overhead over bare uv and the ratio:
 
 - `uv --version` and `uv pip list` bare and through the shim (the sh front);
+- `python -I -S -c pass`, the floor of any Python entry point;
 - `uv cache prune --help` bare and through the shim: a line the sh front
   hands to the Python side (a possible cache command), which then execs uv;
-- `python -I -S -c pass`, the floor of any Python entry point;
 - the sh front alone: the shim with `/bin/true` as the real uv against bare
   `true` (least disturbed by a busy machine, as uv's own run time is gone);
 - the registry append: that shim on an install-type line (which appends a
@@ -21,77 +21,62 @@ Budget: the sh front adds at most 10 ms median (goal 5); an append at most 1 ms.
 from __future__ import annotations
 
 import argparse
-import os
-import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from harness import (Stats, Variant, command, figure_line, interleave, isolated_env, ms, pinned_uv, timed,
+                     verdict_line)
 
-from uvguard import registry  # noqa: E402
-from uvguard.shimfile import write_shim  # noqa: E402
+from uvguard import registry
+from uvguard.shimfile import write_shim
 
-
-def default_uv() -> str:
-    from tests import uv_releases
-
-    return str(uv_releases.path(uv_releases.LATEST))
+BUDGET_MS, GOAL_MS = 10, 5
 
 
-def time_once(argv: list[str], env: dict) -> int:
-    start = time.perf_counter_ns()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter_ns() - start
+def make_shim(dest: Path, python: str, real_uv: str) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_shim(dest, python, real_uv)
+    return dest
 
 
-def measure(variants: dict[str, tuple[list[str], dict]], runs: int) -> dict[str, list[int]]:
-    samples: dict[str, list[int]] = {name: [] for name in variants}
-    order = list(variants)
-    for name in order:  # warm the page cache once
-        time_once(*variants[name])
-    for _ in range(runs):
-        random.shuffle(order)
-        for name in order:
-            samples[name].append(time_once(*variants[name]))
-    return samples
+def variants(root: Path, real_uv: str) -> dict[str, Variant]:
+    """The variants the budget is about: bare uv, uv through the shim, the Python floor."""
+    env = isolated_env(root)
+    shim = make_shim(root / "bin" / "uv", sys.executable, real_uv)
+    venv = root / "venv"
+    subprocess.run([real_uv, "venv", "--python", sys.executable, str(venv)], env=env, check=True,
+                   capture_output=True)
+    pip_list = ["pip", "list", "--python", str(venv)]
+    return {
+        "bare uv --version": command([real_uv, "--version"], env),
+        "shim uv --version": command([str(shim), "--version"], env),
+        "bare uv pip list": command([real_uv, *pip_list], env),
+        "shim uv pip list": command([str(shim), *pip_list], env),
+        "python -I -S -c pass": command([sys.executable, "-I", "-S", "-c", "pass"], env),
+    }
 
 
-def percentile(values: list[int], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+def verdicts(stats: dict[str, Stats]) -> list[str]:
+    """One PASS/OVER line per command: the shim's overhead over bare uv, with the Python floor beside it."""
+    floor = stats["python -I -S -c pass"].median
+    lines = []
+    for name in ("uv --version", "uv pip list"):
+        shim, bare = stats[f"shim {name}"], stats[f"bare {name}"]
+        overhead = shim.minus(bare)
+        lines.append(verdict_line(
+            overhead.median <= BUDGET_MS / 1000, f"shim overhead, `{name}`",
+            f"+{ms(overhead.median).strip()} median, +{ms(overhead.p95).strip()} p95, "
+            f"{shim.median / bare.median:.2f}x bare; a Python entry point would add ≥ {ms(floor).strip()}",
+            f"≤ {BUDGET_MS} ms median, goal {GOAL_MS}"))
+    return lines
 
 
-def ms(nanoseconds: float) -> str:
-    return f"{nanoseconds / 1e6:7.2f} ms"
-
-
-def report(samples: dict[str, list[int]], pairs: list[tuple[str, str]]) -> None:
-    print(f"{'variant':34} {'median':>10} {'p95':>10}")
-    for name, values in samples.items():
-        print(f"{name:34} {ms(statistics.median(values))} {ms(percentile(values, 0.95))}")
-    print()
-    print(f"{'overhead (shim - bare)':34} {'median':>10} {'p95':>10} {'ratio':>7}")
-    for shimmed, bare in pairs:
-        median_shim, median_bare = statistics.median(samples[shimmed]), statistics.median(samples[bare])
-        p95_diff = percentile(samples[shimmed], 0.95) - percentile(samples[bare], 0.95)
-        print(f"{shimmed:34} {ms(median_shim - median_bare)} {ms(p95_diff)} {median_shim / median_bare:6.2f}x")
-
-
-def time_registry_append(state: Path, runs: int) -> list[int]:
+def registry_append(state: Path) -> None:
     env = {"XDG_STATE_HOME": str(state), "HOME": str(state), "VIRTUAL_ENV": "/tmp/venv"}
-    args = ["pip", "install", "requests", "--python", "/tmp/venv/bin/python"]
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        registry.append("/tmp/project", env, args)
-        samples.append(time.perf_counter_ns() - start)
-    return samples
+    registry.append("/tmp/project", env, ["pip", "install", "requests", "--python", "/tmp/venv/bin/python"])
 
 
 def main() -> int:
@@ -99,47 +84,32 @@ def main() -> int:
     parser.add_argument("--uv", default=None, help="the real uv (default: the newest pinned test release)")
     parser.add_argument("--runs", type=int, default=150)
     options = parser.parse_args()
-    real_uv = options.uv or default_uv()
+    real_uv = options.uv or pinned_uv()
 
     with tempfile.TemporaryDirectory(prefix="uvguard-bench-") as tmp:
         root = Path(tmp)
-        (root / "bin").mkdir()
-        shim = root / "bin" / "uv"
-        write_shim(shim, sys.executable, real_uv)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root),
-               "XDG_STATE_HOME": str(root / "state"), "UV_CACHE_DIR": str(root / "cache"),
-               "UV_NO_PROGRESS": "1", "UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never"}
-        venv = root / "venv"
-        subprocess.run([real_uv, "venv", "--python", sys.executable, str(venv)], env=env, check=True,
-                       capture_output=True)
-        pip_list = ["pip", "list", "--python", str(venv)]
-        true_env = dict(env, UVGUARD_REAL_UV=shutil.which("true") or "/bin/true")
-        variants = {
-            "bare uv --version": ([real_uv, "--version"], env),
-            "shim uv --version": ([str(shim), "--version"], env),
-            "bare uv pip list": ([real_uv, *pip_list], env),
-            "shim uv pip list": ([str(shim), *pip_list], env),
-            "bare uv cache prune --help": ([real_uv, "cache", "prune", "--help"], env),
-            "shim uv cache prune --help (py)": ([str(shim), "cache", "prune", "--help"], env),
-            "python -I -S -c pass": ([sys.executable, "-I", "-S", "-c", "pass"], env),
-            "bare true": ([true_env["UVGUARD_REAL_UV"]], env),
-            "shim->true pip list": ([str(shim), "pip", "list"], true_env),
-            "shim->true pip install (records)": ([str(shim), "pip", "install", "requests"], true_env),
+        env = isolated_env(root)
+        shim = str(root / "bin" / "uv")
+        true = shutil.which("true") or "/bin/true"
+        true_env = dict(env, UVGUARD_REAL_UV=true)
+        timings = variants(root, real_uv) | {
+            "bare uv cache prune --help": command([real_uv, "cache", "prune", "--help"], env),
+            "shim uv cache prune --help (py)": command([shim, "cache", "prune", "--help"], env),
+            "bare true": command([true], env),
+            "shim->true pip list": command([shim, "pip", "list"], true_env),
+            "shim->true pip install (records)": command([shim, "pip", "install", "requests"], true_env),
+            "registry.append in-process": timed(lambda: registry_append(root / "append-state")),
         }
-        samples = measure(variants, options.runs)
+        stats = {name: Stats.of(values) for name, values in interleave(timings, options.runs).items()}
         print(f"uv: {real_uv}; python: {sys.executable}; {options.runs} interleaved runs per variant")
+        for name, figures in stats.items():
+            print(figure_line(name, figures))
         print()
-        report(samples, [
-            ("shim uv --version", "bare uv --version"),
-            ("shim uv pip list", "bare uv pip list"),
-            ("shim uv cache prune --help (py)", "bare uv cache prune --help"),
-            ("shim->true pip list", "bare true"),
-            ("shim->true pip install (records)", "shim->true pip list"),
-        ])
-        append = time_registry_append(root / "append-state", options.runs)
-        print()
-        print(f"registry.append in-process: median {ms(statistics.median(append))}, "
-              f"p95 {ms(percentile(append, 0.95))}")
+        for shimmed, bare in [("shim uv cache prune --help (py)", "bare uv cache prune --help"),
+                              ("shim->true pip list", "bare true"),
+                              ("shim->true pip install (records)", "shim->true pip list")]:
+            print(figure_line(f"{shimmed} - {bare}", stats[shimmed].minus(stats[bare])))
+        print(*verdicts(stats), sep="\n")
     return 0
 
 
