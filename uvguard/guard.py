@@ -25,7 +25,7 @@ from typing import Mapping
 from uvguard import decisionlog, messages
 from uvguard.decision import Decision, Situation, decide
 from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
-from uvguard.invocation import Invocation
+from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
 from uvguard.realuv import exec_uv, uv_version
@@ -44,9 +44,14 @@ class Evaluation:
     live_set: LiveSet | None = None
 
 
-def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) -> Evaluation:
-    """Decide for `invocation` without acting. Raises ConfigError or PolicyError (exit 2)."""
-    config = effective_config(invocation, env, cwd, uv_version(real_uv))
+def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
+             version: Version | None = None) -> Evaluation:
+    """Decide for `invocation` without acting. Raises ConfigError or PolicyError (exit 2).
+
+    `version` is the real uv's release when the caller has already asked it:
+    one `uv --version` run fewer (~6 ms) on every guarded command.
+    """
+    config = effective_config(invocation, env, cwd, version or uv_version(real_uv))
     if config.no_cache:
         reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
         return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
@@ -66,11 +71,11 @@ def _load_policy(env: Mapping[str, str], cwd: str, config: EffectiveConfig) -> P
 
 def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, real_uv: str,
                env: Mapping[str, str]) -> Situation:
-    from uvguard.limited import protected_entries, removal_plan
-
     entries = live.entries
     protected: tuple[str, ...] = ()
     if entries:
+        from uvguard.limited import protected_entries, removal_plan  # ~7 ms of imports, needed only here
+
         protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
     breaking = sorted({path for entry in protected for path in entries[entry]})
     linked = [e.path for e in live.environments if e.live_entries or e.dangling]
@@ -102,12 +107,13 @@ def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
     return messages.Voice.detect(color_flag=color, quiet=invocation.quiet, env=env)
 
 
-def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) -> int:
+def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
+        version: Version | None = None) -> int:
     """Guard one intercepted command line; returns the exit code, or execs the real uv."""
     voice = voice_for(invocation, env)
     try:
         try:
-            evaluation = evaluate(invocation, real_uv, env, cwd)
+            evaluation = evaluate(invocation, real_uv, env, cwd, version)
         except OSError as error:  # e.g. a state directory that is a file: fail closed, say where
             raise UvguardError(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`: {error}",
                                hint="the cache is untouched") from None

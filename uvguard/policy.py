@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Mapping
 
@@ -255,7 +254,9 @@ def _env_file(env: Mapping[str, str], cwd: str | os.PathLike) -> list[PolicyFile
 def read_preset(name: str, source: Source) -> PolicyFile:
     if name not in PRESETS:
         raise PolicyError(f"unknown preset `{name}`; expected one of {', '.join(PRESETS)}")
-    text = resources.files("uvguard.policies").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    from uvguard import policies  # its directory, not importlib.resources: that import costs ~5 ms
+
+    text = Path(policies.__file__).with_name(f"{name}.toml").read_text(encoding="utf-8")
     return validate(parse_toml(text, f"preset {name}", PolicyError), text, source, table="", env={})
 
 

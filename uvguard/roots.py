@@ -13,7 +13,6 @@ extra root costs a scan, a missing one costs a broken environment.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import time
@@ -504,6 +503,8 @@ def _rotation_time(path: str) -> float:
 
 def _drop_expired(env: Mapping[str, str], view: RegistryView, now: float) -> list[str]:
     """The kept lines, minus records gone for longer than the grace period; remembers when each went."""
+    import hashlib  # here, not at the top: only compaction needs it, and loading OpenSSL costs ~2 ms
+
     seen_path = registry.registry_path(env) + ".gone"
     try:
         with open(seen_path, encoding="utf-8") as handle:

@@ -33,13 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     invocation = parse(args)
     if writes_environment(invocation):
         registry.append(os.getcwd(), env, args)
+    version = None
     if invocation.intercepted:
-        invocation = parse(args, uv_version(real))
+        version = uv_version(real)
+        invocation = parse(args, version)
     if not invocation.intercepted:
         exec_uv(real, args)
     from uvguard.guard import run
 
-    return run(invocation, real, dict(env), os.getcwd())
+    return run(invocation, real, dict(env), os.getcwd(), version)
 
 
 if __name__ == "__main__":
