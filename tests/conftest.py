@@ -123,6 +123,17 @@ def wheelhouse(tmp_path_factory) -> Path:
     return dest
 
 
+@pytest.fixture
+def shim(sandbox) -> Path:
+    """The `uv` shim as install.sh renders it, in its own bin dir, in front of the newest pinned uv."""
+    from uvguard.shimfile import write_shim
+
+    bin_dir = sandbox.root / "shim-bin"
+    bin_dir.mkdir()
+    write_shim(bin_dir / "uv", sys.executable, str(uv_path()))
+    return bin_dir / "uv"
+
+
 def uv_path(version: str | None = None) -> Path:
     """The binary of a pinned uv release (the newest by default)."""
     return uv_releases.path(version or uv_releases.LATEST)

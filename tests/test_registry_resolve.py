@@ -6,17 +6,13 @@ the resolved path is exactly the environment uv created.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests import uv_releases
 from uvguard import registry
 from uvguard.roots import read_command_line, record_targets, resolve_record
-from uvguard.shimfile import write_shim
 
 PROJECT = '[project]\nname = "{name}"\nversion = "0.1"\nrequires-python = ">=3.8"\ndependencies = []\n'
 
@@ -146,14 +142,6 @@ def test_commands_that_write_no_environment(sandbox, args):
 
 
 # --- cross-check against real uv through the shim ---------------------------------------------
-
-
-@pytest.fixture
-def shim(sandbox):
-    bin_dir = sandbox.root / "shim-bin"
-    bin_dir.mkdir()
-    write_shim(bin_dir / "uv", sys.executable, str(uv_releases.path(uv_releases.LATEST)))
-    return bin_dir / "uv"
 
 
 def run_shim(shim: Path, sandbox, *args: str, cwd: Path, **env: str) -> None:

@@ -16,24 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests import uv_releases
 from uvguard import registry
 from uvguard.invocation import parse
 from uvguard.live_set import OK, scan_live_set
 from uvguard.roots import (COMPACT_MIN_LINES, GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS, Root, compact_registry, find_roots,
                            maybe_compact, merge_roots, read_registry)
-from uvguard.shimfile import write_shim
 from uvguard.uvconfig import effective_config
 
 UVGUARD = str(Path(sys.executable).with_name("uvguard"))
-
-
-@pytest.fixture
-def shim(sandbox):
-    bin_dir = sandbox.root / "shim-bin"
-    bin_dir.mkdir()
-    write_shim(bin_dir / "uv", sys.executable, str(uv_releases.path(uv_releases.LATEST)))
-    return bin_dir / "uv"
 
 
 def run(shim: Path, sandbox, *args: str, cwd: Path, **env: str) -> None:
