@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Mapping
 
 from uvguard.decision import Decision
-from uvguard.registry import state_dir
+from uvguard.registry import append_line, state_dir
 
 
 def user_log_path(env: Mapping[str, str]) -> Path:
@@ -52,23 +52,10 @@ def append(record: dict, paths) -> list[tuple[Path, str]]:
     failures = []
     for path in paths:
         try:
-            _append_line(Path(path), line)
+            append_line(path, line, mode=0o666)  # a team log is shared by every user
         except OSError as error:
             failures.append((Path(path), error.strerror or str(error)))
     return failures
-
-
-def _append_line(path: Path, line: bytes) -> None:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags, 0o666)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, flags, 0o666)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
 
 
 def _user() -> str:

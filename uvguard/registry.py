@@ -74,13 +74,22 @@ def append(cwd: str, env: Mapping[str, str], args) -> None:
     line = format_record(cwd, env, args)
     if line is None:
         return
-    path = registry_path(env)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode("utf-8", "surrogateescape"))
-        finally:
-            os.close(fd)
+        append_line(registry_path(env), line.encode("utf-8", "surrogateescape"))
     except OSError:
         pass
+
+
+def append_line(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
+    """Append `data` with one O_APPEND write (whole lines never interleave with
+    other writers'), creating the file and its directory when missing."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(os.fspath(path)), exist_ok=True)
+        fd = os.open(path, flags, mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)

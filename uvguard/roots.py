@@ -488,7 +488,9 @@ def compact_registry(env: Mapping[str, str], now: float | None = None) -> bool:
             except FileNotFoundError:
                 pass
             lines += [(rotated, n, line) for n, line in _read_lines(rotated)]
-            _append(current, "".join(line + "\n" for line in _drop_expired(env, _resolve_lines(lines), now)))
+            kept = "".join(line + "\n" for line in _drop_expired(env, _resolve_lines(lines), now))
+            if kept:
+                registry.append_line(current, kept.encode("utf-8", "surrogateescape"))
             for path in generations:
                 if now - _rotation_time(path) >= ROTATED_KEEP_SECONDS:
                     os.unlink(path)
@@ -524,16 +526,6 @@ def _drop_expired(env: Mapping[str, str], view: RegistryView, now: float) -> lis
             keep.append(line)
     _replace_file(seen_path, json.dumps(still_gone))
     return keep
-
-
-def _append(path: str, text: str) -> None:
-    if not text:
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, text.encode("utf-8", "surrogateescape"))
-    finally:
-        os.close(fd)
 
 
 class _registry_lock:
