@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -121,19 +122,22 @@ def verdict_line(passed: bool, what: str, detail: str, budget: str) -> str:
     return f"  {verdict(passed)}  {what}: {detail} (budget {budget})"
 
 
-def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[float, int, str]:
-    """Wall seconds, peak resident memory (MiB) and stdout of one child process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+# GNU time forks the command from its own small process, so the peak it reports is the command's own:
+# a child started from this Python process carries this process's memory high-water mark through exec.
+GNU_TIME = shutil.which("time", path="/usr/bin:/bin")
+
+
+def run_measured(argv: Sequence[str], env: Mapping[str, str] | None = None) -> tuple[float, float | None, str]:
+    """Wall seconds, peak resident memory in MiB (None without GNU time) and stdout of one child process."""
+    with tempfile.NamedTemporaryFile(mode="r", prefix="peak-") as peak:
+        wrapper = [GNU_TIME, "-f", "%M", "-o", peak.name] if GNU_TIME else []
         start = time.perf_counter()
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage, unlike communicate()
+        result = subprocess.run([*wrapper, *argv], env=env, capture_output=True, text=True)
         elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise SystemExit(f"error: {argv[0]} exited {process.returncode}: {err.read().decode()}")
-        return elapsed, usage.ru_maxrss // 1024, out.read().decode()
+        if result.returncode != 0:
+            raise SystemExit(f"error: {argv[0]} exited {result.returncode}: {result.stderr}")
+        kib = peak.read().strip()
+    return elapsed, int(kib) / 1024 if kib else None, result.stdout
 
 
 def machine() -> str:
