@@ -109,6 +109,11 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:7.2f} ms"
 
 
+def signed_ms(seconds: float) -> str:
+    """A difference: always with its sign."""
+    return f"{seconds * 1000:+.2f} ms"
+
+
 def figure_line(name: str, stats: Stats, unit: Callable[[float], str] = ms) -> str:
     return f"    {name:42} median {unit(stats.median)}   p95 {unit(stats.p95)}"
 

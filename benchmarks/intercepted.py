@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import REPO, Stats, Variant, command, figure_line, interleave, isolated_env, ms, pinned_uv, verdict_line
+from harness import (REPO, Stats, Variant, command, figure_line, interleave, isolated_env, pinned_uv, signed_ms,
+                     verdict_line)
 
 from uvguard.shimfile import write_shim
 
@@ -73,8 +74,8 @@ def verdict(stats: dict[str, Stats]) -> str:
     overhead = installed.minus(bare)
     editable = stats[EDITABLE].minus(bare)
     return verdict_line(overhead.median <= BUDGET_MS / 1000, "guard overhead, `uv cache prune`, nothing live",
-                        f"+{ms(overhead.median).strip()} median, +{ms(overhead.p95).strip()} p95, "
-                        f"{installed.median / bare.median:.1f}x bare (editable dev venv: +{ms(editable.median).strip()})",
+                        f"{signed_ms(overhead.median)} median, {signed_ms(overhead.p95)} p95, "
+                        f"{installed.median / bare.median:.1f}x bare (editable dev venv: {signed_ms(editable.median)})",
                         f"≤ {BUDGET_MS} ms median over bare")
 
 

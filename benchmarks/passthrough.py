@@ -27,8 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import (Stats, Variant, command, figure_line, interleave, isolated_env, ms, pinned_uv, timed,
-                     verdict_line)
+from harness import (Stats, Variant, command, figure_line, interleave, isolated_env, ms, pinned_uv, signed_ms,
+                     timed, verdict_line)
 
 from uvguard import registry
 from uvguard.shimfile import write_shim
@@ -68,7 +68,7 @@ def verdicts(stats: dict[str, Stats]) -> list[str]:
         overhead = shim.minus(bare)
         lines.append(verdict_line(
             overhead.median <= BUDGET_MS / 1000, f"shim overhead, `{name}`",
-            f"+{ms(overhead.median).strip()} median, +{ms(overhead.p95).strip()} p95, "
+            f"{signed_ms(overhead.median)} median, {signed_ms(overhead.p95)} p95, "
             f"{shim.median / bare.median:.2f}x bare; a Python entry point would add ≥ {ms(floor).strip()}",
             f"≤ {BUDGET_MS} ms median, goal {GOAL_MS}"))
     return lines
@@ -105,10 +105,12 @@ def main() -> int:
         for name, figures in stats.items():
             print(figure_line(name, figures))
         print()
-        for shimmed, bare in [("shim uv cache prune --help (py)", "bare uv cache prune --help"),
-                              ("shim->true pip list", "bare true"),
-                              ("shim->true pip install (records)", "shim->true pip list")]:
-            print(figure_line(f"{shimmed} - {bare}", stats[shimmed].minus(stats[bare])))
+        for label, shimmed, bare in [
+            ("python side, over bare uv", "shim uv cache prune --help (py)", "bare uv cache prune --help"),
+            ("sh front alone, over bare true", "shim->true pip list", "bare true"),
+            ("registry append, over no append", "shim->true pip install (records)", "shim->true pip list"),
+        ]:
+            print(figure_line(label, stats[shimmed].minus(stats[bare])))
         print(*verdicts(stats), sep="\n")
     return 0
 
