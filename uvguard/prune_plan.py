@@ -11,7 +11,11 @@ still missing the next release. The skeleton is cheap because uv removes
   (uv reads `revision.http`, `.rev`, `metadata.msgpack`, `.rkyv` contents);
   `.lock` files get fresh empty files (a hard link would share flocks) and the
   root markers are copied (uv may rewrite them);
-- `archive-v0/<id>` and `environments-v*/<id>` become empty directories;
+- each `archive-v0/<id>` becomes a hard link to one empty file (uv only
+  canonicalizes an archive entry and removes it whole; a new link costs a
+  fraction of a new inode, and the differential tests show every release
+  tested treats it like the directory), each cached environment an empty
+  directory;
 - every symlink is recreated: one that resolves inside the cache points to the
   same place in the skeleton (absolute links from uv ≤ 0.11.16 are rewritten
   to the skeleton root, comparing realpaths), one that resolves outside points
@@ -26,6 +30,7 @@ PKG...` on it, and whatever vanished is the plan.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -43,6 +48,7 @@ MARKERS = frozenset({"CACHEDIR.TAG", ".gitignore", ".git", ".lock"})
 SKELETON_PREFIX = ".uvguard-skeleton-"
 # Directories uv removes whole without looking inside: the skeleton keeps them empty.
 _OPAQUE = re.compile(r"^(archive-v\d+|environments-v\d+)/[^/]+$")
+_ARCHIVE_ENTRY = re.compile(r"^archive-v\d+/[^/]+$")
 # Environment variables that would point the skeleton run at another cache.
 _CACHE_VARIABLES = ("UV_CACHE_DIR", "UV_NO_CACHE", "UV_CONFIG_FILE", "UV_NO_CONFIG")
 
@@ -131,75 +137,95 @@ def _size(path: Path) -> int:
 
 def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:
     """Mirror `cache_dir` at `skeleton` (see the module docstring); return its relative paths."""
-    builder = _SkeletonBuilder(Path(os.path.realpath(cache_dir)), skeleton, outside)
+    builder = _SkeletonBuilder(os.path.realpath(cache_dir), str(skeleton), str(outside))
     skeleton.mkdir()
     outside.mkdir()
-    builder.copy_dir(Path(cache_dir), skeleton, "")
+    _touch(builder.empty)
+    builder.copy_dir(str(cache_dir), str(skeleton), "")
     return builder.paths
 
 
 class _SkeletonBuilder:
-    def __init__(self, real_root: Path, skeleton: Path, outside: Path) -> None:
+    """Walks the cache once; plain strings rather than Path objects, since this is the hot part."""
+
+    def __init__(self, real_root: str, skeleton: str, outside: str) -> None:
         self.real_root = real_root
         self.skeleton = skeleton
+        self.own_work_dir = os.path.dirname(skeleton)
         self.outside = outside
         self.paths: set[str] = set()
         self.stand_ins = 0
+        self.empty = os.path.join(outside, "empty")
 
-    def copy_dir(self, source: Path, dest: Path, rel: str) -> None:
+    def copy_dir(self, source: str, dest: str, rel: str) -> None:
         with os.scandir(source) as entries:
             for entry in entries:
+                if not rel and entry.name.startswith(SKELETON_PREFIX) and entry.path == self.own_work_dir:
+                    continue
                 child_rel = f"{rel}/{entry.name}" if rel else entry.name
-                if not rel and entry.name.startswith(SKELETON_PREFIX):
-                    if entry.path == str(self.skeleton.parent):
-                        continue  # our own skeleton
-                target = dest / entry.name
+                target = f"{dest}/{entry.name}"
                 self.paths.add(child_rel)
                 if entry.is_symlink():
-                    self.copy_link(Path(entry.path), target, child_rel)
-                elif entry.is_dir(follow_symlinks=False):
-                    target.mkdir()
-                    if not (_OPAQUE.match(child_rel) or child_rel.startswith(SKELETON_PREFIX)):
-                        self.copy_dir(Path(entry.path), target, child_rel)
+                    self.copy_link(entry.path, target)
+                elif not entry.is_dir(follow_symlinks=False):
+                    self.copy_file(entry, target, rel)
+                elif _ARCHIVE_ENTRY.match(child_rel):
+                    self.placeholder(target)
                 else:
-                    self.copy_file(Path(entry.path), target, entry.name, rel)
+                    os.mkdir(target)
+                    if not (_OPAQUE.match(child_rel) or child_rel.startswith(SKELETON_PREFIX)):
+                        self.copy_dir(entry.path, target, child_rel)
 
-    def copy_file(self, source: Path, target: Path, name: str, parent_rel: str) -> None:
-        if name == ".lock" or name.endswith(".lock"):
-            target.touch()
+    def placeholder(self, target: str) -> None:
+        """An archive entry's stand-in: a hard link to one empty file, far cheaper than a new inode."""
+        try:
+            os.link(self.empty, target)
+        except OSError as error:
+            if error.errno != errno.EMLINK:
+                raise
+            self.empty = os.path.join(self.outside, f"empty-{len(self.paths)}")
+            _touch(self.empty)
+            os.link(self.empty, target)
+
+    def copy_file(self, entry: os.DirEntry, target: str, parent_rel: str) -> None:
+        name = entry.name
+        if name.endswith(".lock"):
+            _touch(target)  # a hard link would share uv's flocks on it
         elif not parent_rel and name in MARKERS:
-            shutil.copyfile(source, target)
-        elif not source.is_file():
-            target.touch()  # a fifo or socket: uv only ever removes it
+            shutil.copyfile(entry.path, target)  # uv may rewrite these
+        elif not entry.is_file(follow_symlinks=False):
+            _touch(target)  # a fifo or socket: uv only ever removes it
         else:
             try:
-                os.link(source, target)
+                os.link(entry.path, target)
             except OSError:
-                shutil.copyfile(source, target)  # another filesystem, or protected_hardlinks
+                shutil.copyfile(entry.path, target)  # another filesystem, or protected_hardlinks
 
-    def copy_link(self, source: Path, target: Path, rel: str) -> None:
+    def copy_link(self, source: str, target: str) -> None:
         text = os.readlink(source)
-        resolved = Path(os.path.realpath(source))
-        try:
-            inside = resolved.relative_to(self.real_root)
-        except ValueError:
+        resolved = os.path.realpath(source)
+        if resolved != self.real_root and not resolved.startswith(self.real_root + os.sep):
             os.symlink(self.stand_in(resolved), target)
             return
-        mirrored = self.skeleton / inside
+        mirrored = self.skeleton + resolved[len(self.real_root):]
         if os.path.isabs(text):
             os.symlink(mirrored, target)
         else:
-            os.symlink(os.path.relpath(mirrored, target.parent), target)
+            os.symlink(os.path.relpath(mirrored, os.path.dirname(target)), target)
 
-    def stand_in(self, resolved: Path) -> Path:
+    def stand_in(self, resolved: str) -> str:
         """An empty file or directory of the target's kind, outside the skeleton."""
         self.stand_ins += 1
-        stand_in = self.outside / str(self.stand_ins)
-        if resolved.is_dir():
-            stand_in.mkdir()
-        elif resolved.exists():
-            stand_in.touch()
+        stand_in = os.path.join(self.outside, str(self.stand_ins))
+        if os.path.isdir(resolved):
+            os.mkdir(stand_in)
+        elif os.path.exists(resolved):
+            _touch(stand_in)
         return stand_in  # a missing target stays missing: the link dangles
+
+
+def _touch(path: str | Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
 
 
 def _walk_paths(root: Path) -> Iterable[str]:
