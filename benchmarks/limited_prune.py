@@ -4,12 +4,13 @@
 
 Builds a cache in uv 0.13's layout (`archive-v0/<id>/<pkg>/*.py`, half of
 the archives referenced from `wheels-v8` by relative links as uv writes them,
-half dangling), then per run copies it twice (`cp -a`) and times, each in its
-own process: real `uv cache prune [--ci]` on one copy, and the limited prune
-(`run_limited`, live entries given, i.e. without the live-set scan) on the
-other, with a fraction of the archives live. Prints both times, their ratio
-(budget: limited <= 1.5x uv) and the peak memory of each process. The
-figures are measured on the machine at hand; nothing here asserts them.
+half dangling), then per run copies it twice (`cp -a`, off the clock, removed after) and
+times, each in its own process and in alternating order: real `uv cache
+prune [--ci]` on one copy, and the limited prune (`run_limited`, live
+entries given, i.e. without the live-set scan) on the other, with a fraction
+of the archives live. Prints both times, their ratio (budget: limited <=
+1.5x uv) and the peak memory of each process. The figures are measured on
+the machine at hand; nothing here asserts them.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import Stats, figure_line, interleave, pinned_uv, run_measured, verdict_line
+
+BUDGET_RATIO = 1.5
+REAL, LIMITED = "real uv cache prune", "limited prune (run_limited)"
 
 _LIMITED = """
 import json, sys
@@ -64,20 +67,74 @@ def build_cache(cache: Path, archives: int, files_per_archive: int) -> list[str]
     return entries
 
 
-def run_measured(args: list[str]) -> tuple[float, int, str]:
-    """Seconds, peak RSS in MiB and stdout of one process."""
-    start = time.perf_counter()
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    out = process.stdout.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{args[0]} failed: {process.stderr.read()}")
-    return elapsed, usage.ru_maxrss // 1024, out
+@dataclass(frozen=True)
+class Result:
+    """Times per variant, peak memory (MiB) per variant, and what the caches held."""
+
+    times: dict[str, Stats]
+    memory: dict[str, float | None]
+    files: int
+    entries: int
+    live: int
+    outcome: str  # "<entries removed> <files removed> <live kept>", as the limited prune reported it
 
 
-def copy(source: Path, dest: Path) -> None:
-    subprocess.run(["cp", "-a", str(source), str(dest)], check=True)
+def measure(base: Path, real_uv: str, archives: int, files_per_archive: int = 50, live_fraction: float = 0.1,
+            ci: bool = False, runs: int = 3) -> Result:
+    template = base / "template"
+    entries = build_cache(template, archives, files_per_archive)
+    step = max(1, round(1 / live_fraction)) if live_fraction else 0
+    live = [entry for index, entry in enumerate(entries) if step and index % step == 1]
+    prune = ["cache", "prune"] + (["--ci"] if ci else [])
+    memory: dict[str, float | None] = {}
+    outcome = []
+
+    def fresh_copy() -> Path:
+        copy = Path(tempfile.mkdtemp(dir=base)) / "cache"
+        subprocess.run(["cp", "-a", str(template), str(copy)], check=True)
+        return copy
+
+    def real() -> float:
+        cache = fresh_copy()
+        elapsed, peak, _ = run_measured([real_uv, "--no-config", "--offline", "--no-progress",
+                                         "--cache-dir", str(cache), *prune])
+        memory[REAL] = None if peak is None else max(memory.get(REAL) or 0, peak)
+        shutil.rmtree(cache.parent)
+        return elapsed
+
+    def limited() -> float:
+        cache = fresh_copy()
+        elapsed, peak, out = run_measured([sys.executable, "-c", _LIMITED, str(cache), real_uv, "1" if ci else "0",
+                                           json.dumps(live)])
+        memory[LIMITED] = None if peak is None else max(memory.get(LIMITED) or 0, peak)
+        outcome[:] = [out.strip()]
+        shutil.rmtree(cache.parent)
+        return elapsed
+
+    samples = interleave({REAL: real, LIMITED: limited}, runs, warmup=0)
+    files = sum(len(names) for _, _, names in os.walk(template))
+    return Result({name: Stats.of(values) for name, values in samples.items()}, memory, files, len(entries),
+                  len(live), outcome[0])
+
+
+def verdicts(result: Result) -> list[str]:
+    real, limited = result.times[REAL], result.times[LIMITED]
+    ratio = limited.median / real.median
+    removed, removed_files, kept = result.outcome.split()
+    return [
+        verdict_line(ratio <= BUDGET_RATIO, f"limited prune vs `uv cache prune`, {result.files} files",
+                     f"{ratio:.2f}x median ({limited.median * 1000:.0f} vs {real.median * 1000:.0f} ms), "
+                     f"{limited.p95 / real.p95:.2f}x p95; removed {removed} entries ({removed_files} files), "
+                     f"kept {kept} live", f"≤ {BUDGET_RATIO}x"),
+        memory_line(result.memory),
+    ]
+
+
+def memory_line(memory: dict[str, float | None]) -> str:
+    if memory[LIMITED] is None:
+        return "  INFO  peak memory of the limited prune: not measured (needs GNU time, /usr/bin/time)"
+    return (f"  INFO  peak memory of the limited prune: {memory[LIMITED]:.1f} MiB "
+            f"(real uv: {memory[REAL]:.1f} MiB; no budget set)")
 
 
 def main() -> int:
@@ -87,37 +144,16 @@ def main() -> int:
     parser.add_argument("--live", type=float, default=0.1, help="fraction of archives that are live")
     parser.add_argument("--ci", action="store_true", help="prune --ci (removes every unzipped wheel)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--uv", default=str(ROOT / ".test-cache" / "uv" / "0.13.9" / "uv"))
+    parser.add_argument("--uv", default=None, help="the real uv (default: the newest pinned test release)")
     parser.add_argument("--dir", default=None, help="where to build the caches (default: the temp dir)")
     options = parser.parse_args()
-
     with tempfile.TemporaryDirectory(prefix="uvguard-bench-", dir=options.dir) as tmp:
-        base = Path(tmp)
-        entries = build_cache(base / "template", options.archives, options.files_per_archive)
-        step = max(1, round(1 / options.live)) if options.live else 0
-        live = [entry for index, entry in enumerate(entries) if step and index % step == 1]
-        files = sum(len(names) for _, _, names in os.walk(base / "template"))
-        uv_args = ["cache", "prune"] + (["--ci"] if options.ci else [])
-        uv_times, limited_times, uv_memory, limited_memory = [], [], [], []
-        for run in range(options.repeat):
-            copy(base / "template", base / f"uv{run}")
-            copy(base / "template", base / f"limited{run}")
-            elapsed, memory, _ = run_measured([options.uv, "--no-config", "--offline", "--no-progress",
-                                               "--cache-dir", str(base / f"uv{run}"), *uv_args])
-            uv_times.append(elapsed)
-            uv_memory.append(memory)
-            elapsed, memory, out = run_measured([sys.executable, "-c", _LIMITED, str(base / f"limited{run}"),
-                                                 options.uv, "1" if options.ci else "0", json.dumps(live)])
-            limited_times.append(elapsed)
-            limited_memory.append(memory)
-        uv_time, limited_time = statistics.median(uv_times), statistics.median(limited_times)
-        removed, removed_files, kept = out.split()
-        print(f"cache: {files} files in {len(entries)} archives (half referenced), {len(live)} live; "
-              f"`uv {' '.join(uv_args)}` ({Path(options.uv).parent.name})")
-        print(f"real uv:  {uv_time * 1000:.0f} ms median of {options.repeat}, peak {max(uv_memory)} MiB")
-        print(f"limited:  {limited_time * 1000:.0f} ms median of {options.repeat}, peak {max(limited_memory)} MiB "
-              f"({removed} entries, {removed_files} files removed, {kept} live kept)")
-        print(f"ratio: {limited_time / uv_time:.2f}x (budget <= 1.5x)")
+        result = measure(Path(tmp), options.uv or pinned_uv(), options.archives, options.files_per_archive,
+                         options.live, options.ci, options.repeat)
+    print(f"cache: {result.files} files in {result.entries} archives (half referenced), {result.live} live")
+    for name, figures in result.times.items():
+        print(figure_line(name, figures))
+    print(*verdicts(result), sep="\n")
     return 0
 
 
