@@ -221,10 +221,16 @@ class _Remover:
                     continue
                 try:
                     info = entry.stat(follow_symlinks=False)
+                    os.unlink(entry.name, dir_fd=fd)
                 except FileNotFoundError:
                     continue
-                if _ignore_missing(_unlink, fd, entry.name):
-                    self._count_file(info)
+                except PermissionError:
+                    if not _ignore_missing(_unlink, fd, entry.name):
+                        continue
+                self.files += 1  # _count_file, inlined: this line runs once per file
+                self.logical_bytes += info.st_size
+                if not (info.st_nlink > 1 and stat.S_ISREG(info.st_mode)):
+                    self.physical_bytes += info.st_blocks * 512
         finally:
             os.close(fd)
         if _ignore_missing(_rmdir, parent, name):
