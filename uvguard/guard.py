@@ -51,7 +51,7 @@ def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: 
     `version` is the real uv's release when the caller has already asked it:
     one `uv --version` run fewer (~6 ms) on every guarded command.
     """
-    config = effective_config(invocation, env, cwd, version or uv_version(real_uv))
+    config = effective_config(invocation, env, cwd, version or uv_version(real_uv, env))
     if config.no_cache:
         reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
         return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 
+from uvguard import registry
 from uvguard.errors import RealUvNotFound
 
 # Set to the shim's pid just before it execs uv: a shim that starts with its
@@ -81,13 +82,57 @@ def is_shim(path: str) -> bool:
     return len(lines) > 1 and lines[1].startswith(SHIM_MARKER)
 
 
-def uv_version(real_uv: str) -> tuple[int, int, int] | None:
-    """The real uv's release as (major, minor, patch), from one `uv --version` run.
+def uv_version(real_uv: str, env: Mapping[str, str] | None = None) -> tuple[int, int, int] | None:
+    """The real uv's release as (major, minor, patch); None when it cannot be told
+    (callers then read the line as the newest release would).
 
-    Only the intercepted path calls this (a few ms): the parser needs it where
-    releases read a command line differently. None when it cannot be told;
-    callers then read the line as the newest release would.
+    Only the intercepted path asks. Running `uv --version` costs ~6 ms of the
+    guard's budget, so with `env` the answer is remembered in uvguard's state
+    dir, keyed by the binary's real path, inode, size and mtime: an upgraded
+    or replaced uv is a new key and is asked again.
     """
+    key = _binary_key(real_uv)
+    remembered = os.path.join(registry.state_dir(env), "uv-versions") if env is not None and key else None
+    if remembered:
+        version = _remembered_version(remembered, key)
+        if version:
+            return version
+    version = _ask_version(real_uv)
+    if version and remembered:
+        try:
+            registry.append_line(remembered, f"{key}\t{'.'.join(map(str, version))}\n".encode(
+                "utf-8", "surrogateescape"))
+        except OSError:
+            pass
+    return version
+
+
+def _binary_key(path: str) -> str | None:
+    try:
+        real = os.path.realpath(path)
+        info = os.stat(real)
+    except OSError:
+        return None
+    if "\t" in real or "\n" in real:
+        return None
+    return f"{real}\t{info.st_ino}\t{info.st_size}\t{info.st_mtime_ns}"
+
+
+def _remembered_version(path: str, key: str) -> tuple[int, int, int] | None:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as lines:
+            for line in lines:
+                known, _, version = line.rstrip("\n").rpartition("\t")
+                if known == key:
+                    parts = version.split(".")
+                    if len(parts) == 3 and all(part.isdigit() for part in parts):
+                        return int(parts[0]), int(parts[1]), int(parts[2])
+    except OSError:
+        pass
+    return None
+
+
+def _ask_version(real_uv: str) -> tuple[int, int, int] | None:
     import re
     import subprocess
 

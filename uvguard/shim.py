@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         registry.append(os.getcwd(), env, args)
     version = None
     if invocation.intercepted:
-        version = uv_version(real)
+        version = uv_version(real, env)
         invocation = parse(args, version)
     if not invocation.intercepted:
         exec_uv(real, args)

@@ -43,7 +43,8 @@ def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> 
     from uvguard.guard import evaluate
 
     real_uv = find_real_uv(env, shim=None)
-    evaluation = evaluate(parse(uv_args, uv_version(real_uv)), real_uv, env, cwd)
+    version = uv_version(real_uv, env)
+    evaluation = evaluate(parse(uv_args, version), real_uv, env, cwd, version)
     return evaluation.decision, str(evaluation.config.cache_dir)
 
 

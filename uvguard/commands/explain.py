@@ -50,7 +50,7 @@ def _real_uv(env: dict) -> tuple[str | None, tuple[int, ...] | None]:
         real = find_real_uv(env, shim=None)
     except RealUvNotFound:
         return None, None
-    return real, uv_version(real)
+    return real, uv_version(real, env)
 
 
 def as_dict(config: EffectiveConfig, real_uv: str | None = None) -> dict:

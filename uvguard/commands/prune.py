@@ -65,7 +65,7 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     from uvguard.roots import find_roots
 
     real_uv = find_real_uv(env, shim=None)
-    invocation = parse(uv_args, uv_version(real_uv))
+    invocation = parse(uv_args, uv_version(real_uv, env))
     if invocation.operation not in (PRUNE, PRUNE_CI, CLEAN, CLEAN_PACKAGES) or invocation.help:
         raise UsageError(f"`uv {' '.join(uv_args)}` is not a command line uv would accept",
                          hint="run `uv " + " ".join(uv_args[:2]) + " --help` for uv's options")

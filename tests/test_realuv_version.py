@@ -1,0 +1,55 @@
+"""`realuv.uv_version`: one `uv --version` per uv binary, remembered until the binary changes."""
+
+from __future__ import annotations
+
+import os
+
+from tests.conftest import uv_path
+from uvguard.realuv import uv_version
+
+
+def counting_uv(directory, version: str):
+    """A stand-in that prints `uv VERSION` and counts its runs in a file beside it."""
+    script = directory / "uv"
+    count = directory / "runs"
+    script.write_text(f"#!/bin/sh\necho x >> '{count}'\necho 'uv {version} (stand-in)'\n")
+    script.chmod(0o755)
+    return script, count
+
+
+def runs(count) -> int:
+    return len(count.read_text().splitlines()) if count.exists() else 0
+
+
+def test_the_real_release_is_read_and_remembered(sandbox):
+    env = sandbox.env()
+    assert uv_version(str(uv_path("0.13.9")), env) == (0, 13, 9)
+    assert uv_version(str(uv_path("0.5.31")), env) == (0, 5, 31)
+    remembered = (sandbox.root / "home/.local/state/uvguard/uv-versions").read_text().splitlines()
+    assert [line.rsplit("\t", 1)[1] for line in remembered] == ["0.13.9", "0.5.31"]
+
+
+def test_a_remembered_version_is_not_asked_again_until_the_binary_changes(sandbox):
+    env = sandbox.env()
+    script, count = counting_uv(sandbox.root, "0.8.24")
+    assert uv_version(str(script), env) == (0, 8, 24)
+    assert uv_version(str(script), env) == (0, 8, 24)
+    assert runs(count) == 1
+    script.write_text(script.read_text().replace("0.8.24", "0.10.12"))
+    os.utime(script, ns=(1, 1))
+    assert uv_version(str(script), env) == (0, 10, 12)
+    assert runs(count) == 2
+
+
+def test_without_env_nothing_is_remembered(sandbox):
+    script, count = counting_uv(sandbox.root, "0.8.24")
+    assert uv_version(str(script)) == uv_version(str(script)) == (0, 8, 24)
+    assert runs(count) == 2
+
+
+def test_an_unreadable_answer_is_none_and_not_remembered(sandbox):
+    env = sandbox.env()
+    script, count = counting_uv(sandbox.root, "garbage")
+    assert uv_version(str(script), env) is None
+    assert uv_version(str(script), env) is None
+    assert runs(count) == 2
