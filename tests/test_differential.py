@@ -224,3 +224,13 @@ def test_limited_clean_keeps_only_live_entries_and_markers(caches, writer):
     assert set(result.kept) == set(live)
     assert output.startswith("Clearing cache at: ")
     assert_imports(built)
+
+
+@pytest.mark.parametrize("version", uv_releases.pinned())
+def test_every_uv_prunes_a_skeleton_left_behind_by_a_crash(sandbox, version):
+    """The skeleton lives in `<cache>/.uvguard-skeleton-*`: any uv's own prune must remove it."""
+    leftover = sandbox.cache / ".uvguard-skeleton-crashed" / "cache" / "archive-v0"
+    leftover.mkdir(parents=True)
+    (leftover / "entry").write_text("")
+    sandbox.uv("--cache-dir", str(sandbox.cache), "cache", "prune", version=version)
+    assert not (sandbox.cache / ".uvguard-skeleton-crashed").exists()
