@@ -6,23 +6,21 @@ import os
 import shutil
 import subprocess
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from tests import uv_releases
-from tests.test_differential import assert_imports, limited, live_entries
-from uvguard.invocation import parse
+from tests.test_differential import assert_imports, build_cache, limited, live_entries
 from uvguard import messages
+from uvguard.invocation import parse
 from uvguard.limited import run_limited
-from types import SimpleNamespace
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def caches(tmp_path_factory, wheelhouse):
-    from tests.test_differential import build_cache
-
     built = {}
 
     def get(writer: str):
