@@ -101,6 +101,21 @@ def _symlink_source(config: EffectiveConfig) -> str:
     return "; ".join(sources)
 
 
+def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str):
+    """A rescan for `run_limited` to call under uv's lock: an install that finished
+    while we waited for the lock is kept too. Entries live before stay kept (an
+    environment deleted meanwhile costs only a kept entry; keeping more is safe)."""
+    config = evaluation.config
+    before = evaluation.live_set.entries if evaluation.live_set else {}
+    policy_roots = evaluation.policy.root_paths if evaluation.policy else ()
+
+    def rescan() -> dict[str, tuple[str, ...]]:
+        now = scan_live_set(config.cache_dir, find_roots(evaluation.invocation, config, env, cwd, policy_roots)).entries
+        return {entry: tuple(sorted({*before.get(entry, ()), *now.get(entry, ())})) for entry in {*before, *now}}
+
+    return rescan
+
+
 def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
     """uv's own rules for this line: `--color`/`--no-color`, NO_COLOR, `-q`."""
     color = "never" if invocation.option("no-color") else invocation.option("color")
@@ -130,7 +145,8 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             for text in evaluation.config.warnings:
                 messages.warning(text, voice=voice)
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
-            return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice).exit_code
+            return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
+                               rescan=live_entries_again(evaluation, env, cwd)).exit_code
     except UvguardError as error:
         messages.error(error.message, hint=error.hint, voice=voice)
         return error.exit_code

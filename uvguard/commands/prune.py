@@ -59,10 +59,8 @@ def _run(uv_args: list[str], dry_run: bool, as_json: bool) -> None:
 
 def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], cwd: str) -> dict:
     """Run (or with `dry_run` only describe) the limited `uv UV_ARGS...`; a JSON-ready result."""
-    from uvguard.guard import evaluate, voice_for
-    from uvguard.live_set import scan_live_set
+    from uvguard.guard import evaluate, live_entries_again, voice_for
     from uvguard.realuv import find_real_uv, uv_version
-    from uvguard.roots import find_roots
 
     real_uv = find_real_uv(env, shim=None)
     invocation = parse(uv_args, uv_version(real_uv, env))
@@ -77,12 +75,8 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     if live is not None and live.uncertain:
         raise Refused("the live set is uncertain, so uvguard cannot tell what to keep: " + "; ".join(live.reasons),
                       hint="fix or unregister the roots above (`uvguard roots`), or run uv itself")
-    policy_roots = evaluation.policy.root_paths if evaluation.policy else ()
-
-    def rescan():
-        return scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy_roots)).entries
-
-    result = run_limited(invocation, config, real_uv, env, entries, voice_for(invocation, env), rescan=rescan)
+    result = run_limited(invocation, config, real_uv, env, entries, voice_for(invocation, env),
+                         rescan=live_entries_again(evaluation, env, cwd))
     return {"operation": result.operation, "cache_dir": str(result.cache_dir), "removed": list(result.removed),
             "kept": list(result.kept), "environments": list(result.environments), "files": result.num_files,
             "directories": result.num_dirs, "bytes": result.bytes, "exit_code": result.exit_code}
