@@ -137,7 +137,7 @@ def _size(path: Path) -> int:
 
 def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:
     """Mirror `cache_dir` at `skeleton` (see the module docstring); return its relative paths."""
-    builder = _SkeletonBuilder(os.path.realpath(cache_dir), str(skeleton), str(outside))
+    builder = _SkeletonBuilder(os.path.realpath(cache_dir), str(cache_dir), str(skeleton), str(outside))
     skeleton.mkdir()
     outside.mkdir()
     _touch(builder.empty)
@@ -148,8 +148,9 @@ def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:
 class _SkeletonBuilder:
     """Walks the cache once; plain strings rather than Path objects, since this is the hot part."""
 
-    def __init__(self, real_root: str, skeleton: str, outside: str) -> None:
+    def __init__(self, real_root: str, walked_root: str, skeleton: str, outside: str) -> None:
         self.real_root = real_root
+        self.real_root_walked = walked_root
         self.skeleton = skeleton
         self.own_work_dir = os.path.dirname(skeleton)
         self.outside = outside
@@ -203,6 +204,8 @@ class _SkeletonBuilder:
 
     def copy_link(self, source: str, target: str) -> None:
         text = os.readlink(source)
+        if self.copy_link_as_is(text, source, target):
+            return
         resolved = os.path.realpath(source)
         if resolved != self.real_root and not resolved.startswith(self.real_root + os.sep):
             os.symlink(self.stand_in(resolved), target)
@@ -212,6 +215,39 @@ class _SkeletonBuilder:
             os.symlink(mirrored, target)
         else:
             os.symlink(os.path.relpath(mirrored, os.path.dirname(target)), target)
+
+    def copy_link_as_is(self, text: str, source: str, target: str) -> bool:
+        """The links uv writes, without a `realpath` each (the skeleton's hot spot).
+
+        A relative link whose `..`s all lead (`../../archive-v0/<id>/...`)
+        climbs through real directories only: we reach `source` through real
+        directories, never through links. If it stays inside the cache when
+        read as text, it means the same inside the skeleton, where any link
+        on the rest of its way is mirrored too. An absolute link that names
+        a path under the cache root (real, or as uv was given it, as uv
+        <= 0.11.16 wrote them) likewise maps onto the skeleton.
+        Anything else takes the `realpath` way.
+        """
+        if os.path.isabs(text):
+            if "/.." in text or "/./" in text or "//" in text:
+                return False
+            for root in (self.real_root, self.real_root_walked):
+                if text.startswith(root + os.sep):
+                    os.symlink(self.skeleton + text[len(root):], target)
+                    return True
+            return False
+        parts = text.split("/")
+        climbs = 0
+        while climbs < len(parts) and parts[climbs] == "..":
+            climbs += 1
+        rest = parts[climbs:]
+        if not rest or any(part in ("..", ".", "") for part in rest):
+            return False
+        depth = source[len(self.real_root_walked):].count(os.sep) - 1
+        if climbs > depth:
+            return False  # climbs out of the cache root
+        os.symlink(text, target)
+        return True
 
     def stand_in(self, resolved: str) -> str:
         """An empty file or directory of the target's kind, outside the skeleton."""

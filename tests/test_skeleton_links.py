@@ -1,0 +1,43 @@
+"""How the skeleton mirrors the cache's symlinks (the plan's hot spot), without asking uv."""
+
+from __future__ import annotations
+
+import os
+
+from uvguard.prune_plan import build_skeleton
+
+
+def skeleton_of(cache, tmp_path):
+    skeleton, outside = tmp_path / "skeleton", tmp_path / "outside"
+    build_skeleton(cache, skeleton, outside)
+    return skeleton, outside
+
+
+def test_links_as_uv_writes_them_map_onto_the_skeleton(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "archive-v0" / "abc").mkdir(parents=True)
+    (cache / "wheels-v8" / "pypi" / "six").mkdir(parents=True)
+    relative = cache / "wheels-v8" / "pypi" / "six" / "1.0-py3-none-any"
+    relative.symlink_to("../../../archive-v0/abc")
+    absolute = cache / "wheels-v8" / "pypi" / "six" / "0.9-py3-none-any"
+    absolute.symlink_to(cache / "archive-v0" / "abc")  # uv <= 0.11.16
+    skeleton, _ = skeleton_of(cache, tmp_path)
+    mirrored = skeleton / "wheels-v8" / "pypi" / "six"
+    assert os.readlink(mirrored / "1.0-py3-none-any") == "../../../archive-v0/abc"
+    assert os.readlink(mirrored / "0.9-py3-none-any") == str(skeleton / "archive-v0" / "abc")
+
+
+def test_links_leaving_the_cache_point_at_stand_ins(tmp_path):
+    cache = tmp_path / "cache"
+    (cache / "wheels-v8" / "pypi").mkdir(parents=True)
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (cache / "wheels-v8" / "pypi" / "climbs-out").symlink_to("../../../precious")
+    (cache / "wheels-v8" / "pypi" / "absolute-out").symlink_to(precious)
+    (cache / "wheels-v8" / "pypi" / "dotdot-inside").symlink_to("../pypi/../../missing")
+    skeleton, outside = skeleton_of(cache, tmp_path)
+    for name in ("climbs-out", "absolute-out"):
+        target = os.readlink(skeleton / "wheels-v8" / "pypi" / name)
+        assert os.path.dirname(target) == str(outside), name
+    # `..` after a name goes the realpath way: `<cache>/missing`, re-expressed from the skeleton link.
+    assert os.readlink(skeleton / "wheels-v8" / "pypi" / "dotdot-inside") == "../../missing"
