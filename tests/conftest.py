@@ -19,6 +19,9 @@ import pytest
 from tests import uv_releases
 from tests.wheelfactory import build_sdist, build_wheel
 
+# Fixtures for tests that run install.sh (a shared wheelhouse and install).
+pytest_plugins = ("tests.installer",)
+
 REPO = Path(__file__).resolve().parent.parent
 BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 _SCRUBBED_PREFIXES = ("UV_", "UVGUARD_")

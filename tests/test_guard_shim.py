@@ -345,3 +345,28 @@ def test_project_policy_is_found_from_directory_option(machine):
     assert f"  {venv} (project, registry)" in result.stderr.splitlines()
     record = machine.decisions()[-1]
     assert (record["layer"], record["file"], record["action"]) == ("project", str(project), "warn")
+
+
+def test_a_limited_prune_that_waited_for_the_lock_keeps_what_was_installed_meanwhile(machine):
+    first = machine.symlink_venv("first", "speedpkg")
+    second = machine.sandbox.work / "second" / ".venv"
+    second.parent.mkdir()
+    assert machine.uv("venv", str(second), cwd=second.parent).returncode == 0
+    fd = os.open(machine.sandbox.cache / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # what a running `uv pip install` holds
+        prune = subprocess.Popen([str(machine.shim), "cache", "prune", "--ci"],
+                                 env={**machine.env, "UV_LOCK_TIMEOUT": "120"},
+                                 cwd=machine.elsewhere, stderr=subprocess.PIPE, text=True)
+        assert "Cache is currently in-use" in prune.stderr.readline()
+        # The guard decided before this install; it lands while the prune waits (shared locks coexist).
+        install = machine.uv("pip", "install", "--python", str(second), "--no-index", "--find-links",
+                             str(machine.wheelhouse), "--link-mode", "symlink", "otherpkg", cwd=second.parent)
+        assert install.returncode == 0, install.stderr
+    finally:
+        os.close(fd)
+    rest = prune.stderr.read()
+    assert prune.wait(timeout=120) == 0, rest
+    assert "kept 2 entries used by 2 environments" in rest
+    assert machine.imports(first, "speedpkg.answer()")
+    assert machine.imports(second, "otherpkg.hello()")

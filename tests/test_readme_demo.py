@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 from tests.conftest import REPO
-from tests.installer import install_wheelhouse, shared_install  # noqa: F401 (fixtures)
 
 
 def test_readme_opens_with_install_then_demo():

@@ -15,16 +15,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from tests import uv_releases
 from tests.conftest import REPO
-from tests.installer import install_env, install_wheelhouse, is_shim, real_uv_dir  # noqa: F401
+from tests.installer import install_env, is_shim, real_uv_dir
 
 README = REPO / "README.md"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.installer import install_wheelhouse, interactive, shared_install  # noqa: F401
+from tests.installer import interactive
 from uvguard import shellinit
 from uvguard.errors import UsageError
 
