@@ -15,11 +15,11 @@ def test_readme_opens_with_install_then_demo():
 
 
 def test_demo_keeps_the_venv_through_the_shim_and_breaks_it_bare(shared_install):
-    bin_home = shared_install.env["XDG_BIN_HOME"]
+    prefix_bin = shared_install.prefix / "bin"
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "demo")], env=shared_install.env,
                             capture_output=True, text=True, cwd=shared_install.sandbox.work)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"$ {bin_home}/uv cache prune --ci" in result.stdout
+    assert f"$ {prefix_bin}/uv cache prune --ci" in result.stdout
     assert "kept 1 entry used by 1 environment" in result.stdout
     assert result.stdout.rstrip().endswith(
         "after the guarded prune the venv works; after the bare one it is broken.")
