@@ -257,6 +257,36 @@ def test_nested_call_through_the_shim_works(sandbox, shim, front):
     assert inner["exec_pid"] == str(inner["pid"]) != outer["exec_pid"]
 
 
+def in_deleted_directory(sandbox, argv: list) -> list:
+    """`argv` run from a working directory removed just before: getcwd() fails."""
+    gone = sandbox.root / "gone"
+    gone.mkdir()
+    return ["/bin/sh", "-c", 'cd "$1" && rmdir "$1" && shift && exec "$@"', "sh", os.fspath(gone), *map(os.fspath, argv)]
+
+
+def test_deleted_working_directory_passthrough_still_reaches_uv(sandbox, shim):
+    """An uncertain line handed to the Python side (`-V` before the words) is uv's to answer, even there."""
+    out = sandbox.root / "out.json"
+    argv = in_deleted_directory(sandbox, front_argv("python", shim, ["-V", "sync", "cache"]))
+    result = run(argv[0], argv[1:], sandbox.env(STANDIN_OUT=out, STANDIN_EXIT=5))
+    assert result.returncode == 5, result.stderr
+    assert recorded(out)["argv"] == [b"-V", b"sync", b"cache"]
+
+
+def test_deleted_working_directory_refuses_a_cache_command_without_a_traceback(sandbox):
+    shim = make_shim(sandbox.root / "shim-bin", uv_path())
+    sandbox.uv("cache", "dir")
+    marker = Path(sandbox.env()["UV_CACHE_DIR"]) / "keep"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("")
+    argv = in_deleted_directory(sandbox, front_argv("python", shim, ["cache", "clean"]))
+    result = run(argv[0], argv[1:], sandbox.env())
+    assert result.returncode == 2
+    assert b"error: the current directory does not exist" in result.stderr
+    assert b"Traceback" not in result.stderr
+    assert marker.exists()
+
+
 # --- the passthrough path stays light -----------------------------------------------------
 
 HEAVY = {"typer", "rich", "click", "tomllib", "tomli", "shellingham"}

@@ -30,18 +30,25 @@ def main(argv: list[str] | None = None) -> int:
         real = find_real_uv(env, shim, recorded)
     except UvguardError as error:
         return report(error)
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a deleted working directory: uv itself reports it
+        cwd = None
     invocation = parse(args)
-    if writes_environment(invocation):
-        registry.append(os.getcwd(), env, args)
+    if cwd is not None and writes_environment(invocation):
+        registry.append(cwd, env, args)
     version = None
     if invocation.intercepted:
         version = uv_version(real, env)
         invocation = parse(args, version)
     if not invocation.intercepted:
         exec_uv(real, args)
+    if cwd is None:
+        return report(UvguardError("the current directory does not exist; cannot tell which cache and "
+                                   "environments this command touches", hint="the cache is untouched"))
     from uvguard.guard import run
 
-    return run(invocation, real, dict(env), os.getcwd(), version)
+    return run(invocation, real, dict(env), cwd, version)
 
 
 if __name__ == "__main__":
