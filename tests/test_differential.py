@@ -234,3 +234,23 @@ def test_every_uv_prunes_a_skeleton_left_behind_by_a_crash(sandbox, version):
     (leftover / "entry").write_text("")
     sandbox.uv("--cache-dir", str(sandbox.cache), "cache", "prune", version=version)
     assert not (sandbox.cache / ".uvguard-skeleton-crashed").exists()
+
+
+@pytest.mark.parametrize("suffix", ["/", "/."])
+def test_an_archive_linked_with_a_trailing_slash_stays_as_real_uv_keeps_it(caches, suffix):
+    """uv <= 0.11.16 writes absolute links; one ending in `/` still references its archive."""
+    built = caches("0.11.16", "symlink")
+
+    def add_trailing_slash() -> None:
+        link = next(built.cache.glob("wheels-v*/*/*/toolpkg/1.0-py3-none-any"))
+        text = os.readlink(link)
+        link.unlink()
+        link.symlink_to(text + suffix)
+
+    add_trailing_slash()
+    built.uv("0.11.16", "--cache-dir", str(built.cache), "cache", "prune")
+    expected = tree(built.cache)
+    built.restore()
+    add_trailing_slash()
+    limited(built, "0.11.16", ["cache", "prune"], live={})
+    assert tree(built.cache) == expected

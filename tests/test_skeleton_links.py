@@ -41,3 +41,18 @@ def test_links_leaving_the_cache_point_at_stand_ins(tmp_path):
         assert os.path.dirname(target) == str(outside), name
     # `..` after a name goes the realpath way: `<cache>/missing`, re-expressed from the skeleton link.
     assert os.readlink(skeleton / "wheels-v8" / "pypi" / "dotdot-inside") == "../../missing"
+
+
+def test_absolute_links_with_a_trailing_slash_still_reach_the_archive_stand_in(tmp_path):
+    """`<cache>/archive-v0/<id>/` names a directory; copied as text it would name the skeleton's
+    file stand-in and dangle, so uv would see the archive as unreferenced and plan its removal."""
+    cache = tmp_path / "cache"
+    (cache / "archive-v0" / "abc").mkdir(parents=True)
+    (cache / "wheels-v6" / "pypi").mkdir(parents=True)
+    for name, suffix in (("slash", "/"), ("dot", "/.")):
+        (cache / "wheels-v6" / "pypi" / name).symlink_to(f"{cache / 'archive-v0' / 'abc'}{suffix}")
+    skeleton, _ = skeleton_of(cache, tmp_path)
+    for name in ("slash", "dot"):
+        link = skeleton / "wheels-v6" / "pypi" / name
+        assert os.path.realpath(link) == str(skeleton / "archive-v0" / "abc"), name
+        assert os.path.exists(link), name

@@ -229,8 +229,8 @@ class _SkeletonBuilder:
         Anything else takes the `realpath` way.
         """
         if os.path.isabs(text):
-            if "/.." in text or "/./" in text or "//" in text:
-                return False
+            if "/.." in text or "/./" in text or "//" in text or text.endswith(("/", "/.")):
+                return False  # not a plain path: `<archive>/` must not name the skeleton's file stand-in
             for root in (self.real_root, self.real_root_walked):
                 if text.startswith(root + os.sep):
                     os.symlink(self.skeleton + text[len(root):], target)
