@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -356,6 +358,24 @@ def test_args_that_cannot_be_stored_are_not_recorded(sandbox, shim, front, bad):
     assert run_front(front, shim, ["pip", "install", bad], env).returncode == 0
     assert not Path(registry.registry_path(env)).exists()
     assert registry.format_record("/cwd", {}, ["pip", "install", bad]) is None
+
+
+def test_a_long_record_is_written_with_one_write(sandbox, shim):
+    """A shell's printf splits a long line into several write(2)s (dash at 8192 bytes, bash at
+    4096), and a concurrent record landing between them corrupts both: strace shows the writes."""
+    if shutil.which("strace") is None:
+        pytest.skip("needs strace to see the write(2) calls")
+    trace = sandbox.root / "trace"
+    args = ["pip", "install", *(f"package-{n:05}" for n in range(2000))]
+    env = sandbox.env(STANDIN_OUT=sandbox.root / "out.json")
+    result = run("strace", ["-f", "-e", "trace=write", "-o", trace, shim, *args], env, cwd=sandbox.work)
+    if result.returncode != 0 and b"ptrace" in result.stderr:
+        pytest.skip("strace may not trace here")
+    assert result.returncode == 0, result.stderr
+    lines = Path(registry.registry_path(env)).read_bytes().splitlines(keepends=True)
+    assert len(lines) == 1 and registry.parse_record(lines[0].decode()).args == tuple(args)
+    written = [int(n) for n in re.findall(r"write(?:\(| resumed>).*\) += (\d+)$", trace.read_text(), re.M)]
+    assert len(lines[0]) in written, written
 
 
 @pytest.mark.parametrize("args", [["pip", "list"], ["cache", "dir"], ["--directory", "sync", "lock"], ["python", "list"]])

@@ -115,8 +115,8 @@ case $uvguard_word/$uvguard_word2 in
   *) uvguard_record= ;;
 esac
 if [ -n "$uvguard_record" ]; then
-  # One record a line, written by one printf (one write(2), O_APPEND): safe
-  # beside concurrent writers. Fields are separated by the unit separator
+  # One record a line, written by one write(2) with O_APPEND: safe beside
+  # concurrent writers. Fields are separated by the unit separator
   # (0x1f, filled in by uvguard/shimfile.py); a line where a field holds that byte or
   # a newline is not recorded. Field order: see uvguard/registry.py.
   uvguard_record="u1@US@$PWD@US@${VIRTUAL_ENV-}@US@${CONDA_PREFIX-}@US@${UV_PROJECT_ENVIRONMENT-}@US@${UV_PROJECT-}@US@${UV_WORKING_DIR-}@US@${UV_WORKING_DIRECTORY-}@US@${UV_TOOL_DIR-}@US@${UV_PYTHON-}@US@${UV_SYSTEM_PYTHON-}@US@${UV_CACHE_DIR-}@US@${XDG_DATA_HOME-}@US@${HOME-}"
@@ -134,7 +134,14 @@ if [ -n "$uvguard_record" ]; then
   if [ -n "$uvguard_record" ]; then
     uvguard_state=${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/uvguard
     { [ -d "$uvguard_state" ] || mkdir -p "$uvguard_state"; } 2>/dev/null
-    { printf '%s\n' "$uvguard_record" >>"$uvguard_state/registry"; } 2>/dev/null || :
+    if [ "${#uvguard_record}" -le 1000 ]; then  # characters: at most 4000 bytes
+      { printf '%s\n' "$uvguard_record" >>"$uvguard_state/registry"; } 2>/dev/null || :
+    else
+      # A shell's printf splits a longer line into several write(2)s (bash at
+      # 4096 bytes, dash at 8192), between which another record can land:
+      # Python writes it with one.
+      { printf '%s\n' "$uvguard_record" | "$uvguard_python" -I -c 'import sys; from uvguard.registry import append_line; append_line(sys.argv[1], sys.stdin.buffer.read())' "$uvguard_state/registry"; } 2>/dev/null || :
+    fi
   fi
 fi
 
