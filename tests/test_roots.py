@@ -179,6 +179,19 @@ def test_a_corrupt_line_is_skipped_with_a_warning(sandbox, capsys):
     assert f"{path}, line 1)" in err and f"{path}, line 3)" in err
 
 
+@pytest.mark.parametrize("odd", ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028"])
+def test_a_record_holding_a_line_break_other_than_newline_stays_one_record(sandbox, odd):
+    """Writers split records on newline only; a reader that also splits on \\r & co loses the record."""
+    env = sandbox.env()
+    venv = sandbox.work / f"env{odd}here"
+    venv.mkdir()
+    append_venv_records(env, [venv], sandbox.work)
+    view = read_registry(env)
+    assert view.paths == (str(venv),) and not view.warnings
+    assert compact_registry(env)
+    assert read_registry(env).paths == (str(venv),)
+
+
 def test_compaction_keeps_the_newest_record_per_environment(sandbox):
     env = sandbox.env()
     envs = [sandbox.work / f"env{i}" for i in range(4)]

@@ -395,7 +395,8 @@ def _read_lines(path: str) -> list[tuple[int, str]]:
     except FileNotFoundError:
         return []
     text = data.decode("utf-8", "surrogateescape")
-    return [(number, line) for number, line in enumerate(text.splitlines(), 1) if line]
+    # Records end at "\n" only: splitlines() would also cut at \r, \x1c-\x1e, \x85, \u2028 inside a path or arg.
+    return [(number, line) for number, line in enumerate(text.split("\n"), 1) if line]
 
 
 def _resolve_lines(lines, current_lines: int = 0) -> RegistryView:
