@@ -341,3 +341,18 @@ def test_parity_with_real_uv(sandbox, scenario):
 
 def test_enough_scenarios():
     assert len(SCENARIOS) >= 60
+
+
+def test_cache_dir_with_dotdot_after_a_symlink_is_the_one_uv_clears(sandbox):
+    """uv never normalizes the cache dir: `link/../c` is the `c` beside the link's target."""
+    deep = sandbox.root / "deep"
+    (deep / "x").mkdir(parents=True)
+    (sandbox.work / "link").symlink_to(deep / "x")
+    for cache in (deep / "c", sandbox.work / "c"):
+        (cache / "archive-v0" / "entry").mkdir(parents=True)
+    args = ["--cache-dir", "link/../c", "cache", "clean"]
+    version = tuple(int(part) for part in uv_releases.LATEST.split("."))
+    ours = effective_config(parse(args), sandbox.env(), sandbox.work, uv_version=version)
+    sandbox.uv(*args, cwd=sandbox.work)
+    assert not (deep / "c" / "archive-v0").exists() and (sandbox.work / "c" / "archive-v0").exists()
+    assert ours.cache_dir == deep / "c"

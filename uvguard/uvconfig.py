@@ -136,7 +136,7 @@ def _cache_dir_before_files(invocation, env, working_dir) -> tuple[Path | None, 
     if not given[0]:
         raise ConfigError("a value is required for '--cache-dir <CACHE_DIR>' but none was supplied "
                           f"(from {given[1]})")
-    return Path(os.path.normpath(working_dir / given[0])), given[1]
+    return _physical(working_dir / given[0]), given[1]
 
 
 def _cache_dir(given, layers, working_dir, env) -> tuple[Path, str]:
@@ -145,8 +145,22 @@ def _cache_dir(given, layers, working_dir, env) -> tuple[Path, str]:
         return given
     for layer in layers:
         if "cache-dir" in layer.options:
-            return Path(os.path.normpath(working_dir / layer.options["cache-dir"])), layer.source("cache-dir")
+            return _physical(working_dir / layer.options["cache-dir"]), layer.source("cache-dir")
     return _default_cache_dir(env, working_dir)
+
+
+def _physical(path: Path) -> Path:
+    """`path` with each `..` taken as the OS takes it, after the symlinks before it.
+
+    uv keeps the cache dir as given (made absolute, never normalized), so
+    `link/../c` is the `c` beside the link's target; normalizing it lexically
+    would guard another directory than the one uv clears.
+    """
+    parts = path.parts
+    if ".." not in parts:
+        return path
+    last = len(parts) - parts[::-1].index("..")
+    return Path(os.path.realpath(Path(*parts[:last])), *parts[last:])
 
 
 def _default_cache_dir(env, working_dir: Path) -> tuple[Path, str]:
