@@ -124,7 +124,7 @@ def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
             if table is not None:
                 _validate(table, version, uv_toml=False, path=pyproject)
         except ConfigError as error:
-            shown = os.path.relpath(pyproject, working_dir) if _within(pyproject, working_dir) else pyproject
+            shown = os.path.relpath(pyproject, working_dir) if pyproject.is_relative_to(working_dir) else pyproject
             warnings.append(f"Failed to parse `{shown}` during settings discovery:\n  "
                             + error.message.split(": ", 1)[-1])
             files.append(ConfigFile(str(pyproject), "project", used=False, note="invalid, skipped"))
@@ -323,12 +323,3 @@ def _exists(path: Path) -> bool:
     except NotADirectoryError as error:
         raise ConfigError(f"failed to open file `{path}`: Not a directory (os error {error.errno})") from None
     return True
-
-
-def _within(path: Path, directory: Path) -> bool:
-    try:
-        path.relative_to(directory)
-    except ValueError:
-        return False
-    return True
-

@@ -40,7 +40,7 @@ def workspace_root(project_dir: Path, cache_dir: Path | None = None) -> Path | N
         return project_root if _members_ok(project_root, tool_uv["workspace"]) else None
     if "project" not in pyproject:
         return None
-    if cache_dir is not None and _is_within(project_root, cache_dir):
+    if cache_dir is not None and project_root.is_relative_to(cache_dir):
         return project_root
     return _enclosing_workspace(project_root)
 
@@ -113,11 +113,3 @@ def _tool_uv(pyproject: dict) -> dict:
 
 def _ancestors(path: Path) -> list[Path]:
     return [path, *path.parents]
-
-
-def _is_within(path: Path, directory: Path) -> bool:
-    try:
-        path.relative_to(directory)
-    except ValueError:
-        return False
-    return True
