@@ -327,7 +327,7 @@ class _Progress:
 
     def __init__(self, stream: TextIO, voice: messages.Voice) -> None:
         self.stream = stream
-        self.enabled = voice.quiet == 0 and _isatty(stream)
+        self.enabled = voice.quiet == 0 and messages.isatty(stream)
         self.start = time.monotonic()
         self.last = 0.0
         self.shown = False
@@ -347,10 +347,3 @@ class _Progress:
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -31,11 +31,12 @@ class Voice:
         elif env.get("FORCE_COLOR"):
             color = True
         else:
-            color = _isatty(stream)
+            color = isatty(stream)
         return cls(color=color, quiet=quiet)
 
 
-def _isatty(stream: TextIO) -> bool:
+def isatty(stream: TextIO) -> bool:
+    """Whether `stream` is a terminal; False for streams that cannot tell (closed, fake)."""
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
