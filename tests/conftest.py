@@ -71,10 +71,12 @@ def make_sandbox(root: Path) -> Sandbox:
         "XDG_STATE_HOME": home / ".local" / "state",
         "XDG_BIN_HOME": home / ".local" / "bin",
         "XDG_CONFIG_DIRS": root / "etc-xdg",
+        "XDG_RUNTIME_DIR": root / "run",
         "TMPDIR": root / "tmp",
     }
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
+    dirs["XDG_RUNTIME_DIR"].chmod(0o700)
     work = root / "work"
     work.mkdir()
     env = {k: v for k, v in os.environ.items()
@@ -98,7 +100,7 @@ def isolated_environment(tmp_path, monkeypatch):
         if key.startswith(_SCRUBBED_PREFIXES) or key in _SCRUBBED:
             monkeypatch.delenv(key)
     for key in ("HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME",
-                "XDG_STATE_HOME", "XDG_BIN_HOME", "XDG_CONFIG_DIRS", "TMPDIR"):
+                "XDG_STATE_HOME", "XDG_BIN_HOME", "XDG_CONFIG_DIRS", "XDG_RUNTIME_DIR", "TMPDIR"):
         monkeypatch.setenv(key, sandbox.base_env[key])
     before = dict(os.environ)
     yield sandbox
