@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests import uv_releases
-from tests.test_differential import assert_imports, build_cache, limited, live_entries
+from tests.test_differential import assert_imports, build_cache, limited, live_entries, runtime_dir  # noqa: F401
 from uvguard import messages
 from uvguard.invocation import parse
 from uvguard.limited import run_limited
@@ -20,12 +20,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def caches(tmp_path_factory, wheelhouse):
+def caches(tmp_path_factory, wheelhouse, runtime_dir):
     built = {}
 
     def get(writer: str):
         if writer not in built:
-            built[writer] = build_cache(tmp_path_factory.mktemp(f"safety-{writer}"), writer, "symlink", wheelhouse)
+            built[writer] = build_cache(tmp_path_factory.mktemp(f"safety-{writer}"), writer, "symlink", wheelhouse,
+                                         runtime_dir)
         built[writer].restore()
         return built[writer]
 
