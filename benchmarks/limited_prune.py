@@ -1,6 +1,7 @@
 """Limited prune against real `uv cache prune`, on identical copies of a ~50k-file cache.
 
-    python benchmarks/limited_prune.py [--archives 1000] [--files-per-archive 50] [--live 0.1] [--ci] [--uv PATH]
+    python benchmarks/limited_prune.py [--archives 1000] [--files-per-archive 50] [--live 0.1] [--ci]
+                                       [--synced] [--uv PATH]
 
 Builds a cache in uv 0.13's layout (`archive-v0/<id>/<pkg>/*.py`, half of
 the archives referenced from `wheels-v8` by relative links as uv writes them,
@@ -11,6 +12,12 @@ entries given, i.e. without the live-set scan) on the other, with a fraction
 of the archives live. Prints both times, their ratio (budget: limited <=
 1.5x uv) and the peak memory of each process. The figures are measured on
 the machine at hand; nothing here asserts them.
+
+By default the copies are timed fresh, their files not yet written back to
+disk, as a cache is right after the installs of a Docker build step;
+`--synced` writes each copy back first (`sync -f`, off the clock), as a
+cache that has been on disk a while: every unlink then costs several times
+more, for uv and for us alike.
 """
 
 from __future__ import annotations
@@ -80,7 +87,7 @@ class Result:
 
 
 def measure(base: Path, real_uv: str, archives: int, files_per_archive: int = 50, live_fraction: float = 0.1,
-            ci: bool = False, runs: int = 3) -> Result:
+            ci: bool = False, runs: int = 3, synced: bool = False) -> Result:
     template = base / "template"
     entries = build_cache(template, archives, files_per_archive)
     step = max(1, round(1 / live_fraction)) if live_fraction else 0
@@ -92,6 +99,8 @@ def measure(base: Path, real_uv: str, archives: int, files_per_archive: int = 50
     def fresh_copy() -> Path:
         copy = Path(tempfile.mkdtemp(dir=base)) / "cache"
         subprocess.run(["cp", "-a", str(template), str(copy)], check=True)
+        if synced:
+            subprocess.run(["sync", "-f", str(copy)], check=True)
         return copy
 
     def real() -> float:
@@ -143,13 +152,14 @@ def main() -> int:
     parser.add_argument("--files-per-archive", type=int, default=50)
     parser.add_argument("--live", type=float, default=0.1, help="fraction of archives that are live")
     parser.add_argument("--ci", action="store_true", help="prune --ci (removes every unzipped wheel)")
+    parser.add_argument("--synced", action="store_true", help="write each copy back to disk before timing it")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--uv", default=None, help="the real uv (default: the newest pinned test release)")
     parser.add_argument("--dir", default=None, help="where to build the caches (default: the temp dir)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="uvguard-bench-", dir=options.dir) as tmp:
         result = measure(Path(tmp), options.uv or pinned_uv(), options.archives, options.files_per_archive,
-                         options.live, options.ci, options.repeat)
+                         options.live, options.ci, options.repeat, options.synced)
     print(f"cache: {result.files} files in {result.entries} archives (half referenced), {result.live} live")
     for name, figures in result.times.items():
         print(figure_line(name, figures))
