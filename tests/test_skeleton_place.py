@@ -123,10 +123,11 @@ def crashed_skeleton(place: Path, name: str, lock: bool = True, age: float = 0.0
 
 
 def test_sweep_removes_what_no_running_uvguard_holds(tmp_path):
-    crashed = crashed_skeleton(tmp_path, "crashed")
-    unlocked_old = crashed_skeleton(tmp_path, "unlocked-old", lock=False, age=3600)
-    unlocked_young = crashed_skeleton(tmp_path, "unlocked-young", lock=False)
-    running = crashed_skeleton(tmp_path, "running")
+    crashed = crashed_skeleton(tmp_path, "crashed", age=3600)
+    unlocked = crashed_skeleton(tmp_path, "unlocked", lock=False, age=3600)
+    young = crashed_skeleton(tmp_path, "young")  # may be about to take its lock
+    young_unlocked = crashed_skeleton(tmp_path, "young-unlocked", lock=False)
+    running = crashed_skeleton(tmp_path, "running", age=3600)
     other = tmp_path / "someone-elses-file"
     other.write_text("")
     holder = subprocess.Popen(
@@ -138,13 +139,13 @@ def test_sweep_removes_what_no_running_uvguard_holds(tmp_path):
         sweep_crashed_skeletons(tmp_path)
     finally:
         holder.communicate("")
-    assert not crashed.exists() and not unlocked_old.exists()
-    assert unlocked_young.is_dir() and running.is_dir() and other.is_file()
+    assert not crashed.exists() and not unlocked.exists()
+    assert young.is_dir() and young_unlocked.is_dir() and running.is_dir() and other.is_file()
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a directory another user's")
 def test_sweep_leaves_other_users_skeletons_alone(tmp_path):
-    theirs = crashed_skeleton(tmp_path, "theirs")
+    theirs = crashed_skeleton(tmp_path, "theirs", age=3600)
     for path in (theirs, theirs / "lock"):
         os.chown(path, 65534, 65534)
     sweep_crashed_skeletons(tmp_path)

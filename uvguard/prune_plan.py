@@ -150,8 +150,9 @@ def sweep_crashed_skeletons(place: Path, grace: float = 60.0) -> None:
     """Remove this user's skeletons in `place` that no running uvguard holds.
 
     A running one holds the flock on its `lock` file (which also works across
-    containers sharing `/dev/shm`); one without a lock file is given `grace`
-    seconds, the time between creating the directory and its lock.
+    containers sharing `/dev/shm`, where pids would not). One younger than
+    `grace` seconds is left alone whatever its lock says: it may be between
+    creating its directory and locking it.
     """
     try:
         names = [name for name in os.listdir(place) if name.startswith(MEMORY_SKELETON_PREFIX)]
@@ -161,12 +162,14 @@ def sweep_crashed_skeletons(place: Path, grace: float = 60.0) -> None:
         path = os.path.join(place, name)
         try:
             info = os.lstat(path)
-            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-                continue
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or time.time() - info.st_mtime < grace:
+            continue
+        try:
             lock = os.open(os.path.join(path, "lock"), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
-            if time.time() - info.st_mtime > grace:
-                shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(path, ignore_errors=True)
             continue
         except OSError:
             continue
