@@ -243,6 +243,21 @@ def test_invalid_policy_exits_2_and_never_blocks_passthrough(machine, text, mess
     assert machine.uv("pip", "list", "--python", str(venv)).returncode == 0
 
 
+def test_an_unparsable_pyproject_fails_safe_and_says_why(machine):
+    """uv only warns about it; uvguard cannot tell whether it holds `[tool.uvguard]`, so it stops."""
+    venv = machine.symlink_venv("app", "purepkg")
+    project = machine.write(venv.parent / "pyproject.toml", "[project\nname = 1\n")
+    before = machine.cache_listing()
+    result = machine.uv("cache", "prune", "--ci", cwd=venv.parent)
+    assert result.returncode == 2
+    first, *rest = result.stderr.splitlines()
+    assert first == f"error: Failed to parse `{project}`: line 1, column 9: expected ']' at the end of a table declaration"
+    assert rest == ["hint: uvguard cannot tell whether this file holds a project policy (`[tool.uvguard]`) until "
+                    "it parses; fix it (uv only warns about it); the cache is untouched"]
+    assert machine.cache_listing() == before
+    assert machine.uv("pip", "list", "--python", str(venv), cwd=venv.parent).returncode == 0
+
+
 def test_no_cache_runs_uv_on_its_temporary_cache(machine):
     venv = machine.symlink_venv("app", "purepkg")
     before = machine.cache_listing()

@@ -228,7 +228,12 @@ def _project_file(start: Path, env: Mapping[str, str]) -> list[PolicyFile]:
             return [read_policy_file(candidate, "project", env)]
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file():
-            data = load_toml(pyproject, PolicyError)
+            try:
+                data = load_toml(pyproject, PolicyError)
+            except PolicyError as error:
+                raise PolicyError(error.message, hint=(
+                    "uvguard cannot tell whether this file holds a project policy (`[tool.uvguard]`) "
+                    "until it parses; fix it (uv only warns about it); the cache is untouched")) from None
             if isinstance(data.get("tool"), dict) and "uvguard" in data["tool"]:
                 return [read_policy_file(pyproject, "project", env)]
     return []
