@@ -154,7 +154,8 @@ def environments_under(path: Path) -> set[Path]:
 
 
 @pytest.mark.parametrize("scenario", ["venv-in-member", "venv-directory", "sync-member", "sync-env-var",
-                                      "pip-nearest", "venv-path"])
+                                      "pip-nearest", "venv-path", "venv-path-from-a-linked-cwd",
+                                      "venv-directory-link-dotdot"])
 def test_resolution_matches_where_real_uv_created_the_environment(sandbox, shim, wheelhouse, scenario):
     root = write_project(sandbox.work / "ws", "ws", '[tool.uv.workspace]\nmembers = ["packages/*"]\n')
     member = write_project(root / "packages" / "m", "m")
@@ -173,8 +174,16 @@ def test_resolution_matches_where_real_uv_created_the_environment(sandbox, shim,
         (member / "src" / "deep").mkdir()
         run_shim(shim, sandbox, "pip", "install", *find_links, "purepkg", cwd=member / "src" / "deep",
                  UV_PYTHON="")
-    else:
+    elif scenario == "venv-path":
         run_shim(shim, sandbox, "venv", "-p", sandbox.env()["UV_PYTHON"], "../../elsewhere", cwd=member)
+    elif scenario == "venv-path-from-a-linked-cwd":
+        # A shell that entered the member through a link keeps that path in $PWD; uv's cwd is physical.
+        (sandbox.work / "link").symlink_to(member / "src")
+        run_shim(shim, sandbox, "venv", "../env", cwd=sandbox.work / "link", PWD=str(sandbox.work / "link"))
+    else:
+        # `link/..` is the parent of the link's target, as the OS reads it after uv's chdir.
+        (sandbox.work / "link").symlink_to(member / "src")
+        run_shim(shim, sandbox, "--directory", "link/..", "venv", "--no-project", "here", cwd=sandbox.work)
     created = environments_under(sandbox.work)
     assert len(created) == 1, created
     with open(registry.registry_path(sandbox.env())) as handle:

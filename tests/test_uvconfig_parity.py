@@ -356,3 +356,18 @@ def test_cache_dir_with_dotdot_after_a_symlink_is_the_one_uv_clears(sandbox):
     sandbox.uv(*args, cwd=sandbox.work)
     assert not (deep / "c" / "archive-v0").exists() and (sandbox.work / "c" / "archive-v0").exists()
     assert ours.cache_dir == deep / "c"
+
+
+def test_directory_with_dotdot_after_a_symlink_is_where_uv_works(sandbox):
+    """uv chdirs into `--directory` and reads its cwd back: `link/..` is the parent of the link's target."""
+    deep = sandbox.root / "deep"
+    (deep / "x").mkdir(parents=True)
+    (sandbox.work / "link").symlink_to(deep / "x")
+    for cache in (deep / "c", sandbox.work / "c"):
+        (cache / "archive-v0" / "entry").mkdir(parents=True)
+    args = ["--directory", "link/..", "--cache-dir", "c", "cache", "clean"]
+    version = tuple(int(part) for part in uv_releases.LATEST.split("."))
+    ours = effective_config(parse(args), sandbox.env(), sandbox.work, uv_version=version)
+    sandbox.uv(*args, cwd=sandbox.work)
+    assert not (deep / "c" / "archive-v0").exists() and (sandbox.work / "c" / "archive-v0").exists()
+    assert ours.cache_dir == deep / "c" and ours.working_dir == deep

@@ -278,9 +278,9 @@ def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[s
     """What a recorded command wrote to: environment paths, or `TOOLS_PREFIX` + uv's tool directory."""
     memo = {} if memo is None else memo
     line = read_command_line(record.args)
-    working_dir = os.path.join(record.cwd, line.options.get("directory") or record.env.get("UV_WORKING_DIR")
-                               or record.env.get("UV_WORKING_DIRECTORY") or "")
-    working_dir = os.path.normpath(working_dir)
+    directory = (line.options.get("directory") or record.env.get("UV_WORKING_DIR")
+                 or record.env.get("UV_WORKING_DIRECTORY") or "")
+    working_dir = _physical(os.path.join(record.cwd, directory), memo)
     words = line.words
     if not words:
         return ()
@@ -293,6 +293,19 @@ def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[s
     if words[:2] in (("tool", "install"), ("tool", "upgrade")):
         return (TOOLS_PREFIX + tool_dir(record.env, working_dir),)
     return ()
+
+
+def _physical(path: str, memo: dict) -> str:
+    """The directory uv worked in: `getcwd()` after its chdir, so without links or `..`.
+
+    The recorded cwd is the shell's `$PWD`, which keeps the links it was entered
+    through; a relative `../env` or `--directory link/..` means something else
+    from there than from where uv stood.
+    """
+    key = ("physical", path)
+    if key not in memo:
+        memo[key] = os.path.realpath(path)
+    return memo[key]
 
 
 def _project_dir(line: CommandLine, env: Mapping[str, str], working_dir: str) -> str:

@@ -107,7 +107,8 @@ def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path
         directory = (env["UV_WORKING_DIRECTORY"], "UV_WORKING_DIRECTORY")
     working_dir = cwd
     if directory is not None:
-        working_dir = Path(os.path.normpath(cwd / directory[0])) if directory[0] else Path("")
+        # uv chdirs there and reads the cwd back: a physical path, `link/..` as the OS takes it.
+        working_dir = Path(os.path.realpath(cwd / directory[0])) if directory[0] else Path("")
         if not directory[0] or not working_dir.is_dir():
             raise ConfigError(f"No such file or directory (os error 2): `{directory[0]}` (from {directory[1]})")
     project = option_value(invocation, env, "project", "UV_PROJECT" if newer(PROJECT_ENV_SINCE) else None)
