@@ -152,6 +152,30 @@ def test_argv_reaches_uv_byte_for_byte(sandbox, shim, front):
     assert recorded(out)["argv"] == args
 
 
+LOCALE_STANDIN = """#!/bin/sh
+printf '%s|%s' "${LC_CTYPE+set:}${LC_CTYPE-}" "${UVGUARD_SHIM_LC_CTYPE+set:}${UVGUARD_SHIM_LC_CTYPE-}" > "$STANDIN_OUT"
+"""
+
+
+@pytest.mark.parametrize("lc_ctype", [None, "C", "POSIX", ""])
+@pytest.mark.parametrize("args", [["cache", "prune", "--help"], ["pip", "list"]])
+def test_uv_sees_the_callers_lc_ctype_after_the_python_side(sandbox, lc_ctype, args):
+    """In a C locale Python sets LC_CTYPE=C.UTF-8 for itself and its children (PEP 538);
+    a line handed to the Python side must still reach uv with the caller's LC_CTYPE.
+    The stand-in is sh here: a Python one would be coerced itself."""
+    real = sandbox.root / "sh-bin" / "uv"
+    real.parent.mkdir()
+    real.write_text(LOCALE_STANDIN)
+    real.chmod(0o755)
+    shim = make_shim(sandbox.root / "shim-bin", real)
+    out = sandbox.root / "out"
+    env = {k: v for k, v in sandbox.env(STANDIN_OUT=out, LANG="C").items() if k not in ("LC_ALL", "LC_CTYPE")}
+    if lc_ctype is not None:
+        env["LC_CTYPE"] = lc_ctype
+    assert run(shim, args, env).returncode == 0
+    assert out.read_text() == ("" if lc_ctype is None else f"set:{lc_ctype}") + "|"
+
+
 @pytest.mark.parametrize("front", FRONTS)
 @pytest.mark.parametrize("code", [0, 1, 2, 3, 42, 255])
 def test_exit_code_and_stdin_pass_through(sandbox, shim, front, code):

@@ -18,6 +18,8 @@ from uvguard.errors import UvguardError, report
 from uvguard.invocation import parse, writes_environment
 from uvguard.realuv import exec_uv, find_real_uv, uv_version
 
+LOCALE_VARIABLE = "UVGUARD_SHIM_LC_CTYPE"  # the caller's LC_CTYPE, from the sh front
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     shim, recorded, args = argv[0], argv[1] or None, argv[2:]
     env = os.environ
+    restore_locale(env)
     try:
         real = find_real_uv(env, shim, recorded)
     except UvguardError as error:
@@ -49,6 +52,22 @@ def main(argv: list[str] | None = None) -> int:
     from uvguard.guard import run
 
     return run(invocation, real, dict(env), cwd, version)
+
+
+def restore_locale(env) -> None:
+    """Undo Python's C-locale coercion in `env`, from what the sh front saw.
+
+    Python sets `LC_CTYPE=C.UTF-8` in its own environment when the locale is
+    C or POSIX (PEP 538), and every uv we start would inherit it. The sh front
+    passes the caller's LC_CTYPE as `set:VALUE`, or empty when it was unset.
+    """
+    before = env.pop(LOCALE_VARIABLE, None)
+    if before is None:
+        return  # called directly, not through the sh front
+    if before.startswith("set:"):
+        env["LC_CTYPE"] = before[len("set:"):]
+    else:
+        env.pop("LC_CTYPE", None)
 
 
 if __name__ == "__main__":

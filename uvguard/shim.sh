@@ -68,6 +68,9 @@ else
   esac
 fi
 if [ -n "$uvguard_handoff" ]; then
+  # Python coerces a C locale by setting LC_CTYPE (PEP 538; -I cannot turn that
+  # off); the Python side puts the caller's LC_CTYPE back before uv sees it.
+  export UVGUARD_SHIM_LC_CTYPE="${LC_CTYPE+set:}${LC_CTYPE-}"
   exec "$uvguard_python" -I -m uvguard.shim "$0" "$uvguard_recorded_uv" "$@"
 fi
 
