@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 from uvguard.prune_plan import build_skeleton
@@ -56,3 +57,24 @@ def test_absolute_links_with_a_trailing_slash_still_reach_the_archive_stand_in(t
         link = skeleton / "wheels-v6" / "pypi" / name
         assert os.path.realpath(link) == str(skeleton / "archive-v0" / "abc"), name
         assert os.path.exists(link), name
+
+
+def test_archive_stand_ins_survive_the_hard_link_limit(tmp_path, monkeypatch):
+    """ext4 allows 65,000 links to one file; past that each stand-in needs a new empty file."""
+    cache = tmp_path / "cache"
+    for index in range(5):
+        (cache / "archive-v0" / f"entry{index}").mkdir(parents=True)
+    real_link, links = os.link, {}
+
+    def link_with_a_limit_of_two(source, target, *args, **kwargs):
+        if links.get(source, 0) >= 2:
+            raise OSError(errno.EMLINK, "Too many links", source)
+        links[source] = links.get(source, 0) + 1
+        real_link(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "link", link_with_a_limit_of_two)
+    skeleton, outside = skeleton_of(cache, tmp_path)
+    stand_ins = sorted((skeleton / "archive-v0").iterdir())
+    assert [path.name for path in stand_ins] == [f"entry{index}" for index in range(5)]
+    assert len({os.stat(path).st_ino for path in stand_ins}) == 3  # 2 + 2 + 1 links
+    assert all(os.stat(path).st_size == 0 for path in stand_ins)
