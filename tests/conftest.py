@@ -9,8 +9,10 @@ from `sandbox.env(...)`, never from the developer's.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +115,17 @@ def isolated_environment(tmp_path, monkeypatch):
 def sandbox(isolated_environment) -> Sandbox:
     """The isolated machine of this test (HOME, XDG dirs, cache, cwd)."""
     return isolated_environment
+
+
+@pytest.fixture(scope="module")
+def runtime_dir(tmp_path_factory):
+    """The skeletons' memory filesystem: a private directory in /dev/shm (the disk when there is none)."""
+    parent = "/dev/shm" if os.path.isdir("/dev/shm") else str(tmp_path_factory.mktemp("runtime"))
+    path = Path(tempfile.mkdtemp(prefix="uvguard-tests-", dir=parent))
+    yield path
+    leftovers = os.listdir(path)
+    shutil.rmtree(path)
+    assert not leftovers, f"skeletons left in the memory filesystem: {leftovers}"
 
 
 @pytest.fixture(scope="session")

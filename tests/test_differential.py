@@ -18,7 +18,6 @@ import io
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -103,17 +102,6 @@ def build_cache(root: Path, writer: str, link_mode: str, wheelhouse: Path, runti
     for name in ("cache", "venv"):
         subprocess.run(["cp", "-a", str(root / name), str(root / "pristine" / name)], check=True)
     return built
-
-
-@pytest.fixture(scope="module")
-def runtime_dir(tmp_path_factory):
-    """The skeletons' memory filesystem: a private directory in /dev/shm (the disk when there is none)."""
-    parent = "/dev/shm" if os.path.isdir("/dev/shm") else str(tmp_path_factory.mktemp("runtime"))
-    path = Path(tempfile.mkdtemp(prefix="uvguard-tests-", dir=parent))
-    yield path
-    leftovers = os.listdir(path)
-    shutil.rmtree(path)
-    assert not leftovers, f"skeletons left in the memory filesystem: {leftovers}"
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import pytest
 
 from tests import uv_releases
 from tests.conftest import make_sandbox
-from tests.test_differential import BuiltCache, covered, limited, live_entries, runtime_dir, tree  # noqa: F401
+from tests.test_differential import BuiltCache, covered, limited, live_entries, tree
 from tests.wheelfactory import build_sdist
 
 pytestmark = pytest.mark.slow

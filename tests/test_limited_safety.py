@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests import uv_releases
-from tests.test_differential import assert_imports, build_cache, limited, live_entries, runtime_dir  # noqa: F401
+from tests.test_differential import assert_imports, build_cache, limited, live_entries
 from uvguard import messages
 from uvguard.invocation import parse
 from uvguard.limited import run_limited
