@@ -16,6 +16,7 @@ import pytest
 
 from tests import uv_releases
 from uvguard import prune_plan
+from uvguard.errors import OperationFailed
 from uvguard.invocation import parse
 from uvguard.prune_plan import build_skeleton, memory_dirs, removal_plan, sweep_crashed_skeletons
 
@@ -33,7 +34,7 @@ def memory_dir():
 
 
 def cache_with_pointers(root: Path) -> Path:
-    """uv 0.13's layout: a referenced and an unreferenced archive, a revision pointer, a large built wheel."""
+    """uv 0.13's layout: a referenced and an unreferenced archive, a revision pointer, a built wheel and its source."""
     (root / "archive-v0" / "kept" / "pkg").mkdir(parents=True)
     (root / "archive-v0" / "kept" / "pkg" / "__init__.py").write_text("x = 1\n")
     (root / "archive-v0" / "gone" / "pkg").mkdir(parents=True)
@@ -43,14 +44,22 @@ def cache_with_pointers(root: Path) -> Path:
     (wheel / "1.0-py3-none-any").symlink_to("../../../archive-v0/kept")
     revision = root / "sdists-v11" / "pypi" / "built" / "1.0"
     revision.mkdir(parents=True)
-    (revision / "built-1.0-py3-none-any.whl").write_bytes(b"\1" * (prune_plan._LARGE_FILE + 1))
+    (revision / "built-1.0-py3-none-any.whl").write_bytes(b"\1" * 100_000)
+    (revision / "metadata.msgpack").write_bytes(b"\x82metadata")
+    (revision / "src" / "built").mkdir(parents=True)
+    (revision / "src" / "built" / "__init__.py").write_text("x = 1\n" * 1000)
     (root / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
     return root
 
 
-def test_memory_dirs_are_the_runtime_dir_then_dev_shm(tmp_path):
-    runtime = tmp_path / "run"
-    runtime.mkdir()
+def private_dir(path: Path, mode: int = 0o700) -> Path:
+    path.mkdir()
+    path.chmod(mode)
+    return path
+
+
+def test_memory_dirs_are_a_private_runtime_dir_then_dev_shm(tmp_path):
+    runtime = private_dir(tmp_path / "run")
     shm = [SHM] if SHM.is_dir() else []
     assert memory_dirs({"XDG_RUNTIME_DIR": str(runtime)}) == [runtime, *shm]
     assert memory_dirs({"XDG_RUNTIME_DIR": "relative/run"}) == shm
@@ -58,17 +67,40 @@ def test_memory_dirs_are_the_runtime_dir_then_dev_shm(tmp_path):
     assert memory_dirs({}) == shm
 
 
+@pytest.mark.parametrize("kind", ["group-readable", "world-writable", "a-link"])
+def test_a_runtime_dir_others_can_reach_is_not_used(tmp_path, kind):
+    """uv deletes whatever its cache dir leads to: a skeleton must sit where no one else can swap it."""
+    if kind == "a-link":
+        runtime = tmp_path / "run"
+        runtime.symlink_to(private_dir(tmp_path / "target"))
+    else:
+        runtime = private_dir(tmp_path / "run", 0o750 if kind == "group-readable" else 0o777)
+    assert memory_dirs({"XDG_RUNTIME_DIR": str(runtime)}) == ([SHM] if SHM.is_dir() else [])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to another user")
+def test_another_users_runtime_dir_is_not_used(tmp_path):
+    """`su` without `-` keeps the other user's XDG_RUNTIME_DIR; its owner could swap our skeleton."""
+    runtime = private_dir(tmp_path / "run")
+    os.chown(runtime, 65534, 65534)
+    assert memory_dirs({"XDG_RUNTIME_DIR": str(runtime)}) == ([SHM] if SHM.is_dir() else [])
+
+
 @needs_shm
-def test_across_filesystems_files_are_copied_and_large_ones_are_sparse(sandbox, memory_dir):
+def test_across_filesystems_only_parsed_files_are_copied(sandbox, memory_dir):
     cache = cache_with_pointers(sandbox.cache)
+    if os.stat(cache).st_dev == os.stat(memory_dir).st_dev:
+        pytest.skip("the test's temp dir is on /dev/shm's filesystem")
     skeleton = memory_dir / "cache"
     build_skeleton(cache, skeleton, memory_dir / "outside")
     pointer = skeleton / "wheels-v8" / "pypi" / "pkg" / "1.0-py3-none-any.http"
     assert pointer.read_bytes() == b"pointer" * 10
-    assert os.stat(pointer).st_dev != os.stat(cache).st_dev
-    large = skeleton / "sdists-v11" / "pypi" / "built" / "1.0" / "built-1.0-py3-none-any.whl"
-    assert large.stat().st_size == prune_plan._LARGE_FILE + 1
-    assert large.stat().st_blocks == 0  # a hole: no memory spent on a file uv never reads
+    revision = skeleton / "sdists-v11" / "pypi" / "built" / "1.0"
+    assert (revision / "metadata.msgpack").read_bytes() == b"\x82metadata"
+    for stand_in in (revision / "built-1.0-py3-none-any.whl", revision / "src" / "built" / "__init__.py"):
+        original = cache / stand_in.relative_to(skeleton)
+        assert stand_in.stat().st_size == original.stat().st_size
+        assert stand_in.stat().st_blocks == 0, stand_in  # a hole: no memory spent on a file uv never reads
     assert os.readlink(skeleton / "wheels-v8" / "pypi" / "pkg" / "1.0-py3-none-any") == "../../../archive-v0/kept"
 
 
@@ -87,27 +119,62 @@ def test_the_plan_is_made_in_the_memory_dir_and_leaves_nothing_there(sandbox, me
     assert not list(cache.glob(".uvguard-skeleton-*"))
 
 
-def test_a_full_memory_dir_falls_back_to_the_cache(sandbox, tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure", ["building", "uv"])
+def test_a_failure_in_memory_falls_back_to_the_cache(sandbox, tmp_path, monkeypatch, failure):
     cache = cache_with_pointers(sandbox.cache)
-    full = tmp_path / "full"
-    full.mkdir()
-    original = prune_plan.build_skeleton
+    full = private_dir(tmp_path / "full")
+    build, run_uv = prune_plan.build_skeleton, prune_plan._run_uv_on
     made_in = []
 
-    def build(c, skeleton, outside):
+    def build_failing_in_memory(c, skeleton, outside):
         made_in.append(skeleton.parent.parent)
-        if skeleton.parent.parent == full:
+        if skeleton.parent.parent == full and failure == "building":
             (skeleton / "partial").mkdir(parents=True)
             raise OSError(errno.ENOSPC, "No space left on device")
-        return original(c, skeleton, outside)
+        return build(c, skeleton, outside)
 
-    monkeypatch.setattr(prune_plan, "memory_dirs", lambda env: [full])
-    monkeypatch.setattr(prune_plan, "build_skeleton", build)
+    def uv_failing_in_memory(skeleton, *args):
+        if skeleton.parent.parent == full and failure == "uv":
+            raise OperationFailed("uv exited 2 on a skeleton of the cache")
+        return run_uv(skeleton, *args)
+
+    monkeypatch.setattr(prune_plan, "build_skeleton", build_failing_in_memory)
+    monkeypatch.setattr(prune_plan, "_run_uv_on", uv_failing_in_memory)
     config = SimpleNamespace(cache_dir=cache, no_cache=False)
-    plan = removal_plan(parse(["cache", "prune"]), config, UV, sandbox.env())
+    plan = removal_plan(parse(["cache", "prune"]), config, UV, sandbox.env(XDG_RUNTIME_DIR=str(full)))
     assert plan.remove == ("archive-v0/gone",)
     assert made_in == [full, cache]
     assert os.listdir(full) == []  # the partial skeleton went too
+    assert not list(cache.glob(".uvguard-skeleton-*"))
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 64 KiB memory filesystem of our own, when this machine lets us mount one."""
+    mount = private_dir(tmp_path / "tiny")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_memory_dir_that_fills_up_falls_back_to_the_cache(sandbox, tiny_tmpfs, monkeypatch):
+    """A real ENOSPC halfway through: each copied pointer takes a page, 64 KiB holds 16."""
+    cache = cache_with_pointers(sandbox.cache)
+    build, made_in = prune_plan.build_skeleton, []
+    monkeypatch.setattr(prune_plan, "build_skeleton",
+                        lambda c, skeleton, outside: made_in.append(skeleton.parent.parent) or build(c, skeleton, outside))
+    wheels = cache / "wheels-v8" / "pypi"
+    for index in range(40):
+        (wheels / f"extra{index}").mkdir()
+        (wheels / f"extra{index}" / "1.0-py3-none-any.http").write_bytes(b"pointer")
+    config = SimpleNamespace(cache_dir=cache, no_cache=False)
+    env = sandbox.env(XDG_RUNTIME_DIR=str(tiny_tmpfs))
+    plan = removal_plan(parse(["cache", "prune"]), config, UV, env)
+    assert plan.remove == ("archive-v0/gone",)
+    assert made_in == [tiny_tmpfs, cache]
+    assert os.listdir(tiny_tmpfs) == []
     assert not list(cache.glob(".uvguard-skeleton-*"))
 
 
@@ -143,7 +210,7 @@ def test_sweep_removes_what_no_running_uvguard_holds(tmp_path):
     assert young.is_dir() and young_unlocked.is_dir() and running.is_dir() and other.is_file()
 
 
-@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a directory another user's")
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another user's")
 def test_sweep_leaves_other_users_skeletons_alone(tmp_path):
     theirs = crashed_skeleton(tmp_path, "theirs", age=3600)
     for path in (theirs, theirs / "lock"):

@@ -22,18 +22,23 @@ still missing the next release. The skeleton is cheap because uv removes
   to an empty stand-in beside the skeleton, so even a uv that follows links
   while deleting (< 0.11.20) can only empty a stand-in.
 
-Where: first in a memory filesystem (`$XDG_RUNTIME_DIR`, else `/dev/shm`),
-because creating and removing thousands of directories and links there costs
-a fraction of what it costs on a journaled disk (0.06 s against 0.2–0.27 s
-for the 50k-file cache of `benchmarks/limited_prune.py`, and nothing written
-to the cache's disk). Files cannot be hard-linked across filesystems, so there
-they are copied, except files over 1 MiB: those become sparse files of the
-same size (uv reads only small pointer files: revisions, metadata). A memory
-skeleton holds an flock for its lifetime, and the next run sweeps any whose
-lock is free (a crash). When no memory filesystem is usable or it fills up,
-the skeleton is built in `<cache>/.uvguard-skeleton-*` instead: same
-filesystem (hard links work), and an unknown top-level entry that any uv's
-own prune or clean deletes if we crash.
+Where: first in a memory filesystem, because creating and removing thousands
+of directories and links there costs a fraction of what it costs on a
+journaled disk (0.06 s against 0.2–0.27 s for the 50k-file cache of
+`benchmarks/limited_prune.py`, and nothing written to the cache's disk). Only
+a place no other user can tamper with while uv runs on it will do (uv deletes
+whatever its cache dir leads to): `$XDG_RUNTIME_DIR` when it is a directory
+of ours that only we can enter, as the XDG spec has it, else `/dev/shm` when
+it has the sticky bit. Files cannot be hard-linked across filesystems, and
+copying a cache's source trees and built wheels into memory would take more
+than it saves, so there only the files uv parses (`.http`, `.rev`,
+`.msgpack`, `.rkyv` pointers and metadata) are copied; every other file
+becomes a sparse file of the same size. A memory skeleton holds an flock
+for its lifetime, and each run sweeps those whose lock is free (a crash).
+When no memory filesystem is usable, or building or running uv there fails
+(it filled up), the skeleton is built in `<cache>/.uvguard-skeleton-*`
+instead: same filesystem (hard links work), and an unknown top-level entry
+that any uv's own prune or clean deletes if we crash.
 
 Real uv then runs `cache prune [--ci]` / `cache clean PKG...` on the
 skeleton, and whatever vanished is the plan.
@@ -61,7 +66,8 @@ from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, Invocatio
 MARKERS = frozenset({"CACHEDIR.TAG", ".gitignore", ".git", ".lock"})
 SKELETON_PREFIX = ".uvguard-skeleton-"
 MEMORY_SKELETON_PREFIX = "uvguard-skeleton-"
-_LARGE_FILE = 1 << 20  # bytes; larger files become sparse stand-ins in a memory skeleton
+# The files uv reads while pruning or cleaning; a memory skeleton copies only these.
+PARSED_SUFFIXES = (".http", ".rev", ".msgpack", ".rkyv")
 # Directories uv removes whole without looking inside: the skeleton keeps them empty.
 _OPAQUE = re.compile(r"^(archive-v\d+|environments-v\d+)/[^/]+$")
 _ARCHIVE_ENTRY = re.compile(r"^archive-v\d+/[^/]+$")
@@ -97,21 +103,46 @@ def removal_plan(invocation: Invocation, config, real_uv: str, env: Mapping[str,
         return Plan(operation, cache_dir, clean_all_paths(cache_dir))
     if operation not in (PRUNE, PRUNE_CI, CLEAN_PACKAGES):
         raise ValueError(f"not a cache operation: {operation}")
-    for place in memory_dirs(env):
+    memory = memory_dirs(env)
+    for place in memory:
+        sweep_crashed_skeletons(place)
+    removed = None
+    if memory:
         try:
-            removed = _removed_on_skeleton(place, cache_dir, invocation, real_uv, env)
-            break
-        except OSError:
-            continue  # missing, not writable, or full: the cache itself always has room for one
-    else:
+            removed = _removed_on_skeleton(memory[0], cache_dir, invocation, real_uv, env)
+        except (OSError, OperationFailed):
+            pass  # full, most likely: the cache has room, and a real problem shows up there too
+    if removed is None:
         removed = _removed_on_skeleton(cache_dir, cache_dir, invocation, real_uv, env)
     return Plan(operation, cache_dir, topmost(path for path in removed if path not in MARKERS))
 
 
 def memory_dirs(env: Mapping[str, str]) -> list[Path]:
-    """Where a skeleton is cheap to build: the user's runtime dir, then /dev/shm."""
+    """Memory filesystems where a skeleton is safe from other users, best first.
+
+    `$XDG_RUNTIME_DIR` only when it is a real directory owned by us and closed
+    to everyone else (the XDG spec's promise, not always kept: `su` without
+    `-` keeps the other user's); `/dev/shm` only with the sticky bit, so no one
+    else can rename our directory in it.
+    """
+    places = []
     runtime = env.get("XDG_RUNTIME_DIR", "")
-    return [Path(d) for d in (runtime, "/dev/shm") if os.path.isabs(d) and os.path.isdir(d)]
+    if os.path.isabs(runtime) and _is_dir(runtime, lambda info: info.st_uid == os.geteuid()
+                                          and not info.st_mode & 0o077):
+        places.append(Path(runtime))
+    shm = os.path.realpath("/dev/shm")  # a link there (old Debian: /run/shm) is root's
+    if _is_dir(shm, lambda info: info.st_mode & stat.S_ISVTX and info.st_uid in (0, os.geteuid())):
+        places.append(Path(shm))
+    return places
+
+
+def _is_dir(path: str, condition) -> bool:
+    """`path` is a directory itself (not a link to one) and `condition(its lstat)` holds."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and bool(condition(info))
 
 
 def _removed_on_skeleton(place: Path, cache_dir: Path, invocation: Invocation, real_uv: str,
@@ -131,7 +162,6 @@ def _skeleton_dir(place: Path, cache_dir: Path) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix=SKELETON_PREFIX, dir=cache_dir) as work:
             yield Path(work)
         return
-    sweep_crashed_skeletons(place)
     work = tempfile.mkdtemp(prefix=MEMORY_SKELETON_PREFIX, dir=place)
     try:
         lock = os.open(os.path.join(work, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -164,7 +194,7 @@ def sweep_crashed_skeletons(place: Path, grace: float = 60.0) -> None:
             info = os.lstat(path)
         except OSError:
             continue
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or time.time() - info.st_mtime < grace:
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or time.time() - info.st_mtime < grace:
             continue
         try:
             lock = os.open(os.path.join(path, "lock"), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -296,13 +326,11 @@ class _SkeletonBuilder:
                 os.link(entry.path, target)
             except OSError:
                 shutil.copyfile(entry.path, target)  # protected_hardlinks
+        elif name.endswith(PARSED_SUFFIXES):
+            shutil.copyfile(entry.path, target)
         else:
-            size = entry.stat(follow_symlinks=False).st_size
-            if size <= _LARGE_FILE:
-                shutil.copyfile(entry.path, target)
-            else:
-                with open(target, "xb") as stand_in:
-                    stand_in.truncate(size)
+            with open(target, "xb") as stand_in:  # sources, wheels: uv only lists and removes them
+                stand_in.truncate(entry.stat(follow_symlinks=False).st_size)
 
     def copy_link(self, source: str, target: str) -> None:
         text = os.readlink(source)
