@@ -94,6 +94,25 @@ def make_sandbox(root: Path) -> Sandbox:
     return Sandbox(root=root, home=home, cache=root / "cache", work=work, base_env=env)
 
 
+def unprivileged_command() -> list[str]:
+    """A prefix that runs this test's Python as a user permissions stop; skips the test without one.
+
+    Empty when we are not root; as root, `setpriv`/`runuser` to nobody, provided
+    this interpreter can run as nobody at all (a Python under /root cannot).
+    """
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv"):
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    elif shutil.which("runuser"):
+        prefix = ["runuser", "-u", "nobody", "--"]
+    else:
+        pytest.skip("running as root without setpriv or runuser: chmod 000 does not stop root")
+    if subprocess.run([*prefix, sys.executable, "-c", "pass"], capture_output=True, cwd="/").returncode != 0:
+        pytest.skip(f"{sys.executable} does not run as nobody (its files are root's only)")
+    return prefix
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path, monkeypatch):
     """Point HOME/XDG/TMPDIR at tmp dirs, scrub UV_*; fail a test that leaks changes."""

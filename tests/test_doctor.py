@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, uv_path
+from tests.conftest import REPO, unprivileged_command, uv_path
 from tests.wheelfactory import _record_line
 
 UVGUARD = (sys.executable, "-c", "from uvguard.cli import main; raise SystemExit(main())")
@@ -264,9 +264,7 @@ def test_no_environment_known_says_how_to_name_one(sandbox):
 
 def test_unreadable_directory_is_an_error_not_healthy():
     """Only meaningful for a user that permissions stop: run doctor as nobody when we are root."""
-    if os.geteuid() == 0 and not shutil.which("setpriv"):
-        pytest.skip("running as root without setpriv: chmod 000 does not stop root")
-    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    as_user = unprivileged_command()
     shared = Path(tempfile.mkdtemp(prefix="uvguard-doctor-", dir="/tmp"))
     try:
         shared.chmod(0o755)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO, unprivileged_command
 from uvguard.live_set import GONE, OK, UNLINKED, UNREADABLE, scan_live_set
 from uvguard.roots import Root
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def make_env(sandbox, wheelhouse, path: Path, *packages: str, link_mode: str = "symlink") -> Path:
@@ -148,8 +148,6 @@ def test_missing_root_is_gone_and_an_environment_pointing_elsewhere_is_unlinked(
 
 # --- unreadable roots: only meaningful for a user that permissions stop ---------------------------
 
-_UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
 _SCAN_AS_USER = """
 import json, sys
 from uvguard.live_set import scan_live_set
@@ -161,14 +159,7 @@ print(json.dumps(live.to_json()))
 
 
 def _scan_unprivileged(cache: Path, *paths: Path) -> dict:
-    if os.geteuid() != 0:
-        command = [sys.executable]
-    elif shutil.which("setpriv"):
-        command = [*_UNPRIVILEGED, sys.executable]
-    elif shutil.which("runuser"):
-        command = ["runuser", "-u", "nobody", "--", sys.executable]
-    else:
-        pytest.skip("running as root without setpriv or runuser: chmod 000 does not stop root")
+    command = [*unprivileged_command(), sys.executable]
     out = subprocess.run([*command, "-c", _SCAN_AS_USER, str(cache), *map(str, paths)],
                          capture_output=True, text=True, env={"PYTHONPATH": str(REPO), "PATH": os.defpath},
                          cwd="/")
