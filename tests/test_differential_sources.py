@@ -66,7 +66,7 @@ def build_source_cache(root: Path, version: str, served, runtime_dir: Path) -> B
     built = BuiltCache(root, version, "symlink", env)
     online = {k: v for k, v in env.items() if k != "UV_OFFLINE"}  # localhost only
     repo = root / "repo"
-    shutil.unpack_archive(build_sdist(root / "sdists", "gitpkg", "1.0"), root / "unpacked")
+    shutil.unpack_archive(build_sdist(root / "sdists", "gitpkg", "1.0"), root / "unpacked", filter="data")
     (root / "unpacked" / "gitpkg-1.0").rename(repo)
     git("init", "-q", cwd=repo, env=env)
     git("add", "-A", cwd=repo, env=env)
