@@ -68,6 +68,7 @@ SKELETON_PREFIX = ".uvguard-skeleton-"
 MEMORY_SKELETON_PREFIX = "uvguard-skeleton-"
 # The files uv reads while pruning or cleaning; a memory skeleton copies only these.
 PARSED_SUFFIXES = (".http", ".rev", ".msgpack", ".rkyv")
+_SWEEP_GRACE = 60.0  # seconds
 # Directories uv removes whole without looking inside: the skeleton keeps them empty.
 _OPAQUE = re.compile(r"^(archive-v\d+|environments-v\d+)/[^/]+$")
 _ARCHIVE_ENTRY = re.compile(r"^archive-v\d+/[^/]+$")
@@ -176,13 +177,13 @@ def _skeleton_dir(place: Path, cache_dir: Path) -> Iterator[Path]:
         os.close(lock)
 
 
-def sweep_crashed_skeletons(place: Path, grace: float = 60.0) -> None:
+def sweep_crashed_skeletons(place: Path) -> None:
     """Remove this user's skeletons in `place` that no running uvguard holds.
 
     A running one holds the flock on its `lock` file (which also works across
     containers sharing `/dev/shm`, where pids would not). One younger than
-    `grace` seconds is left alone whatever its lock says: it may be between
-    creating its directory and locking it.
+    `_SWEEP_GRACE` seconds is left alone whatever its lock says: it may be
+    between creating its directory and locking it.
     """
     try:
         names = [name for name in os.listdir(place) if name.startswith(MEMORY_SKELETON_PREFIX)]
@@ -194,7 +195,7 @@ def sweep_crashed_skeletons(place: Path, grace: float = 60.0) -> None:
             info = os.lstat(path)
         except OSError:
             continue
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or time.time() - info.st_mtime < grace:
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or time.time() - info.st_mtime < _SWEEP_GRACE:
             continue
         try:
             lock = os.open(os.path.join(path, "lock"), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -260,10 +261,9 @@ def _size(path: Path) -> int:
 
 def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:
     """Mirror `cache_dir` at `skeleton` (see the module docstring); return its relative paths."""
-    builder = _SkeletonBuilder(os.path.realpath(cache_dir), str(cache_dir), str(skeleton), str(outside))
     skeleton.mkdir()
     outside.mkdir()
-    builder.hard_links = os.stat(cache_dir).st_dev == os.stat(skeleton).st_dev
+    builder = _SkeletonBuilder(os.path.realpath(cache_dir), str(cache_dir), str(skeleton), str(outside))
     _touch(builder.empty)
     builder.copy_dir(str(cache_dir), str(skeleton), "")
     return builder.paths
@@ -281,7 +281,7 @@ class _SkeletonBuilder:
         self.paths: set[str] = set()
         self.stand_ins = 0
         self.empty = os.path.join(outside, "empty")
-        self.hard_links = True  # False across filesystems: files are copied
+        self.hard_links = os.stat(walked_root).st_dev == os.stat(skeleton).st_dev  # else files are copied
 
     def copy_dir(self, source: str, dest: str, rel: str) -> None:
         with os.scandir(source) as entries:
