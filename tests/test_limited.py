@@ -14,7 +14,8 @@ from tests import uv_releases
 from uvguard import limited, messages
 from uvguard.errors import OperationFailed
 from uvguard.invocation import parse
-from uvguard.limited import LimitedResult, human_readable_bytes, run_limited, summary_line
+from uvguard.limited import LimitedResult, run_limited, summary_line
+from uvguard.messages import human_readable_bytes
 from uvguard.prune_plan import Plan, protected_entries, removal_plan, topmost
 
 UV = str(uv_releases.path(uv_releases.LATEST))

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PASSTHROUGH, PRUNE, PRUNE_CI
+from uvguard.messages import plural
 from uvguard.policy import ACTIONS, Policy, Source
 
 STRICTNESS = {action: rank for rank, action in enumerate(ACTIONS)}
@@ -139,14 +140,10 @@ def _removes_live(situation: Situation) -> str:
     entries = len(situation.protected_entries)
     environments = len(situation.breaking_environments)
     command = " ".join((COMMAND_LINES[situation.operation], *situation.packages))
-    return (f"`{command}` would remove {_count(entries, 'cache entry', 'cache entries')} "
-            f"that {_count(environments, 'environment links', 'environments link')} to")
+    return (f"`{command}` would remove {plural(entries, 'cache entry', 'cache entries')} "
+            f"that {plural(environments, 'environment links', 'environments link')} to")
 
 
 def _uncertain(situation: Situation) -> str:
     count = len(situation.uncertain)
-    return f"the live set is uncertain: {_count(count, 'environment', 'environments')} could not be read"
-
-
-def _count(number: int, one: str, many: str) -> str:
-    return f"{number} {one if number == 1 else many}"
+    return f"the live set is uncertain: {plural(count, 'environment', 'environments')} could not be read"

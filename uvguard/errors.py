@@ -64,11 +64,11 @@ class OperationFailed(UvguardError):
     exit_code = EXIT_PROBLEM
 
 
-def report(error: UvguardError, stream=None) -> int:
+def report(error: UvguardError) -> int:
     """Print `error` in uv's voice on stderr and return its exit code."""
     from uvguard import messages
 
-    messages.error(error.message, hint=error.hint, stream=stream)
+    messages.error(error.message, hint=error.hint)
     return error.exit_code
 
 

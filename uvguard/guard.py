@@ -74,7 +74,7 @@ def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, r
     entries = live.entries
     protected: tuple[str, ...] = ()
     if entries:
-        from uvguard.limited import protected_entries, removal_plan  # ~7 ms of imports, needed only here
+        from uvguard.prune_plan import protected_entries, removal_plan  # ~7 ms of imports, needed only here
 
         protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
     breaking = sorted({path for entry in protected for path in entries[entry]})

@@ -38,7 +38,6 @@ PRUNE = "prune"
 PRUNE_CI = "prune-ci"
 CLEAN = "clean"
 CLEAN_PACKAGES = "clean-packages"
-OPERATIONS = (PASSTHROUGH, PRUNE, PRUNE_CI, CLEAN, CLEAN_PACKAGES)
 
 Version = tuple  # (major, minor, patch) of the real uv; None means the newest
 

@@ -23,10 +23,8 @@ from uvguard import messages
 from uvguard.cachelock import exclusive_lock
 from uvguard.errors import OperationFailed
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
-from uvguard.prune_plan import MARKERS, Plan, measure, protected_entries, removal_plan, size_accounting
-
-__all__ = ["LimitedResult", "Plan", "measure", "protected_entries", "removal_plan", "run_limited",
-           "human_readable_bytes", "plural", "summary_line"]
+from uvguard.messages import human_readable_bytes, plural, user_display
+from uvguard.prune_plan import MARKERS, removal_plan, size_accounting
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -96,35 +94,6 @@ def summary_line(result: LimitedResult) -> str:
         entries = plural(len(result.kept), "entry", "entries")
         line += f", kept {entries} used by {plural(len(result.environments), 'environment', 'environments')}"
     return line
-
-
-def plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
-def human_readable_bytes(size: int) -> str:
-    """IEC units with one decimal, as uv prints them (`512B`, `1.0KiB`, `88.0MiB`)."""
-    if size < 1024:
-        return f"{size}B"
-    quantity = float(size)
-    unit = "B"
-    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if 1024.0 - quantity > 0.05:
-            break
-        quantity /= 1024.0
-        unit = next_unit
-    return f"{quantity:.1f}{unit}"
-
-
-def user_display(path: Path) -> str:
-    """The path as uv shows it: relative to the working directory when inside it."""
-    cwd = os.getcwd()
-    if os.path.dirname(cwd) == cwd:
-        return str(path)
-    try:
-        return str(Path(path).relative_to(cwd))
-    except ValueError:
-        return str(path)
 
 
 class _Remover:

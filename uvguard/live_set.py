@@ -75,9 +75,8 @@ class _Parent:
 
 @dataclass
 class _Cache:
-    """The cache root in both spellings, and memos shared by every root of one scan."""
+    """The cache root's real path, and memos shared by every root of one scan."""
 
-    root: str
     real: str
     parents: dict = field(default_factory=dict)  # link parent dir -> _Parent
     entries: dict = field(default_factory=dict)  # entry -> exists
@@ -127,7 +126,7 @@ class _Walk:
 def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable) -> LiveSet:
     """Scan each root (a `roots.Root`: path, origins, error) for links into `cache_dir`."""
     cache_root = os.path.abspath(os.fspath(cache_dir))
-    cache = _Cache(root=cache_root, real=os.path.realpath(cache_root))
+    cache = _Cache(real=os.path.realpath(cache_root))
     environments = tuple(_scan_root(root, cache) for root in roots)
     reasons = tuple(f"{env.path}: {env.reason}" for env in environments if env.state == UNREADABLE)
     return LiveSet(cache_dir=cache_root, environments=environments, uncertain=bool(reasons), reasons=reasons)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, TextIO
 
 
@@ -75,3 +76,34 @@ def info(text: str, voice: Voice = Voice(), stream: TextIO | None = None) -> Non
         stream = sys.stderr if stream is None else stream
         stream.write(text + "\n")
         stream.flush()
+
+
+# Counts, sizes and paths, worded as uv words them.
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def human_readable_bytes(size: int) -> str:
+    """IEC units with one decimal, as uv prints them (`512B`, `1.0KiB`, `88.0MiB`)."""
+    if size < 1024:
+        return f"{size}B"
+    quantity = float(size)
+    unit = "B"
+    for next_unit in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if 1024.0 - quantity > 0.05:
+            break
+        quantity /= 1024.0
+        unit = next_unit
+    return f"{quantity:.1f}{unit}"
+
+
+def user_display(path: Path) -> str:
+    """The path as uv shows it: relative to the working directory when inside it."""
+    cwd = os.getcwd()
+    if os.path.dirname(cwd) == cwd:
+        return str(path)
+    try:
+        return str(Path(path).relative_to(cwd))
+    except ValueError:
+        return str(path)

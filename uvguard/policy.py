@@ -63,7 +63,6 @@ ACTION_KEYS = OPERATION_KEYS + ("uncertain", "unknown")
 LOCKABLE_KEYS = ACTION_KEYS + ("log",)
 KEYS = ACTION_KEYS + ("roots", "log", "locked")
 PRESETS = ("default", "strict", "ci", "permissive")
-LAYERS = ("built-in", "system", "user", "project", "env")
 
 SYSTEM_POLICY_FILE = "/etc/uvguard/policy.toml"
 PROJECT_FILE = "uvguard.toml"

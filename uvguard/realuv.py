@@ -158,7 +158,6 @@ def run_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] 
            cwd: str | None = None) -> int:
     """Run the real uv as a child and return its exit code, for commands that report after uv."""
     import subprocess
-    import sys
 
     sys.stdout.flush()
     sys.stderr.flush()

@@ -15,8 +15,9 @@ from typing import Mapping, Sequence
 from uvguard.doctor import Diagnosis, diagnose
 from uvguard.errors import UsageError
 from uvguard.realuv import run_uv
+from uvguard.uvconfigfiles import LINK_MODES as LINK_MODE_ALIASES
 
-LINK_MODES = ("clone", "copy", "hardlink", "symlink")
+LINK_MODES = tuple(dict.fromkeys(LINK_MODE_ALIASES.values()))  # clone, copy, hardlink, symlink
 
 
 @dataclass(frozen=True)

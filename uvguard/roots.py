@@ -397,7 +397,8 @@ def read_registry(env: Mapping[str, str]) -> RegistryView:
     """Read every registry file (rotated generations first), resolve each record, drop the gone ones."""
     with _registry_lock(env, exclusive=False):
         lines = [(path, number, line) for path in _registry_files(env) for number, line in _read_lines(path)]
-    current = sum(1 for path, _, _ in lines if path == registry.registry_path(env))
+    newest = registry.registry_path(env)
+    current = sum(1 for path, _, _ in lines if path == newest)
     return _resolve_lines(lines, current)
 
 

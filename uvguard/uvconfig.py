@@ -186,7 +186,7 @@ def _no_cache(invocation, env, layers, version) -> tuple[bool, str]:
         explicit = parse_bool(env["UV_NO_CACHE"], "--no-cache", "UV_NO_CACHE")
         if explicit:
             return True, "UV_NO_CACHE"
-        if version is None or version >= EXPLICIT_NO_CACHE_FALSE_SINCE:
+        if since(version)(EXPLICIT_NO_CACHE_FALSE_SINCE):
             return False, "UV_NO_CACHE"
     for layer in layers:
         if "no-cache" in layer.options:
@@ -260,7 +260,7 @@ def _reads_link_mode(invocation) -> bool:
 def _platform_default(version) -> str:
     if sys.platform == "win32":
         return "hardlink"
-    if sys.platform == "darwin" or version is None or version >= CLONE_DEFAULT_SINCE:
+    if sys.platform == "darwin" or since(version)(CLONE_DEFAULT_SINCE):
         return "clone"
     return "hardlink"
 

@@ -150,7 +150,7 @@ def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
         return
     files.append(ConfigFile(str(pyproject), "project", used=False, note="[tool.uv] hidden by uv.toml"))
     head = ("Found both a `uv.toml` file and a `[tool.uv]` section in an adjacent `pyproject.toml`.")
-    if version is not None and version < MASKED_FIELD_LIST_SINCE:
+    if not since(version)(MASKED_FIELD_LIST_SINCE):
         warnings.append(f"{head} The `[tool.uv]` section will be ignored in favor of the `uv.toml` file.")
         return
     masked = [key for key in uvschema.top_level_keys(version)
@@ -184,7 +184,7 @@ def _load_system(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
         return ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"), None
     dirs = env.get("XDG_CONFIG_DIRS") or "/etc/xdg"
     segments = dirs.split(":")
-    if version is None or version >= XDG_EMPTY_SEGMENTS_SKIPPED_SINCE:
+    if since(version)(XDG_EMPTY_SEGMENTS_SKIPPED_SINCE):
         segments = [s for s in segments if s]
     else:
         segments = segments[: segments.index("")] if "" in segments else segments

@@ -10,10 +10,10 @@ import typer
 from typer.core import TyperCommand
 
 from uvguard import messages
+from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, RealUvNotFound, UsageError
 from uvguard.invocation import parse
-from uvguard.limited import human_readable_bytes
 from uvguard.materialize import Materialized, materialize_environment
 from uvguard.policy import load_policy
 from uvguard.realuv import find_real_uv
@@ -64,21 +64,19 @@ def _cache_dir(env: Mapping[str, str], cwd: str):
     return effective_config(parse([]), env, cwd).cache_dir
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def _describe(diagnosis: Diagnosis) -> list[str]:
+    distributions = plural(diagnosis.distributions, 'distribution', 'distributions')
     if diagnosis.healthy:
-        return [f"{diagnosis.path}: healthy ({_count(diagnosis.distributions, 'distribution')})"]
-    lines = [f"{diagnosis.path}: {len(diagnosis.broken)} of {_count(diagnosis.distributions, 'distribution')} "
-             f"broken ({_count(diagnosis.into_cache, 'dangling link')} into the uv cache)"]
+        return [f"{diagnosis.path}: healthy ({distributions})"]
+    lines = [f"{diagnosis.path}: {len(diagnosis.broken)} of {distributions} "
+             f"broken ({plural(diagnosis.into_cache, 'dangling link', 'dangling links')} into the uv cache)"]
     for broken in diagnosis.broken:
         dist = broken.distribution
         editable = " (editable)" if dist.editable else ""
-        lines.append(f"  {dist.name} {dist.version}{editable}: {_count(len(broken.missing), 'missing file')}")
+        missing = plural(len(broken.missing), 'missing file', 'missing files')
+        lines.append(f"  {dist.name} {dist.version}{editable}: {missing}")
     if diagnosis.unowned:
-        lines.append(f"  {_count(len(diagnosis.unowned), 'dangling link')} no distribution owns "
+        lines.append(f"  {plural(len(diagnosis.unowned), 'dangling link', 'dangling links')} no distribution owns "
                      f"(recreate the environment): {', '.join(diagnosis.unowned)}")
     return lines
 
@@ -136,8 +134,9 @@ def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[st
 
 def _report_materialized(result: Materialized) -> None:
     copied = result.files - result.hardlinked
-    typer.echo(f"{result.path}: materialized {_count(result.files, 'file')} ({human_readable_bytes(result.bytes)} "
-               f"now held by the environment; {_count(result.hardlinked, 'hard link')}, {copied} copied)")
+    files = plural(result.files, 'file', 'files')
+    typer.echo(f"{result.path}: materialized {files} ({human_readable_bytes(result.bytes)} "
+               f"now held by the environment; {plural(result.hardlinked, 'hard link', 'hard links')}, {copied} copied)")
     if result.failed:
         messages.error(f"left {len(result.failed)} links into the cache in place: {', '.join(result.failed)}")
     if result.dangling:

@@ -9,8 +9,8 @@ from typing import Mapping
 import typer
 
 from uvguard import messages
+from uvguard.messages import human_readable_bytes
 from uvguard.invocation import parse
-from uvguard.limited import human_readable_bytes
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import load_policy
 from uvguard.roots import find_roots

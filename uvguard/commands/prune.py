@@ -18,7 +18,9 @@ import typer
 
 from uvguard.errors import Refused, UsageError, UvguardError, report
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, parse
-from uvguard.limited import Plan, plural, human_readable_bytes, measure, protected_entries, removal_plan, run_limited
+from uvguard.limited import run_limited
+from uvguard.messages import human_readable_bytes, plural
+from uvguard.prune_plan import Plan, measure, protected_entries, removal_plan
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 _UV_ARGS_HELP = "uv's global options (`--cache-dir DIR`, `--no-config`, `-q`...)"
@@ -63,11 +65,12 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     from uvguard.realuv import find_real_uv, uv_version
 
     real_uv = find_real_uv(env, shim=None)
-    invocation = parse(uv_args, uv_version(real_uv, env))
+    version = uv_version(real_uv, env)
+    invocation = parse(uv_args, version)
     if invocation.operation not in (PRUNE, PRUNE_CI, CLEAN, CLEAN_PACKAGES) or invocation.help:
         raise UsageError(f"`uv {' '.join(uv_args)}` is not a command line uv would accept",
                          hint="run `uv " + " ".join(uv_args[:2]) + " --help` for uv's options")
-    evaluation = evaluate(invocation, real_uv, env, cwd)
+    evaluation = evaluate(invocation, real_uv, env, cwd, version)
     config, live = evaluation.config, evaluation.live_set
     entries = live.entries if live is not None else {}
     if dry_run:
