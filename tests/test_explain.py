@@ -92,3 +92,12 @@ def _without_cache(sandbox) -> dict:
     env = sandbox.env()
     env.pop("UV_CACHE_DIR")
     return env
+
+
+def test_no_color_wins_over_force_color_as_in_uv(sandbox):
+    """uv's rule: `--no-color` (like `--color never`) beats FORCE_COLOR; explain follows it."""
+    write(sandbox.work / "pyproject.toml", "[tool.uv\n")
+    colored = explain(sandbox, "--", "cache", "prune", FORCE_COLOR="1")
+    plain = explain(sandbox, "--", "--no-color", "cache", "prune", FORCE_COLOR="1")
+    assert "\x1b[" in colored.stderr and "warning" in colored.stderr
+    assert "\x1b[" not in plain.stderr and "warning: " in plain.stderr

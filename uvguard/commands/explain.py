@@ -10,6 +10,7 @@ import typer
 
 from uvguard import messages
 from uvguard.errors import RealUvNotFound, UvguardError, report
+from uvguard.guard import voice_for
 from uvguard.invocation import parse
 from uvguard.realuv import find_real_uv, uv_version
 from uvguard.uvconfig import EffectiveConfig, effective_config
@@ -34,7 +35,7 @@ def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:
     real_uv, version = _real_uv(env)
     invocation = parse(uv_args, version)
     config = effective_config(invocation, env, cwd, version)
-    voice = messages.Voice.detect(invocation.option("color"), invocation.quiet, env)
+    voice = voice_for(invocation, env)
     for warning in config.warnings:
         messages.warning(warning, voice)
     if as_json:
