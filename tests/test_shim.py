@@ -384,6 +384,18 @@ def test_args_that_cannot_be_stored_are_not_recorded(sandbox, shim, front, bad):
     assert registry.format_record("/cwd", {}, ["pip", "install", bad]) is None
 
 
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("variable", ["VIRTUAL_ENV", "HOME"])
+@pytest.mark.parametrize("odd", ["\x1f", "\n"])
+def test_a_record_whose_environment_cannot_be_stored_is_not_written(sandbox, shim, front, variable, odd):
+    """The sh front checked only arguments for 0x1f: such a value shifted every later field; and a
+    record dropped for its environment still got the arguments appended and written."""
+    env = sandbox.env(STANDIN_OUT=sandbox.root / "out.json", **{variable: f"{sandbox.root}/odd{odd}name"})
+    env["XDG_STATE_HOME"] = str(sandbox.root / "state")  # the registry's place must not depend on HOME
+    assert run_front(front, shim, ["pip", "install", "x"], env, cwd=sandbox.work).returncode == 0
+    assert not Path(registry.registry_path(env)).exists()
+
+
 def test_a_long_record_is_written_with_one_write(sandbox, shim):
     """A shell's printf splits a long line into several write(2)s (dash at 8192 bytes, bash at
     4096), and a concurrent record landing between them corrupts both: strace shows the writes."""

@@ -123,17 +123,27 @@ if [ -n "$uvguard_record" ]; then
   # (0x1f, filled in by uvguard/shimfile.py); a line where a field holds that byte or
   # a newline is not recorded. Field order: see uvguard/registry.py.
   uvguard_record="u1@US@$PWD@US@${VIRTUAL_ENV-}@US@${CONDA_PREFIX-}@US@${UV_PROJECT_ENVIRONMENT-}@US@${UV_PROJECT-}@US@${UV_WORKING_DIR-}@US@${UV_WORKING_DIRECTORY-}@US@${UV_TOOL_DIR-}@US@${UV_PYTHON-}@US@${UV_SYSTEM_PYTHON-}@US@${UV_CACHE_DIR-}@US@${XDG_DATA_HOME-}@US@${HOME-}"
+  # 13 separators of our own; one more means a field holds the byte.
+  uvguard_rest=$uvguard_record
+  for uvguard_arg in 1 2 3 4 5 6 7 8 9 10 11 12 13; do
+    uvguard_rest=${uvguard_rest#*@US@}
+  done
+  case $uvguard_rest in
+    *@US@*) uvguard_record= ;;
+  esac
   case $uvguard_record in
     *"
 "*) uvguard_record= ;;
   esac
-  for uvguard_arg do
-    case $uvguard_arg in
-      *@US@*|*"
+  if [ -n "$uvguard_record" ]; then
+    for uvguard_arg do
+      case $uvguard_arg in
+        *@US@*|*"
 "*) uvguard_record=; break ;;
-    esac
-    uvguard_record="$uvguard_record@US@$uvguard_arg"
-  done
+      esac
+      uvguard_record="$uvguard_record@US@$uvguard_arg"
+    done
+  fi
   if [ -n "$uvguard_record" ]; then
     uvguard_state=${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/uvguard
     { [ -d "$uvguard_state" ] || mkdir -p "$uvguard_state"; } 2>/dev/null
