@@ -140,6 +140,7 @@ def test_a_failure_in_memory_falls_back_to_the_cache(sandbox, tmp_path, monkeypa
 
     monkeypatch.setattr(prune_plan, "build_skeleton", build_failing_in_memory)
     monkeypatch.setattr(prune_plan, "_run_uv_on", uv_failing_in_memory)
+    monkeypatch.setattr(prune_plan, "memory_dirs", lambda env: [full])  # the only one: next is the cache
     config = SimpleNamespace(cache_dir=cache, no_cache=False)
     plan = removal_plan(parse(["cache", "prune"]), config, UV, sandbox.env(XDG_RUNTIME_DIR=str(full)))
     assert plan.remove == ("archive-v0/gone",)
@@ -169,6 +170,7 @@ def test_a_memory_dir_that_fills_up_falls_back_to_the_cache(sandbox, tiny_tmpfs,
     for index in range(40):
         (wheels / f"extra{index}").mkdir()
         (wheels / f"extra{index}" / "1.0-py3-none-any.http").write_bytes(b"pointer")
+    monkeypatch.setattr(prune_plan, "memory_dirs", lambda env: [tiny_tmpfs])  # the only one: next is the cache
     config = SimpleNamespace(cache_dir=cache, no_cache=False)
     env = sandbox.env(XDG_RUNTIME_DIR=str(tiny_tmpfs))
     plan = removal_plan(parse(["cache", "prune"]), config, UV, env)
@@ -176,6 +178,58 @@ def test_a_memory_dir_that_fills_up_falls_back_to_the_cache(sandbox, tiny_tmpfs,
     assert made_in == [tiny_tmpfs, cache]
     assert os.listdir(tiny_tmpfs) == []
     assert not list(cache.glob(".uvguard-skeleton-*"))
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Mounts a memory filesystem of a given size at a new private directory; unmounts them all after."""
+    mounted = []
+
+    def mount(name: str, size: str) -> Path:
+        path = private_dir(tmp_path / name)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("cannot mount a tmpfs here")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def fill(directory: Path) -> None:
+    """Write to `directory`'s filesystem until it is full."""
+    with open(directory / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
+
+
+@needs_shm
+def test_every_memory_dir_is_tried_before_a_full_cache(sandbox, mount_tmpfs, monkeypatch):
+    """A 16 KiB private runtime dir fills up at once, the cache's disk is full: /dev/shm still has room."""
+    if not prune_plan.memory_dirs({})[-1:] == [Path(os.path.realpath(SHM))]:
+        pytest.skip("/dev/shm is not usable for a skeleton here")
+    runtime = mount_tmpfs("run", "16k")
+    disk = mount_tmpfs("disk", "1m")
+    cache = cache_with_pointers(disk / "cache")
+    for index in range(8):  # each pointer copied into memory takes a page: 16 KiB hold 4
+        (cache / "wheels-v8" / "pypi" / "pkg" / f"{index}.0-py3-none-any.http").write_bytes(b"pointer")
+    fill(disk)
+    build, made_in = prune_plan.build_skeleton, []
+    monkeypatch.setattr(prune_plan, "build_skeleton",
+                        lambda c, skeleton, outside: made_in.append(skeleton.parent.parent) or build(c, skeleton, outside))
+    config = SimpleNamespace(cache_dir=cache, no_cache=False)
+    plan = removal_plan(parse(["cache", "prune"]), config, UV, sandbox.env(XDG_RUNTIME_DIR=str(runtime)))
+    assert plan.remove == ("archive-v0/gone",)
+    assert made_in == [runtime, Path(os.path.realpath(SHM))]
+    assert os.listdir(runtime) == []
+    assert not [name for name in os.listdir(SHM) if name.startswith(prune_plan.MEMORY_SKELETON_PREFIX)
+                and os.stat(SHM / name).st_uid == os.geteuid() and time.time() - os.stat(SHM / name).st_mtime < 60]
 
 
 def crashed_skeleton(place: Path, name: str, lock: bool = True, age: float = 0.0) -> Path:

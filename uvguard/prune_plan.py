@@ -35,8 +35,9 @@ than it saves, so there only the files uv parses (`.http`, `.rev`,
 `.msgpack`, `.rkyv` pointers and metadata) are copied; every other file
 becomes a sparse file of the same size. A memory skeleton holds an flock
 for its lifetime, and each run sweeps those whose lock is free (a crash).
-When no memory filesystem is usable, or building or running uv there fails
-(it filled up), the skeleton is built in `<cache>/.uvguard-skeleton-*`
+Each usable one is tried in turn (a tiny `$XDG_RUNTIME_DIR` that fills up
+is followed by a roomy `/dev/shm`). When none is usable, or building or
+running uv fails in each (they filled up), the skeleton is built in `<cache>/.uvguard-skeleton-*`
 instead: same filesystem (hard links work), and an unknown top-level entry
 that any uv's own prune or clean deletes if we crash.
 
@@ -108,11 +109,12 @@ def removal_plan(invocation: Invocation, config, real_uv: str, env: Mapping[str,
     for place in memory:
         sweep_crashed_skeletons(place)
     removed = None
-    if memory:
+    for place in memory:
         try:
-            removed = _removed_on_skeleton(memory[0], cache_dir, invocation, real_uv, env)
+            removed = _removed_on_skeleton(place, cache_dir, invocation, real_uv, env)
+            break
         except (OSError, OperationFailed):
-            pass  # full, most likely: the cache has room, and a real problem shows up there too
+            continue  # full, most likely: the next place or the cache may have room; a real problem shows there too
     if removed is None:
         removed = _removed_on_skeleton(cache_dir, cache_dir, invocation, real_uv, env)
     return Plan(operation, cache_dir, topmost(path for path in removed if path not in MARKERS))
@@ -436,11 +438,21 @@ def size_accounting(cache_dir: Path, invocation: Invocation, real_uv: str, env: 
     not shared with a hard link) as a preview feature and later made it the
     default, falling back to logical on filesystems that cannot tell. Rather
     than tracking which release does what, uv prunes a one-byte file beside
-    the cache: `(1B)` means logical.
+    the cache: `(1B)` means logical. When the cache's disk is full, a memory
+    filesystem answers for this uv instead (both tell physical sizes).
     """
-    with tempfile.TemporaryDirectory(prefix=SKELETON_PREFIX, dir=cache_dir) as work:
-        Path(work, "probe").write_bytes(b"x")
-        result = _run_uv(Path(work), ["cache", "prune"], invocation, real_uv, env)
+    for place in (cache_dir, *memory_dirs(env)):
+        try:
+            with _skeleton_dir(place, cache_dir) as work:
+                probe = work / "cache"
+                probe.mkdir()
+                (probe / "probe").write_bytes(b"x")
+                result = _run_uv(probe, ["cache", "prune"], invocation, real_uv, env)
+            break
+        except OSError:
+            continue
+    else:
+        return "logical"  # nowhere to write one byte: the count is still right, only the size may not be
     lines = result.stderr.strip().splitlines()
     if result.returncode != 0 or not lines or lines[-1].endswith("(1B)"):
         return "logical"
