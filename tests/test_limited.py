@@ -12,7 +12,7 @@ import pytest
 
 from tests import uv_releases
 from uvguard import limited, messages
-from uvguard.errors import OperationFailed
+from uvguard.errors import EXIT_USAGE, FileSystemFailure
 from uvguard.invocation import parse
 from uvguard.limited import LimitedResult, run_limited, summary_line
 from uvguard.messages import human_readable_bytes
@@ -114,8 +114,9 @@ def test_a_failure_says_what_was_and_was_not_removed(cache, monkeypatch):
 
     monkeypatch.setattr(os, "rmdir", rmdir)
     remover = limited._Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
-    with pytest.raises(OperationFailed) as failure:
+    with pytest.raises(FileSystemFailure) as failure:
         remover.run(["archive-v0/dead1", "wheels-v3/pypi/other", "archive-v0/live1"])
+    assert failure.value.exit_code == EXIT_USAGE  # an OS error in the guarded path: exit 2, as issue 13 has it
     message = failure.value.message
     assert "wheels-v3/pypi/other" in message and "Device or resource busy" in message
     assert "removing 1 of 3 entries" in message

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping, TextIO
 
 from uvguard import messages
-from uvguard.errors import EXIT_USAGE, UvguardError
+from uvguard.errors import EXIT_USAGE, FileSystemFailure, UvguardError, os_failure
 
 WAITING_MESSAGE = (
     "Cache is currently in-use, waiting for other uv processes to finish (use `--force` to override)"
@@ -51,7 +52,7 @@ def exclusive_lock(cache_dir: Path, env: Mapping[str, str], force: bool = False,
     and we wait up to UV_LOCK_TIMEOUT seconds.
     """
     path = Path(cache_dir) / ".lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    fd = _open_lock_file(path)
     try:
         held = _try_lock(fd)
         if not held and not force:
@@ -60,6 +61,25 @@ def exclusive_lock(cache_dir: Path, env: Mapping[str, str], force: bool = False,
         yield held
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def _open_lock_file(path: Path) -> int:
+    """The lock file, created as uv creates it; a FileSystemFailure naming it when it cannot be
+    opened (a read-only cache, a full disk): uv itself could not prune there either.
+
+    Opened without blocking and refused unless it is a regular file, so a FIFO
+    in its place cannot hang us (flock works on one, but nothing else would).
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, 0o666)
+    except OSError as error:
+        raise FileSystemFailure(os_failure("cannot open uv's cache lock", error),
+                                hint="the cache is untouched") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileSystemFailure(f"cannot lock the cache: `{path}` is not a regular file",
+                                hint="the cache is untouched; remove it (uv recreates it)")
+    return fd
 
 
 def _try_lock(fd: int) -> bool:

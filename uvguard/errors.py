@@ -3,7 +3,8 @@
 Exit codes (documented in the README):
   0    success
   1    a check found a problem (`uvguard doctor`), or a limited operation stopped part-way
-  2    uvguard's own usage or configuration error (bad flag, bad uv config, bad policy)
+  2    uvguard's own usage or configuration error (bad flag, bad uv config, bad policy), or a
+       file it needed could not be read or written (a read-only or full cache)
   3    the policy refused a cache operation; the cache is untouched
   127  the `uv` shim (and `uvguard check`/`explain`) found no real uv binary;
        `uvguard repair` counts a missing uv as bad input (2)
@@ -56,6 +57,17 @@ class Refused(UvguardError):
     """The policy refused a destructive cache operation."""
 
     exit_code = EXIT_REFUSED
+
+
+class FileSystemFailure(UvguardError):
+    """A file or directory the guarded path needed could not be read or written (a read-only
+    cache, a full disk, a permission); the message names it and says what was removed, if anything."""
+
+
+def os_failure(doing: str, error: OSError) -> str:
+    """`doing` and why it failed, naming the file: "cannot lock the cache: `/c/.lock`: Read-only file system"."""
+    where = f"`{error.filename}`: " if error.filename else ""
+    return f"{doing}: {where}{error.strerror or error}"
 
 
 class OperationFailed(UvguardError):

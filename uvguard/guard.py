@@ -24,7 +24,7 @@ from typing import Mapping
 
 from uvguard import decisionlog, messages
 from uvguard.decision import Decision, Situation, decide
-from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
+from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, FileSystemFailure, PolicyError, UvguardError, os_failure
 from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
@@ -130,8 +130,8 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
         try:
             evaluation = evaluate(invocation, real_uv, env, cwd, version)
         except OSError as error:  # e.g. a state directory that is a file: fail closed, say where
-            raise UvguardError(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`: {error}",
-                               hint="the cache is untouched") from None
+            raise FileSystemFailure(os_failure(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`", error),
+                                    hint="the cache is untouched") from None
         decision = evaluation.decision
         _log(evaluation, env, cwd, voice)
         if decision.action == "refuse":
@@ -147,6 +147,10 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
             return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
                                rescan=live_entries_again(evaluation, env, cwd)).exit_code
+    except OSError as error:  # every OS error on this path ends in one `error:` line, never a traceback
+        error = FileSystemFailure(os_failure(f"`{shlex.join(['uv', *invocation.args])}` failed", error))
+        messages.error(error.message, voice=voice)
+        return error.exit_code
     except UvguardError as error:
         messages.error(error.message, hint=error.hint, voice=voice)
         return error.exit_code

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Mapping, TextIO
 
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock
-from uvguard.errors import OperationFailed
+from uvguard.errors import FileSystemFailure, os_failure
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
 from uvguard.messages import human_readable_bytes, plural, user_display
 from uvguard.prune_plan import MARKERS, removal_plan, size_accounting
@@ -67,10 +67,14 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
     with exclusive_lock(cache_dir, env, force=invocation.force, voice=voice, stream=stream):
         if invocation.operation != CLEAN_PACKAGES:
             messages.info(f"{noun} cache at: {user_display(cache_dir)}", voice, stream)
-        if rescan is not None:
-            live_entries = rescan()
-        plan = removal_plan(invocation, config, real_uv, env)
-        physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
+        try:
+            if rescan is not None:
+                live_entries = rescan()
+            plan = removal_plan(invocation, config, real_uv, env)
+            physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
+        except OSError as error:  # nowhere to build a skeleton, an unreadable directory, ...
+            raise FileSystemFailure(os_failure("cannot work out what uv would remove", error),
+                                    hint="nothing was removed; the cache is untouched") from None
         remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
         remover.run(plan.remove)
     kept = tuple(sorted(remover.kept))
@@ -122,7 +126,7 @@ class _Remover:
                 try:
                     self.remove_keeping(root, path)
                 except OSError as error:
-                    raise OperationFailed(self._failure(error, paths[done:], len(paths))) from None
+                    raise FileSystemFailure(self._failure(error, paths[done:], len(paths))) from None
         finally:
             os.close(root)
             self.progress.clear()

@@ -319,10 +319,10 @@ class _SkeletonBuilder:
         name = entry.name
         if name.endswith(".lock"):
             _touch(target)  # a hard link would share uv's flocks on it
+        elif not entry.is_file(follow_symlinks=False):
+            _touch(target)  # a fifo or socket (even at CACHEDIR.TAG): uv never reads it, never open it
         elif not parent_rel and name in MARKERS:
             shutil.copyfile(entry.path, target)  # uv may rewrite these
-        elif not entry.is_file(follow_symlinks=False):
-            _touch(target)  # a fifo or socket: uv only ever removes it
         elif self.hard_links:
             try:
                 os.link(entry.path, target)

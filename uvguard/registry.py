@@ -82,8 +82,9 @@ def append(cwd: str, env: Mapping[str, str], args) -> None:
 
 def append_line(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
     """Append `data` with one O_APPEND write (whole lines never interleave with
-    other writers'), creating the file and its directory when missing."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+    other writers'), creating the file and its directory when missing. Never blocks: a FIFO
+    in its place with no reader fails at once (ENXIO) instead of hanging the command."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, mode)
     except FileNotFoundError:

@@ -7,7 +7,10 @@ only when a guarded command needs a file.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import sys
 from pathlib import Path
 from typing import Type
@@ -25,16 +28,51 @@ _POSITION = re.compile(r"^(?P<what>.*?) \(at (?:line (?P<line>\d+), column (?P<c
 
 def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
     """The parsed content of `path`; `error` (a UvguardError) if it cannot be read or parsed."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
+    return read_toml(path, error)[0]
+
+
+def read_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[dict, str]:
+    """The parsed content of `path` and its text, from one read (for messages that quote lines)."""
+    data = read_regular_file(path, error)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise error(f"Failed to parse `{path}`: line {line}: the file is not valid UTF-8") from None
-    return parse_toml(text, path, error)
+    return parse_toml(text, path, error), text
+
+
+def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError) -> bytes:
+    """The bytes of `path`, which must be a regular file: a FIFO, a device or a socket is refused.
+
+    Opened without blocking and checked on the descriptor, so a FIFO (or a
+    file swapped for one after a check) can never hang the guarded command.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
+    try:
+        kind = os.fstat(fd).st_mode
+        if stat.S_ISDIR(kind):
+            raise error(f"Failed to read `{path}`: {os.strerror(errno.EISDIR)}")
+        if not stat.S_ISREG(kind):
+            raise error(f"Failed to read `{path}`: not a regular file (a {_kind_name(kind)}); "
+                        "replace it with a regular file or remove it")
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            return stream.read()
+    except OSError as exc:
+        raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _kind_name(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def parse_toml(text: str, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
@@ -43,6 +81,8 @@ def parse_toml(text: str, path: str | Path, error: Type[UvguardError] = ConfigEr
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"Failed to parse `{path}`: {describe_decode_error(exc, text)}") from None
+    except RecursionError:  # tomllib recurses per nesting level: `x = [[[[...]]]]` thousands deep
+        raise error(f"Failed to parse `{path}`: arrays or inline tables nested too deeply") from None
 
 
 def describe_decode_error(exc: ValueError, text: str) -> str:

@@ -1,0 +1,205 @@
+"""Odd caches and faults on the guarded path, through the installed shim, on real uv releases.
+
+Odd input (a FIFO where a file should be, TOML nested thousands deep, a
+read-only cache) ends in one `error:` line naming the file, exit 2, never a
+traceback or a hang. Faults (SIGKILL of the guarded process before the lock,
+while the skeleton is built, mid-removal; a full disk; a read-only cache)
+are injected with real signals timed by watching the filesystem, and after
+each: every registered environment still runs its compiled submodule, real
+uv installs into the same cache again, and the next guarded run sweeps what
+the killed one left.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests import uv_releases
+from uvguard.shimfile import write_shim
+
+FAULT_RELEASES = ["0.6.4", "0.8.24", "0.13.9"]
+DEEP = "[" * 5000 + "]" * 5000
+
+
+class Machine:
+    """A sandbox with the shim in front of one real uv release, and environments made through it."""
+
+    def __init__(self, sandbox, wheelhouse, version: str = uv_releases.LATEST):
+        self.sandbox = sandbox
+        self.wheelhouse = wheelhouse
+        self.version = version
+        self.real_uv = str(uv_releases.path(version))
+        bin_dir = sandbox.root / "bin"
+        bin_dir.mkdir()
+        self.shim = bin_dir / "uv"
+        write_shim(self.shim, sys.executable, self.real_uv)
+        self.elsewhere = sandbox.root / "elsewhere"
+        self.elsewhere.mkdir()
+        self.env = sandbox.env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        self.runtime = Path(self.env["XDG_RUNTIME_DIR"])
+        self.cache = sandbox.cache
+        self.venvs: list[Path] = []
+
+    def uv(self, *args, cwd=None, **extra) -> subprocess.CompletedProcess:
+        env = {**self.env, **{k: str(v) for k, v in extra.items()}}
+        return subprocess.run([str(self.shim), *args], env=env, cwd=cwd or self.elsewhere,
+                              capture_output=True, text=True, timeout=120)
+
+    def spawn(self, *args, **extra) -> subprocess.Popen:
+        env = {**self.env, **{k: str(v) for k, v in extra.items()}}
+        return subprocess.Popen([str(self.shim), *args], env=env, cwd=self.elsewhere,
+                                stderr=subprocess.PIPE, text=True)
+
+    def install(self, venv: Path, *packages: str, through_shim: bool = True) -> subprocess.CompletedProcess:
+        program = [str(self.shim)] if through_shim else [self.real_uv]
+        result = None
+        for args in (["venv", str(venv)],
+                     ["pip", "install", "--python", str(venv), "--no-index", "--find-links", str(self.wheelhouse),
+                      "--link-mode", "symlink", *packages]):
+            result = subprocess.run([*program, *args], env=self.env, cwd=venv.parent, capture_output=True,
+                                    text=True, timeout=120)
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def symlink_venv(self, name: str, *packages: str) -> Path:
+        venv = self.sandbox.work / name / ".venv"
+        venv.parent.mkdir(parents=True)
+        self.install(venv, *packages)
+        self.venvs.append(venv)
+        return venv
+
+    def runs_compiled_module(self, venv: Path) -> bool:
+        """The `.so` itself, not the package: a package whose files are gone imports as an empty namespace."""
+        result = subprocess.run([str(venv / "bin" / "python"), "-c",
+                                 "import speedpkg._speed as s; assert s.answer() == '1.0'; "
+                                 "import purepkg; purepkg.hello()"],
+                                capture_output=True, env=self.sandbox.env())
+        return result.returncode == 0
+
+    def listing(self) -> list[str]:
+        return sorted(str(p.relative_to(self.cache)) for p in self.cache.rglob("*"))
+
+
+@pytest.fixture
+def machine(sandbox, wheelhouse):
+    return Machine(sandbox, wheelhouse)
+
+
+def single_error(result: subprocess.CompletedProcess) -> str:
+    """The one `error:` line of a failed guarded command (its `hint:` lines may follow)."""
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+@contextmanager
+def mounted(*args: str):
+    """Run `mount ARGS`; umount the last argument after. Skips where this machine cannot mount."""
+    if subprocess.run(["mount", *args], capture_output=True).returncode != 0:
+        pytest.skip(f"cannot mount here: mount {' '.join(args)}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", args[-1]], check=True)
+
+
+@contextmanager
+def read_only(directory: Path):
+    """`directory` as a read-only filesystem (errno 30, EROFS: even root cannot write)."""
+    with mounted("--bind", str(directory), str(directory)):
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(directory)], check=True)
+        yield
+
+
+def fill(directory: Path) -> Path:
+    """Write to `directory`'s filesystem until it is full; the filler file, to free it again."""
+    filler = directory / "filler"
+    with open(filler, "wb") as stream:
+        try:
+            while True:
+                stream.write(b"\0" * 65536)
+                stream.flush()
+        except OSError:
+            pass
+    return filler
+
+
+# --- Odd caches and odd files: one `error:` line, exit 2, never a traceback or a hang ----------------
+
+
+def test_a_read_only_cache_is_one_error_naming_the_lock_file(machine):
+    venv = machine.symlink_venv("app", "speedpkg", "purepkg")
+    before = machine.listing()
+    with read_only(machine.cache):
+        result = machine.uv("cache", "prune", "--ci", UVGUARD_POLICY="ci")
+    assert result.returncode == 2, result.stderr
+    line = single_error(result)
+    assert f"`{machine.cache / '.lock'}`" in line and "Read-only file system" in line
+    assert "hint: the cache is untouched" in result.stderr
+    assert machine.listing() == before and machine.runs_compiled_module(venv)
+
+
+def test_a_fifo_at_cachedir_tag_is_never_opened(machine):
+    """uv never reads CACHEDIR.TAG while pruning; nor does the skeleton, which used to copy it (and fail)."""
+    venv = machine.symlink_venv("app", "speedpkg", "purepkg")
+    (machine.cache / "CACHEDIR.TAG").unlink()
+    os.mkfifo(machine.cache / "CACHEDIR.TAG")
+    result = machine.uv("cache", "prune", "--ci", UVGUARD_POLICY="ci")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "kept 2 entries used by 1 environment" in result.stderr
+    assert (machine.cache / "CACHEDIR.TAG").is_fifo()
+    assert machine.runs_compiled_module(venv)
+
+
+@pytest.mark.parametrize("where", ["policy", "uv.toml", "pyproject.toml"])
+def test_toml_nested_thousands_deep_is_a_parse_error(machine, where):
+    venv = machine.symlink_venv("app", "speedpkg", "purepkg")
+    project = venv.parent
+    path = {"policy": Path(machine.env["XDG_CONFIG_HOME"]) / "uvguard" / "policy.toml",
+            "uv.toml": project / "uv.toml", "pyproject.toml": project / "pyproject.toml"}[where]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = f"x = {DEEP}\n" if where != "pyproject.toml" else f'[project]\nname = "app"\nversion = "1"\n\n[tool.uv]\nx = {DEEP}\n'
+    path.write_text(text)
+    before = machine.listing()
+    result = subprocess.run([str(machine.shim), "cache", "clean"], env=machine.env, cwd=project,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert single_error(result) == f"error: Failed to parse `{path}`: arrays or inline tables nested too deeply"
+    assert machine.listing() == before and machine.runs_compiled_module(venv)
+
+
+@pytest.mark.parametrize("where", ["user policy", "uv.toml"])
+def test_a_fifo_in_place_of_a_config_file_is_refused_not_read(machine, where):
+    venv = machine.symlink_venv("app", "speedpkg", "purepkg")
+    path = (Path(machine.env["XDG_CONFIG_HOME"]) / "uvguard" / "policy.toml" if where == "user policy"
+            else venv.parent / "uv.toml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    before = machine.listing()
+    result = subprocess.run([str(machine.shim), "cache", "clean"], env=machine.env, cwd=venv.parent,
+                            capture_output=True, text=True, timeout=60)  # it used to hang here
+    assert result.returncode == 2, result.stderr
+    assert single_error(result) == (f"error: Failed to read `{path}`: not a regular file (a named pipe); "
+                                    "replace it with a regular file or remove it")
+    assert machine.listing() == before and machine.runs_compiled_module(venv)
+
+
+def test_a_fifo_in_place_of_the_decisions_log_is_a_warning_not_a_hang(machine):
+    venv = machine.symlink_venv("app", "speedpkg", "purepkg")
+    log = Path(machine.env["XDG_STATE_HOME"]) / "uvguard" / "decisions.jsonl"
+    os.mkfifo(log)
+    result = machine.uv("cache", "prune", "--ci", UVGUARD_POLICY="ci")
+    assert result.returncode == 0, result.stderr
+    assert f"warning: could not write the decisions log `{log}`" in result.stderr
+    assert machine.runs_compiled_module(venv)
