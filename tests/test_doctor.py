@@ -280,3 +280,21 @@ def test_unreadable_directory_is_an_error_not_healthy():
     finally:
         locked.chmod(0o755)
         shutil.rmtree(shared)
+
+
+def test_the_cache_an_environment_links_into_is_read_from_its_links(sandbox, wheelhouse):
+    """Installed with one cache, checked with UV_CACHE_DIR naming another: the dangling links still count
+    as links into the uv cache (issue 13: it said "0 dangling links into the uv cache")."""
+    env = symlink_env(sandbox, wheelhouse, ".venv", "speedpkg", "purepkg==1.0", "toolpkg", "sdistpkg")
+    sandbox.uv("cache", "prune", "--ci")
+    other = sandbox.root / "other-cache"
+    result = uvguard(sandbox, "doctor", "--json", str(env), env=sandbox.env(UVGUARD_REAL_UV=uv_path(),
+                                                                            UV_CACHE_DIR=other))
+    assert result.returncode == 1, result.stderr
+    [entry] = json.loads(result.stdout)["environments"]
+    assert entry["dangling_into_cache"] == len(dangling_links(env)) > 0
+    assert entry["caches"] == [str(sandbox.cache)]
+    human = uvguard(sandbox, "doctor", str(env), env=sandbox.env(UVGUARD_REAL_UV=uv_path(), UV_CACHE_DIR=other))
+    first = human.stdout.splitlines()[0]
+    assert first == (f"{env}: 4 of 4 distributions broken ({len(dangling_links(env))} dangling links "
+                     f"into the uv cache `{sandbox.cache}`)")

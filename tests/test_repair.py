@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,28 @@ def test_wheel_installed_from_a_path_is_reinstalled_from_that_path(sandbox, whee
     [call] = uv_calls(log)
     assert call[6:] == [f"speedpkg @ {wheel.as_uri()}"]
     assert run_python(sandbox, env, SPEED_WORKS).returncode == 0
+
+
+def test_a_repaired_environment_is_recorded_and_kept_by_a_guarded_clean_from_elsewhere(sandbox, wheelhouse):
+    """Issue 13: the repair relinks into the cache; a later `uv cache clean PKG` through the shim, from a
+    directory that knows nothing of the environment, must keep what it links to."""
+    from uvguard.shimfile import write_shim
+
+    env = symlink_env(sandbox, wheelhouse, "unregistered", "speedpkg", "purepkg==1.0")  # bare uv: not recorded
+    sandbox.uv("cache", "clean", "speedpkg")
+    assert run_python(sandbox, env, SPEED_WORKS).returncode != 0
+    result = repair(sandbox, uv_path(), str(env), "--", "--no-index", "--find-links", str(wheelhouse),
+                    UV_LINK_MODE="symlink")
+    assert result.returncode == 0, result.stderr
+    assert run_python(sandbox, env, SPEED_WORKS).returncode == 0
+
+    shim = sandbox.root / "shim-bin" / "uv"
+    shim.parent.mkdir()
+    write_shim(shim, sys.executable, str(uv_path()))
+    elsewhere = sandbox.root / "elsewhere"
+    elsewhere.mkdir()
+    clean = subprocess.run([str(shim), "cache", "clean", "speedpkg"], env=sandbox.env(UV_LINK_MODE="symlink"),
+                           cwd=elsewhere, capture_output=True, text=True)
+    assert clean.returncode == 0, clean.stderr
+    assert "kept 1 entry used by 1 environment" in clean.stderr
+    assert run_python(sandbox, env, "import speedpkg._speed as s; assert s.answer() == '1.0'").returncode == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -60,6 +61,7 @@ class Diagnosis:
     broken: tuple[BrokenDistribution, ...]
     unowned: tuple[str, ...]  # dangling links no RECORD claims (e.g. bin/python)
     into_cache: int  # how many of all the dangling links pointed into the cache
+    caches: tuple[str, ...] = ()  # the caches the environment's links lead into, read from the links
 
     @property
     def healthy(self) -> bool:
@@ -178,11 +180,28 @@ def _file_url_path(url: str) -> str:
     return unquote(urlparse(url).path)
 
 
+# uv links every installed file to `<cache>/archive-v<N>/<id>/<path in the wheel>`.
+_ARCHIVE_LINK = re.compile(r"^(?P<cache>/.*?)/archive-v\d+/[^/]+/")
+
+
+def linked_caches(links: list[str]) -> tuple[str, ...]:
+    """The cache roots uv linked these files into: what the environment depends on, whatever
+    cache the current configuration names (an environment installed with another UV_CACHE_DIR)."""
+    caches = {match["cache"] for match in map(_ARCHIVE_LINK.match, map(link_target, links)) if match}
+    return tuple(sorted(caches))
+
+
 def diagnose(env_path: str, cache_dir: str | os.PathLike) -> Diagnosis:
-    """Find the dangling links of one environment and the distributions they belong to."""
+    """Find the dangling links of one environment and the distributions they belong to.
+
+    Links count as "into the cache" when they lead into `cache_dir` (the
+    configured cache) or into the cache the environment's links name.
+    """
     dists = distributions(env_path)
     owner = {path: dist for dist in dists for path in dist.files}
-    dangling = [link for link in iter_symlinks(env_path) if not os.path.exists(link)]
+    links = list(iter_symlinks(env_path))
+    dangling = [link for link in links if not os.path.exists(link)]
+    caches = linked_caches(links)
     missing: dict[Distribution, list[str]] = {}
     unowned = []
     for link in dangling:
@@ -197,7 +216,9 @@ def diagnose(env_path: str, cache_dir: str | os.PathLike) -> Diagnosis:
         distributions=len(dists),
         broken=tuple(sorted(broken, key=lambda b: b.distribution.name)),
         unowned=tuple(sorted(unowned)),
-        into_cache=sum(is_inside(link_target(link), cache_dir) for link in dangling),
+        into_cache=sum(any(is_inside(link_target(link), cache) for cache in (cache_dir, *caches))
+                       for link in dangling),
+        caches=caches,
     )
 
 
@@ -213,4 +234,5 @@ def as_json(diagnosis: Diagnosis) -> dict:
         ],
         "unowned_dangling": list(diagnosis.unowned),
         "dangling_into_cache": diagnosis.into_cache,
+        "caches": list(diagnosis.caches),
     }

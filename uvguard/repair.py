@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from uvguard import registry
 from uvguard.doctor import Diagnosis, diagnose
 from uvguard.errors import UsageError
 from uvguard.realuv import run_uv
@@ -50,8 +51,12 @@ def reinstall_args(diagnosis: Diagnosis, link_mode: str | None, uv_args: Sequenc
 
 def repair_environment(env_path: str, cache_dir: str | os.PathLike, real_uv: str, link_mode: str | None,
                        uv_args: Sequence[str], env: Mapping[str, str], cwd: str) -> Repair:
+    """Reinstall what is broken in `env_path`, recorded in the registry first as the shim records
+    an install: a guarded prune or clean from anywhere then keeps what the repair linked to."""
     before = diagnose(env_path, cache_dir)
     if not before.broken:
         return Repair(before, before, None)
-    code = run_uv(real_uv, reinstall_args(before, link_mode, uv_args), env, cwd)
+    args = reinstall_args(before, link_mode, uv_args)
+    registry.append(cwd, env, args)
+    code = run_uv(real_uv, args, env, cwd)
     return Repair(before, diagnose(env_path, cache_dir), code)

@@ -68,8 +68,10 @@ def _describe(diagnosis: Diagnosis) -> list[str]:
     distributions = plural(diagnosis.distributions, 'distribution', 'distributions')
     if diagnosis.healthy:
         return [f"{diagnosis.path}: healthy ({distributions})"]
+    caches = ", ".join(f"`{cache}`" for cache in diagnosis.caches)
     lines = [f"{diagnosis.path}: {len(diagnosis.broken)} of {distributions} "
-             f"broken ({plural(diagnosis.into_cache, 'dangling link', 'dangling links')} into the uv cache)"]
+             f"broken ({plural(diagnosis.into_cache, 'dangling link', 'dangling links')} into the uv cache"
+             + (f" {caches})" if caches else ")")]
     for broken in diagnosis.broken:
         dist = broken.distribution
         editable = " (editable)" if dist.editable else ""
