@@ -233,6 +233,21 @@ def test_live_entries_survive_and_environments_import(caches, writer, pruner, li
     assert_imports(built)
 
 
+@pytest.mark.parametrize("writer", SAME_VERSION + ["0.12.24"])
+def test_nothing_live_clean_removes_what_real_uv_removes(caches, writer):
+    """A full clean: the markers go too, and `.lock` and the cache dir itself up to 0.12.24 (issue 13:
+    a limited clean used to leave CACHEDIR.TAG and .gitignore and report fewer files than uv)."""
+    built = caches(writer, "symlink")
+    uv_result = built.uv(writer, "--cache-dir", str(built.cache), "cache", "clean")
+    expected = (built.cache.is_dir(), sorted(os.listdir(built.cache)) if built.cache.is_dir() else None)
+    assert expected[1] in (None, [".lock"]), "real uv left more than its lock: a vacuous case"
+    built.restore()
+    output, result = limited(built, writer, ["cache", "clean"], live={})
+    assert (built.cache.is_dir(), sorted(os.listdir(built.cache)) if built.cache.is_dir() else None) == expected
+    assert output.strip().splitlines()[-1] == uv_result.stderr.strip().splitlines()[-1]
+    assert output.startswith("Clearing cache at: ") and not result.kept
+
+
 @pytest.mark.parametrize("writer", ["0.8.18", "0.13.9"])
 def test_limited_clean_keeps_only_live_entries_and_markers(caches, writer):
     built = caches(writer, "symlink")

@@ -70,9 +70,9 @@ def test_plan_and_protected_entries(cache, sandbox):
     assert not list(cache.glob(".uvguard-skeleton-*"))
 
 
-def test_clean_all_keeps_markers_and_live_entries(cache):
+def test_clean_all_removes_the_markers_as_uv_does_and_keeps_live_entries_and_the_lock(cache):
     result, output = run(cache, ["cache", "clean"], {"archive-v0/live1": ["/env/a"]})
-    assert sorted(os.listdir(cache)) == [".gitignore", ".lock", "CACHEDIR.TAG", "archive-v0"]
+    assert sorted(os.listdir(cache)) == [".lock", "archive-v0"]  # the dir holds live entries: it and its lock stay
     assert os.listdir(cache / "archive-v0") == ["live1"]
     assert output.startswith(f"Clearing cache at: {cache}\n")
 

@@ -10,6 +10,7 @@ its parent's descriptor with O_NOFOLLOW, and links are unlinked, not entered.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -64,6 +65,7 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
     if config.no_cache or not cache_dir.is_dir():
         messages.info(f"No cache found at: {user_display(cache_dir)}", voice, stream)
         return LimitedResult(invocation.operation, cache_dir, (), (), ())
+    lock_was_there = os.path.lexists(cache_dir / ".lock")  # uv counts it as a removed file only then
     with exclusive_lock(cache_dir, env, force=invocation.force, voice=voice, stream=stream):
         if invocation.operation != CLEAN_PACKAGES:
             messages.info(f"{noun} cache at: {user_display(cache_dir)}", voice, stream)
@@ -77,6 +79,8 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
                                     hint="nothing was removed; the cache is untouched") from None
         remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
         remover.run(plan.remove)
+        if plan.remove_root and not remover.kept:
+            remover.remove_root(count_lock=lock_was_there)
     kept = tuple(sorted(remover.kept))
     environments = tuple(sorted({str(e) for entry in kept for e in live_entries.get(entry, ())}))
     result = LimitedResult(invocation.operation, cache_dir, tuple(remover.removed), kept, environments,
@@ -118,7 +122,7 @@ class _Remover:
         self.progress = _Progress(self.stream, voice)
 
     def run(self, paths: Iterable[str]) -> None:
-        paths = [p for p in paths if p and p not in MARKERS and not _escapes(p)]
+        paths = [p for p in paths if p and p != ".lock" and not _escapes(p)]
         root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for done, path in enumerate(paths):
@@ -130,6 +134,23 @@ class _Remover:
         finally:
             os.close(root)
             self.progress.clear()
+
+    def remove_root(self, count_lock: bool) -> None:
+        """After a full clean that kept nothing: `.lock`, then the emptied cache dir, as uv < 0.13 does.
+        Anything another process created meanwhile keeps the directory (rmdir only removes it empty)."""
+        self._debug(f"Removing {self.cache_dir}")
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                info = os.lstat(self.cache_dir / ".lock")
+                os.unlink(self.cache_dir / ".lock")
+                if count_lock:
+                    self._count_file(info)
+            os.rmdir(self.cache_dir)
+            self.dirs += 1
+        except OSError as error:
+            if error.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                raise FileSystemFailure(
+                    os_failure("removed every cache entry, but not the cache directory", error)) from None
 
     def remove_keeping(self, root: int, path: str) -> None:
         if path in self.live:

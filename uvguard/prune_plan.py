@@ -89,20 +89,24 @@ class Plan:
     cache_dir: Path
     remove: tuple[str, ...]
     sizes: Mapping[str, int] = field(default_factory=dict)
+    remove_root: bool = False  # a full clean by a uv that then removes `.lock` and the cache dir itself
 
 
 def removal_plan(invocation: Invocation, config, real_uv: str, env: Mapping[str, str]) -> Plan:
     """What real uv (`real_uv`) would remove for `invocation` from `config.cache_dir`.
 
-    The root markers are never in the plan: uv keeps them on prune (and a
-    limited clean keeps them too, like the lock file it is holding).
+    The root markers are never in a prune's plan: uv keeps them. A full clean
+    removes them too, and `.lock` and the cache dir itself in the releases
+    that do (`kept_by_clean` asks this uv); `.lock` is never in `remove`, it
+    goes last with the directory, if at all.
     """
     cache_dir = Path(config.cache_dir)
     operation = invocation.operation
     if config.no_cache or not cache_dir.is_dir():
         return Plan(operation, cache_dir, ())
     if operation == CLEAN:
-        return Plan(operation, cache_dir, clean_all_paths(cache_dir))
+        kept = kept_by_clean(cache_dir, invocation, real_uv, env)
+        return Plan(operation, cache_dir, clean_all_paths(cache_dir, kept or frozenset()), remove_root=kept is None)
     if operation not in (PRUNE, PRUNE_CI, CLEAN_PACKAGES):
         raise ValueError(f"not a cache operation: {operation}")
     memory = memory_dirs(env)
@@ -216,9 +220,44 @@ def sweep_crashed_skeletons(place: Path) -> None:
             os.close(lock)
 
 
-def clean_all_paths(cache_dir: Path) -> tuple[str, ...]:
-    """Every top-level entry of the cache except uv's markers."""
-    return tuple(sorted(name for name in os.listdir(cache_dir) if name not in MARKERS))
+def clean_all_paths(cache_dir: Path, kept: frozenset[str]) -> tuple[str, ...]:
+    """Every top-level entry of the cache except `.lock` and what a clean keeps."""
+    return tuple(sorted(name for name in os.listdir(cache_dir) if name != ".lock" and name not in kept))
+
+
+def kept_by_clean(cache_dir: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> frozenset[str] | None:
+    """What this uv's `cache clean` leaves of a cache holding only its markers; None when it
+    removes the cache dir itself (0.13.9 keeps `.lock` and the dir; 0.5.31 to 0.12.24 remove both).
+
+    Asked of the running uv on a scratch cache, like `size_accounting`, rather
+    than carried per release.
+    """
+    def clean(probe: Path) -> frozenset[str] | None:
+        for name in MARKERS - {".git"}:
+            _touch(probe / name)
+        (probe / ".git").mkdir()
+        result = _run_uv(probe, ["cache", "clean"], invocation, real_uv, env)
+        if result.returncode != 0:
+            raise OperationFailed(f"could not work out what `uv cache clean` removes: {real_uv} exited "
+                                  f"{result.returncode} on a scratch cache; nothing was removed\n"
+                                  + result.stderr.strip())
+        return frozenset(os.listdir(probe)) if probe.is_dir() else None
+
+    return _in_scratch_cache(cache_dir, env, clean)
+
+
+def _in_scratch_cache(cache_dir: Path, env: Mapping[str, str], action):
+    """`action(an empty scratch cache dir)`, beside the cache or, when its disk is full, in memory."""
+    failure: OSError | None = None
+    for place in (cache_dir, *memory_dirs(env)):
+        try:
+            with _skeleton_dir(place, cache_dir) as work:
+                probe = work / "cache"
+                probe.mkdir()
+                return action(probe)
+        except OSError as error:
+            failure = error
+    raise failure
 
 
 def protected_entries(plan: Plan, live_entries: Iterable[str]) -> tuple[str, ...]:
@@ -441,17 +480,13 @@ def size_accounting(cache_dir: Path, invocation: Invocation, real_uv: str, env: 
     the cache: `(1B)` means logical. When the cache's disk is full, a memory
     filesystem answers for this uv instead (both tell physical sizes).
     """
-    for place in (cache_dir, *memory_dirs(env)):
-        try:
-            with _skeleton_dir(place, cache_dir) as work:
-                probe = work / "cache"
-                probe.mkdir()
-                (probe / "probe").write_bytes(b"x")
-                result = _run_uv(probe, ["cache", "prune"], invocation, real_uv, env)
-            break
-        except OSError:
-            continue
-    else:
+    def prune(probe: Path) -> subprocess.CompletedProcess:
+        (probe / "probe").write_bytes(b"x")
+        return _run_uv(probe, ["cache", "prune"], invocation, real_uv, env)
+
+    try:
+        result = _in_scratch_cache(cache_dir, env, prune)
+    except OSError:
         return "logical"  # nowhere to write one byte: the count is still right, only the size may not be
     lines = result.stderr.strip().splitlines()
     if result.returncode != 0 or not lines or lines[-1].endswith("(1B)"):
