@@ -203,3 +203,149 @@ def test_a_fifo_in_place_of_the_decisions_log_is_a_warning_not_a_hang(machine):
     assert result.returncode == 0, result.stderr
     assert f"warning: could not write the decisions log `{log}`" in result.stderr
     assert machine.runs_compiled_module(venv)
+
+
+# --- Fault injection: SIGKILL at three points, a full disk, a read-only cache -----------------------
+
+
+class FaultScene:
+    """Two registered environments and a pile of garbage a `prune --ci` removes, on one uv release."""
+
+    GARBAGE = 1500  # unreferenced archive entries: enough that removing them takes a while
+
+    def __init__(self, machine: Machine):
+        self.machine = machine
+        self.venvs = [machine.symlink_venv("app", "speedpkg", "purepkg"),
+                      machine.symlink_venv("tool", "speedpkg", "purepkg", "toolpkg")]
+        gone = machine.symlink_venv("gone", "otherpkg")  # registered, then deleted: its archive is garbage
+        self.gone_archives = {machine.cache / "archive-v0" / name for name in archive_ids(machine, gone)}
+        shutil.rmtree(gone.parent)
+        machine.venvs.remove(gone)
+        for index in range(self.GARBAGE):
+            entry = machine.cache / "archive-v0" / f"zz-garbage-{index:04}" / "pkg"
+            entry.mkdir(parents=True)
+            for name in ("__init__.py", "core.py", "util.py"):
+                (entry / name).write_text("x = 1\n")
+        self.live = set().union(*(archive_ids(machine, venv) for venv in self.venvs))
+
+    def prune(self, **extra) -> subprocess.Popen:
+        return self.machine.spawn("cache", "prune", "--ci", UVGUARD_POLICY="ci", **extra)
+
+    def assert_nothing_lost(self) -> None:
+        """Every registered environment runs its `.so`; real uv installs into the same cache again;
+        the next guarded run sweeps what the faulty one left; nothing registered broke meanwhile."""
+        machine = self.machine
+        for venv in self.venvs:
+            assert machine.runs_compiled_module(venv), venv
+        again = machine.sandbox.work / "again" / ".venv"
+        again.parent.mkdir()
+        machine.install(again, "speedpkg", "purepkg", "otherpkg", through_shim=False)  # bare real uv
+        assert machine.runs_compiled_module(again)
+        shutil.rmtree(again.parent)  # unregistered: the next prune may take its entries
+        result = machine.uv("cache", "prune", "--ci", UVGUARD_POLICY="ci")
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        assert set(os.listdir(machine.cache / "archive-v0")) == self.live
+        assert not list(machine.cache.glob(".uvguard-skeleton-*"))
+        assert not skeletons(machine.runtime)
+        for venv in self.venvs:
+            assert machine.runs_compiled_module(venv), venv
+
+
+def archive_ids(machine: Machine, venv: Path) -> set[str]:
+    archive = str(machine.cache / "archive-v0") + "/"
+    targets = (os.readlink(p) for p in venv.rglob("*") if p.is_symlink())
+    return {t[len(archive):].split("/")[0] for t in targets if t.startswith(archive)}
+
+
+def skeletons(place: Path) -> list[Path]:
+    return [place / name for name in os.listdir(place) if name.startswith("uvguard-skeleton-")]
+
+
+def kill_when(process: subprocess.Popen, condition, timeout: float = 120.0) -> None:
+    """SIGKILL `process` the moment `condition()` holds, watching the filesystem as fast as we can."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"finished before the fault point: {process.stderr.read()}"
+        assert time.monotonic() < deadline, "the fault point never came"
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    process.stderr.close()
+
+
+@pytest.fixture(params=FAULT_RELEASES)
+def scene(request, sandbox, wheelhouse):
+    return FaultScene(Machine(sandbox, wheelhouse, request.param))
+
+
+def test_sigkill_while_waiting_for_the_lock(scene):
+    lock = os.open(scene.machine.cache / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # a running uv command
+        process = scene.prune(UV_LOCK_TIMEOUT="120")
+        assert "Cache is currently in-use" in process.stderr.readline()
+        kill_when(process, lambda: True)
+    finally:
+        os.close(lock)
+    assert all(path.exists() for path in scene.gone_archives)  # nothing removed before the lock
+    scene.assert_nothing_lost()
+
+
+def test_sigkill_while_the_skeleton_is_built(scene):
+    runtime = scene.machine.runtime
+    process = scene.prune()
+    kill_when(process, lambda: any((s / "cache").is_dir() for s in skeletons(runtime)))
+    [left] = skeletons(runtime)
+    an_hour_ago = time.time() - 3600  # past the sweep's grace for a skeleton that may be about to lock
+    os.utime(left, (an_hour_ago, an_hour_ago))
+    assert all(path.exists() for path in scene.gone_archives)
+    scene.assert_nothing_lost()
+
+
+def test_sigkill_mid_removal(scene):
+    """Killed the moment a garbage archive goes: the pointers naming it must be gone already (uv's own
+    order), or real uv fails every later install of that wheel."""
+    process = scene.prune()
+    kill_when(process, lambda: not all(path.exists() for path in scene.gone_archives))
+    left = [name for name in os.listdir(scene.machine.cache / "archive-v0") if name.startswith("zz-garbage-")]
+    assert left, "the removal had finished: not a mid-removal kill"
+    scene.assert_nothing_lost()
+
+
+@pytest.mark.parametrize("version", FAULT_RELEASES)
+def test_a_full_disk_everywhere_is_one_error_and_changes_nothing(sandbox, wheelhouse, version):
+    """The cache's disk full, the runtime dir tiny and full, /dev/shm full (in a private mount namespace)."""
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1) for a private /dev/shm")
+    sandbox.cache.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=64m", "tmpfs", str(sandbox.cache)):
+        machine = Machine(sandbox, wheelhouse, version)
+        scene = FaultScene(machine)
+        with mounted("-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs", str(machine.runtime)):
+            filler = fill(sandbox.cache)
+            before = machine.listing()
+            command = (f'mount -t tmpfs -o size=16k,mode=1777 tmpfs /dev/shm && dd if=/dev/zero of=/dev/shm/f '
+                       f'bs=4k 2>/dev/null; dd if=/dev/zero of={machine.runtime}/f bs=4k 2>/dev/null; '
+                       f'exec {machine.shim} cache prune --ci')
+            result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", command],
+                                    env={**machine.env, "UVGUARD_POLICY": "ci"}, cwd=machine.elsewhere,
+                                    capture_output=True, text=True, timeout=120)
+            os.unlink(machine.runtime / "f")
+        assert result.returncode == 2, result.stderr
+        line = single_error(result)
+        assert "No space left on device" in line
+        assert "the cache is untouched" in result.stderr
+        assert machine.listing() == before
+        filler.unlink()
+        scene.assert_nothing_lost()
+
+
+def test_a_read_only_cache_changes_nothing_and_the_next_run_works(scene):
+    machine = scene.machine
+    before = machine.listing()
+    with read_only(machine.cache):
+        result = machine.uv("cache", "prune", "--ci", UVGUARD_POLICY="ci")
+    assert result.returncode == 2, result.stderr
+    assert "Read-only file system" in single_error(result)
+    assert machine.listing() == before
+    scene.assert_nothing_lost()

@@ -115,13 +115,14 @@ def test_a_failure_says_what_was_and_was_not_removed(cache, monkeypatch):
     monkeypatch.setattr(os, "rmdir", rmdir)
     remover = limited._Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
     with pytest.raises(FileSystemFailure) as failure:
-        remover.run(["archive-v0/dead1", "wheels-v3/pypi/other", "archive-v0/live1"])
+        remover.run(["archive-v0/dead1", "wheels-v3/pypi/old", "wheels-v3/pypi/other", "archive-v0/live1"])
     assert failure.value.exit_code == EXIT_USAGE  # an OS error in the guarded path: exit 2, as issue 13 has it
     message = failure.value.message
     assert "wheels-v3/pypi/other" in message and "Device or resource busy" in message
-    assert "removing 1 of 3 entries" in message
-    assert "not removed (or only in part): wheels-v3/pypi/other, archive-v0/live1" in message
-    assert (cache / "archive-v0" / "live1").is_dir()
+    assert "removing 1 of 4 entries" in message
+    # Archives go last, after the pointers that may name them: both are still there.
+    assert "not removed (or only in part): wheels-v3/pypi/other, archive-v0/dead1, archive-v0/live1" in message
+    assert (cache / "archive-v0" / "live1").is_dir() and (cache / "archive-v0" / "dead1").is_dir()
 
 
 def test_quiet_prints_nothing(cache):

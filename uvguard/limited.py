@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import sys
 import time
@@ -27,6 +28,7 @@ from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
 from uvguard.messages import human_readable_bytes, plural, user_display
 from uvguard.prune_plan import MARKERS, removal_plan, size_accounting
 
+_ARCHIVE_BUCKET = re.compile(r"^archive-v\d+(/|$)")
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -122,7 +124,7 @@ class _Remover:
         self.progress = _Progress(self.stream, voice)
 
     def run(self, paths: Iterable[str]) -> None:
-        paths = [p for p in paths if p and p != ".lock" and not _escapes(p)]
+        paths = sorted((p for p in paths if p and p != ".lock" and not _escapes(p)), key=_removal_order)
         root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             for done, path in enumerate(paths):
@@ -253,6 +255,13 @@ class _Remover:
         return (f"failed to remove `{self.cache_dir / rest[0]}` ({error.strerror or error}{where}); "
                 f"stopped after removing {len(self.removed)} of {total} entries ({self.files} files); "
                 f"not removed (or only in part): {shown}; kept {len(self.kept)} live entries")
+
+
+def _removal_order(path: str) -> tuple[bool, str]:
+    """Archive entries last, after every pointer that names them, as uv orders its own prune: a run
+    killed half-way leaves orphaned archives (the next prune takes them), never a pointer naming a
+    removed archive (real uv then fails every install of that wheel)."""
+    return (bool(_ARCHIVE_BUCKET.match(path)), path)
 
 
 def _escapes(path: str) -> bool:
