@@ -349,3 +349,22 @@ def test_a_read_only_cache_changes_nothing_and_the_next_run_works(scene):
     assert "Read-only file system" in single_error(result)
     assert machine.listing() == before
     scene.assert_nothing_lost()
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm")
+def test_a_full_cache_disk_and_a_tiny_runtime_dir_still_find_dev_shm(sandbox, wheelhouse):
+    """Issue 13, item 5: every memory place is tried (a 16 KiB runtime dir fills at once), and the
+    size-accounting probe goes there too when the cache's disk has no room for one byte."""
+    sandbox.cache.mkdir()
+    with mounted("-t", "tmpfs", "-o", "size=64m", "tmpfs", str(sandbox.cache)):
+        machine = Machine(sandbox, wheelhouse)
+        scene = FaultScene(machine)
+        with mounted("-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs", str(machine.runtime)):
+            filler = fill(sandbox.cache)
+            result = machine.uv("cache", "prune", "--ci", UVGUARD_POLICY="ci")
+            assert result.returncode == 0, result.stderr
+            assert "kept 3 entries used by 2 environments" in result.stderr
+            assert set(os.listdir(machine.cache / "archive-v0")) == scene.live
+            assert not skeletons(machine.runtime)
+            assert not filler.exists()  # a stray file at the cache's top: uv's prune takes it too
+        scene.assert_nothing_lost()
