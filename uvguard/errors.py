@@ -2,9 +2,10 @@
 
 Exit codes (documented in the README):
   0    success
-  1    a check found a problem (`uvguard doctor`), or a limited operation stopped part-way
+  1    a check found a problem (`uvguard doctor`), or real uv failed on the skeleton (nothing removed)
   2    uvguard's own usage or configuration error (bad flag, bad uv config, bad policy), or a
-       file it needed could not be read or written (a read-only or full cache)
+       file it needed could not be read or written (a read-only or full cache; a removal that
+       stopped part-way says what was and was not removed)
   3    the policy refused a cache operation; the cache is untouched
   127  the `uv` shim (and `uvguard check`/`explain`) found no real uv binary;
        `uvguard repair` counts a missing uv as bad input (2)
@@ -71,7 +72,8 @@ def os_failure(doing: str, error: OSError) -> str:
 
 
 class OperationFailed(UvguardError):
-    """A limited operation stopped part-way; the message says what was and was not removed."""
+    """A check or a limited operation could not go on, nothing changed: real uv failed on the
+    skeleton of the cache, doctor could not read an environment."""
 
     exit_code = EXIT_PROBLEM
 
