@@ -368,3 +368,24 @@ def test_a_full_cache_disk_and_a_tiny_runtime_dir_still_find_dev_shm(sandbox, wh
             assert not skeletons(machine.runtime)
             assert not filler.exists()  # a stray file at the cache's top: uv's prune takes it too
         scene.assert_nothing_lost()
+
+
+@pytest.mark.parametrize("version", ["0.6.4", "0.12.24", "0.13.9"])
+def test_a_limited_clean_with_nothing_live_does_what_real_uv_does(sandbox, wheelhouse, version):
+    """Issue 13, item 6, as reported: `ci` preset, symlink mode on, nothing live, a full clean through the
+    shim leaves what real uv leaves (nothing, or `.lock` with 0.13.9) and reports the same count."""
+    machine = Machine(sandbox, wheelhouse, version)
+    venv = machine.sandbox.work / "gone" / ".venv"
+    venv.parent.mkdir(parents=True)
+    machine.install(venv, "speedpkg", "purepkg", through_shim=False)
+    shutil.rmtree(venv.parent)
+    twin = sandbox.root / "twin-cache"
+    subprocess.run(["cp", "-a", str(machine.cache), str(twin)], check=True)
+    bare = subprocess.run([machine.real_uv, "--cache-dir", str(twin), "cache", "clean"], env=machine.env,
+                          capture_output=True, text=True)
+    assert bare.returncode == 0, bare.stderr
+    guarded = machine.uv("cache", "clean", UVGUARD_POLICY="ci", UV_LINK_MODE="symlink")
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stderr.splitlines()[-1] == bare.stderr.splitlines()[-1]
+    leftover = (lambda path: sorted(os.listdir(path)) if path.is_dir() else None)
+    assert leftover(machine.cache) == leftover(twin)
