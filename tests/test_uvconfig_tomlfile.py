@@ -51,3 +51,32 @@ def test_key_line_finds_keys_in_tables_and_dotted_form():
     assert key_line(text, "tool.uv", "link-mode") == 7
     assert key_line(text, "", "link-mode") is None
     assert key_line('pip.link-mode = "copy"\n', "pip", "link-mode") == 1
+
+
+def test_a_fifo_is_refused_at_once_never_read(tmp_path):
+    """Opening a FIFO for reading blocks until a writer comes: the guarded command used to hang."""
+    import os
+    import threading
+
+    path = tmp_path / "uv.toml"
+    os.mkfifo(path)
+    outcome = []
+    reader = threading.Thread(target=lambda: outcome.append(pytest.raises(ConfigError, load_toml, path)),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():  # let the stuck reader go, then fail
+        with open(path, "wb"):
+            pass
+        pytest.fail("load_toml blocked on a FIFO")
+    assert outcome[0].value.message == f"Failed to read `{path}`: not a regular file (a named pipe); " \
+                                       "replace it with a regular file or remove it"
+
+
+@pytest.mark.parametrize("nesting", ["[" * 5000 + "]" * 5000, "{a = " * 5000 + "1" + "}" * 5000])
+def test_values_nested_thousands_deep_are_a_parse_error_not_a_recursion_error(tmp_path, nesting):
+    path = tmp_path / "uv.toml"
+    path.write_text(f"x = {nesting}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_toml(path)
+    assert caught.value.message == f"Failed to parse `{path}`: arrays or inline tables nested too deeply"

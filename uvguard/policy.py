@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Mapping
 
 from uvguard.errors import PolicyError
-from uvguard.tomlfile import key_line, load_toml, parse_toml, read_toml
+from uvguard.tomlfile import key_line, load_toml, parse_toml, parse_toml_bytes, read_regular_file
 
 ACTIONS = ("allow", "warn", "limit", "refuse")
 OPERATION_KEYS = ("prune", "prune-ci", "clean", "clean-packages")
@@ -266,7 +266,9 @@ def read_preset(name: str, source: Source) -> PolicyFile:
 
 def read_policy_file(path: Path, layer: str, env: Mapping[str, str]) -> PolicyFile:
     """A file of layer `layer`, validated; `[tool.uvguard]` when it is a pyproject.toml."""
-    data, text = read_toml(path, PolicyError)
+    content, _ = read_regular_file(path, PolicyError)  # one read: a FIFO is refused, never waited on
+    data = parse_toml_bytes(content, path, PolicyError)
+    text = content.decode("utf-8")
     source = Source(layer, file=str(path))
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("uvguard", {}) if isinstance(data.get("tool"), dict) else {}

@@ -28,22 +28,13 @@ _POSITION = re.compile(r"^(?P<what>.*?) \(at (?:line (?P<line>\d+), column (?P<c
 
 def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
     """The parsed content of `path`; `error` (a UvguardError) if it cannot be read or parsed."""
-    return read_toml(path, error)[0]
+    data, _ = read_regular_file(path, error)
+    return parse_toml_bytes(data, path, error)
 
 
-def read_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[dict, str]:
-    """The parsed content of `path` and its text, from one read (for messages that quote lines)."""
-    data = read_regular_file(path, error)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise error(f"Failed to parse `{path}`: line {line}: the file is not valid UTF-8") from None
-    return parse_toml(text, path, error), text
-
-
-def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError) -> bytes:
-    """The bytes of `path`, which must be a regular file: a FIFO, a device or a socket is refused.
+def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
+    """The bytes of `path` and the facts of the very file they came from; `path` must be a regular
+    file: a FIFO, a device or a socket is refused, never read.
 
     Opened without blocking and checked on the descriptor, so a FIFO (or a
     file swapped for one after a check) can never hang the guarded command.
@@ -53,18 +44,28 @@ def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError)
     except OSError as exc:
         raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
     try:
-        kind = os.fstat(fd).st_mode
-        if stat.S_ISDIR(kind):
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
             raise error(f"Failed to read `{path}`: {os.strerror(errno.EISDIR)}")
-        if not stat.S_ISREG(kind):
-            raise error(f"Failed to read `{path}`: not a regular file (a {_kind_name(kind)}); "
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"Failed to read `{path}`: not a regular file (a {_kind_name(info.st_mode)}); "
                         "replace it with a regular file or remove it")
         with os.fdopen(os.dup(fd), "rb") as stream:
-            return stream.read()
+            return stream.read(), info
     except OSError as exc:
         raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+    """Parse the bytes read from `path` (the caller's one read, e.g. to quote its lines)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"Failed to parse `{path}`: line {line}: the file is not valid UTF-8") from None
+    return parse_toml(text, path, error)
 
 
 def _kind_name(mode: int) -> str:
