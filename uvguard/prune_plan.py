@@ -37,9 +37,10 @@ becomes a sparse file of the same size. A memory skeleton holds an flock
 for its lifetime, and each run sweeps those whose lock is free (a crash).
 Each usable one is tried in turn (a tiny `$XDG_RUNTIME_DIR` that fills up
 is followed by a roomy `/dev/shm`). When none is usable, or building or
-running uv fails in each (they filled up), the skeleton is built in `<cache>/.uvguard-skeleton-*`
-instead: same filesystem (hard links work), and an unknown top-level entry
-that any uv's own prune or clean deletes if we crash.
+running uv fails in each (they filled up), the skeleton is built in
+`<cache>/.uvguard-skeleton-*` instead: same filesystem (hard links work),
+and an unknown top-level entry that any uv's own prune or clean deletes if
+we crash.
 
 Real uv then runs `cache prune [--ci]` / `cache clean PKG...` on the
 skeleton, and whatever vanished is the plan.
@@ -225,7 +226,8 @@ def clean_all_paths(cache_dir: Path, kept: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(name for name in os.listdir(cache_dir) if name != ".lock" and name not in kept))
 
 
-def kept_by_clean(cache_dir: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> frozenset[str] | None:
+def kept_by_clean(cache_dir: Path, invocation: Invocation, real_uv: str,
+                  env: Mapping[str, str]) -> frozenset[str] | None:
     """What this uv's `cache clean` leaves of a cache holding only its markers; None when it
     removes the cache dir itself (0.13.9 keeps `.lock` and the dir; 0.5.31 to 0.12.24 remove both).
 
