@@ -302,6 +302,23 @@ def test_sigkill_while_the_skeleton_is_built(scene):
     scene.assert_nothing_lost()
 
 
+def test_sigkill_while_the_skeleton_is_built_inside_the_cache(scene):
+    """No memory filesystem usable (no runtime dir; /dev/shm not sticky, in a private mount namespace):
+    the skeleton goes into `<cache>/.uvguard-skeleton-*`, which the next guarded prune removes."""
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1) for a private /dev/shm")
+    machine = scene.machine
+    env = {k: v for k, v in machine.env.items() if k != "XDG_RUNTIME_DIR"}
+    command = f"mount -t tmpfs -o size=1m,mode=0755 tmpfs /dev/shm && exec {machine.shim} cache prune --ci"
+    process = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", command],
+                               env={**env, "UVGUARD_POLICY": "ci"}, cwd=machine.elsewhere,
+                               stderr=subprocess.PIPE, text=True)
+    kill_when(process, lambda: any((s / "cache").is_dir() for s in machine.cache.glob(".uvguard-skeleton-*")))
+    assert list(machine.cache.glob(".uvguard-skeleton-*"))
+    assert all(path.exists() for path in scene.gone_archives)
+    scene.assert_nothing_lost()
+
+
 def test_sigkill_mid_removal(scene):
     """Killed the moment a garbage archive goes: the pointers naming it must be gone already (uv's own
     order), or real uv fails every later install of that wheel."""
