@@ -190,8 +190,23 @@ def test_a_fifo_in_place_of_a_config_file_is_refused_not_read(machine, where):
     result = subprocess.run([str(machine.shim), "cache", "clean"], env=machine.env, cwd=venv.parent,
                             capture_output=True, text=True, timeout=60)  # it used to hang here
     assert result.returncode == 2, result.stderr
-    assert single_error(result) == (f"error: Failed to read `{path}`: not a regular file (a named pipe); "
+    assert single_error(result) == (f"error: Failed to read `{path}`: not a regular file; "
                                     "replace it with a regular file or remove it")
+    assert machine.listing() == before and machine.runs_compiled_module(venv)
+
+
+@pytest.mark.parametrize("name", ["registry", "roots"])
+def test_a_fifo_in_place_of_uvguards_own_state_fails_closed_without_hanging(machine, name):
+    """The registry and the manual roots are read on the guarded path: a FIFO there used to hang it."""
+    venv = machine.symlink_venv("app", "speedpkg", "purepkg")
+    path = Path(machine.env["XDG_STATE_HOME"]) / "uvguard" / name
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    before = machine.listing()
+    result = machine.uv("cache", "clean", "speedpkg")  # it used to hang here
+    assert result.returncode in (2, 3), result.stderr
+    assert f"`{path}`" in single_error(result) or str(path) in result.stderr
+    assert "not a regular file" in result.stderr and "Traceback" not in result.stderr
     assert machine.listing() == before and machine.runs_compiled_module(venv)
 
 

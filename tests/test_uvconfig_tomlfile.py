@@ -69,7 +69,7 @@ def test_a_fifo_is_refused_at_once_never_read(tmp_path):
         with open(path, "wb"):
             pass
         pytest.fail("load_toml blocked on a FIFO")
-    assert outcome[0].value.message == f"Failed to read `{path}`: not a regular file (a named pipe); " \
+    assert outcome[0].value.message == f"Failed to read `{path}`: not a regular file; " \
                                        "replace it with a regular file or remove it"
 
 

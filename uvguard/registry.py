@@ -20,7 +20,9 @@ O_APPEND write, so concurrent writers do not interleave. The sh front
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from collections.abc import Mapping
 
@@ -78,6 +80,22 @@ def append(cwd: str, env: Mapping[str, str], args) -> None:
         append_line(registry_path(env), line.encode("utf-8", "surrogateescape"))
     except OSError:
         pass
+
+
+def read_regular(path: str | os.PathLike) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file at `path` and its facts, read without ever blocking: a FIFO,
+    device or socket in its place is an OSError ("not a regular file"), never opened for reading."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            return stream.read(), info
+    finally:
+        os.close(fd)
 
 
 def append_line(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:

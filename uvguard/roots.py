@@ -173,10 +173,10 @@ def manual_roots_path(env: Mapping[str, str]) -> str:
 
 def read_manual_roots(env: Mapping[str, str]) -> list[str]:
     try:
-        with open(manual_roots_path(env), encoding="utf-8", errors="surrogateescape") as handle:
-            return [line.rstrip("\n") for line in handle if line.strip()]
+        data, _ = registry.read_regular(manual_roots_path(env))  # a FIFO in its place never blocks
     except FileNotFoundError:
         return []
+    return [line for line in data.decode("utf-8", "surrogateescape").split("\n") if line.strip()]
 
 
 def write_manual_roots(env: Mapping[str, str], paths: list[str]) -> None:
@@ -404,8 +404,7 @@ def read_registry(env: Mapping[str, str]) -> RegistryView:
 
 def _read_lines(path: str) -> list[tuple[int, str]]:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data, _ = registry.read_regular(path)  # a FIFO in its place never blocks
     except FileNotFoundError:
         return []
     text = data.decode("utf-8", "surrogateescape")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import re
-import stat
 import sys
 from pathlib import Path
 from typing import Type
 
 from uvguard.errors import ConfigError, UvguardError
+from uvguard.registry import read_regular
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,28 +34,14 @@ def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict
 
 def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
     """The bytes of `path` and the facts of the very file they came from; `path` must be a regular
-    file: a FIFO, a device or a socket is refused, never read.
-
-    Opened without blocking and checked on the descriptor, so a FIFO (or a
-    file swapped for one after a check) can never hang the guarded command.
-    """
+    file: a FIFO, a device or a socket is refused, never read (it could hang the guarded command)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        return read_regular(path)
     except OSError as exc:
-        raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise error(f"Failed to read `{path}`: {os.strerror(errno.EISDIR)}")
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"Failed to read `{path}`: not a regular file (a {_kind_name(info.st_mode)}); "
-                        "replace it with a regular file or remove it")
-        with os.fdopen(os.dup(fd), "rb") as stream:
-            return stream.read(), info
-    except OSError as exc:
-        raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
+        what = exc.strerror or str(exc)
+        if exc.errno == errno.EINVAL:
+            what += "; replace it with a regular file or remove it"
+        raise error(f"Failed to read `{path}`: {what}") from None
 
 
 def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
@@ -66,14 +52,6 @@ def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = 
         line = data[: exc.start].count(b"\n") + 1
         raise error(f"Failed to parse `{path}`: line {line}: the file is not valid UTF-8") from None
     return parse_toml(text, path, error)
-
-
-def _kind_name(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
-        if test(mode):
-            return name
-    return "special file"
 
 
 def parse_toml(text: str, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
