@@ -27,6 +27,8 @@ import pytest
 from tests import uv_releases
 from uvguard.shimfile import write_shim
 
+pytestmark = pytest.mark.slow
+
 FAULT_RELEASES = ["0.6.4", "0.8.24", "0.13.9"]
 DEEP = "[" * 5000 + "]" * 5000
 
