@@ -41,6 +41,12 @@ class Machine:
         return subprocess.run([str(self.shim), *args], env=env, cwd=cwd or self.elsewhere,
                               capture_output=True, text=True)
 
+    def uvguard(self, *args, cwd=None, **extra) -> subprocess.CompletedProcess:
+        """The `uvguard` command, installed beside the interpreter running the tests."""
+        env = {**self.env, **{k: str(v) for k, v in extra.items()}}
+        return subprocess.run([str(Path(sys.executable).parent / "uvguard"), *args], env=env,
+                              cwd=cwd or self.elsewhere, capture_output=True, text=True)
+
     def symlink_venv(self, name: str, *packages: str) -> Path:
         path = self.sandbox.work / name / ".venv"
         path.parent.mkdir(parents=True)
@@ -294,8 +300,14 @@ def test_colour_follows_uv(machine, args, extra, colored):
 def test_team_log_gets_a_copy_and_a_failing_log_changes_nothing(machine):
     machine.symlink_venv("app", "purepkg")
     machine.write(machine.user_policy, 'log = "team/decisions.jsonl"\n')
-    assert machine.uv("cache", "clean").returncode == 3
     team = machine.user_policy.parent / "team" / "decisions.jsonl"
+    result = machine.uv("cache", "clean")
+    assert result.returncode == 3
+    assert (f"warning: could not write the decisions log `{team}`: its directory does not exist, and uvguard "
+            "creates none for a log it does not own") in result.stderr.splitlines()
+    assert not team.parent.exists()
+    team.parent.mkdir()
+    assert machine.uv("cache", "clean").returncode == 3
     [copy] = [json.loads(line) for line in team.read_text().splitlines()]
     assert copy == machine.decisions()[-1]
     blocker = machine.write(machine.sandbox.root / "not-a-dir", "")
@@ -354,6 +366,7 @@ def test_project_policy_is_found_from_directory_option(machine):
     venv = machine.symlink_venv("app", "purepkg")
     project = machine.write(venv.parent / "pyproject.toml",
                             '[project]\nname = "app"\nversion = "1"\n\n[tool.uvguard]\nclean = "warn"\n')
+    assert machine.uvguard("policy", "trust", str(project)).returncode == 0  # it loosens `clean`
     result = machine.uv("--directory", str(venv.parent), "cache", "clean")
     assert result.returncode == 0, result.stderr
     assert f'  decided by `clean = "warn"` in `{project}:6` (project policy)' in result.stderr.splitlines()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from uvguard import trust
 from uvguard.errors import PolicyError
 from uvguard.policy import ACTION_KEYS, PRESETS, load_policy
 from uvguard.tomlfile import tomllib
@@ -30,6 +31,9 @@ class Machine:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         return path
+
+    def trust(self, path: Path) -> None:
+        trust.trust(path, trust.digest(path.read_bytes()), self.env)
 
     def load(self, **env):
         return load_policy({**self.env, **env}, self.sandbox.work, self.project, system_file=self.etc)
@@ -114,7 +118,6 @@ def test_user_layer_falls_back_to_home_config(machine):
 def test_project_walk_finds_pyproject_tool_uvguard_in_an_ancestor(machine):
     nested = machine.project / "src" / "pkg"
     nested.mkdir(parents=True)
-    machine.write(machine.project / "src" / "pyproject.toml", '[project]\nname = "x"\n')
     machine.write(machine.project / "pyproject.toml", '[project]\nname = "p"\n\n[tool.uvguard]\nprune = "refuse"\n')
     policy = load_policy(machine.env, machine.sandbox.work, nested, system_file=machine.etc)
     setting = policy.settings["prune"]
@@ -122,9 +125,24 @@ def test_project_walk_finds_pyproject_tool_uvguard_in_an_ancestor(machine):
         ("refuse", str(machine.project / "pyproject.toml"), 5)
 
 
+def test_project_walk_stops_at_the_nearest_pyproject_as_uvs_project_discovery_does(machine):
+    """A parent directory's policy is not the project's: uv's discovery stops at the nearest pyproject.toml."""
+    nested = machine.project / "src" / "pkg"
+    nested.mkdir(parents=True)
+    machine.write(machine.project / "src" / "pyproject.toml", '[project]\nname = "x"\n')
+    machine.write(machine.project / "pyproject.toml", '[project]\nname = "p"\n\n[tool.uvguard]\nprune = "refuse"\n')
+    machine.write(machine.project / "uvguard.toml", 'clean-packages = "refuse"\n')
+    policy = load_policy(machine.env, machine.sandbox.work, nested, system_file=machine.etc)
+    assert {setting.source.layer for setting in policy.settings.values()} == {"built-in"}
+    assert [f.source.layer for f in policy.files] == ["built-in"]
+    machine.write(machine.project / "src" / "uvguard.toml", 'prune = "refuse"\n')
+    policy = load_policy(machine.env, machine.sandbox.work, nested, system_file=machine.etc)
+    assert policy.settings["prune"].source.file == str(machine.project / "src" / "uvguard.toml")
+
+
 def test_uvguard_toml_wins_over_pyproject_in_the_same_directory(machine):
     machine.write(machine.project / "pyproject.toml", '[tool.uvguard]\nprune = "refuse"\n')
-    machine.write(machine.project / "uvguard.toml", 'prune = "warn"\n')
+    machine.trust(machine.write(machine.project / "uvguard.toml", 'prune = "warn"\n'))
     assert machine.load().action("prune") == "warn"
 
 
@@ -184,7 +202,7 @@ def test_roots_add_up_and_resolve_against_their_file(machine):
 def test_log_from_the_highest_layer_and_empty_turns_it_off(machine):
     machine.write(machine.etc, 'log = "/srv/team.jsonl"\n')
     assert machine.load().log == "/srv/team.jsonl"
-    machine.write(machine.project / "uvguard.toml", 'log = "decisions.jsonl"\n')
+    machine.trust(machine.write(machine.project / "uvguard.toml", 'log = "decisions.jsonl"\n'))
     assert machine.load().log == str(machine.project / "decisions.jsonl")
     machine.write(machine.user, 'log = ""\n')
     assert machine.load().log == str(machine.project / "decisions.jsonl")

@@ -133,6 +133,8 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             raise UvguardError(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`: {error}",
                                hint="the cache is untouched") from None
         decision = evaluation.decision
+        for text in evaluation.policy.warnings if evaluation.policy else ():
+            messages.warning(text, voice=voice)
         _log(evaluation, env, cwd, voice)
         if decision.action == "refuse":
             messages.error(*refusal(evaluation), voice=voice)
@@ -159,10 +161,8 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
 
 def _log(evaluation: Evaluation, env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
     record = decisionlog.entry(evaluation.decision, evaluation.invocation.args, cwd, evaluation.config.cache_dir)
-    paths = [decisionlog.user_log_path(env)]
-    if evaluation.policy is not None and evaluation.policy.log:
-        paths.append(evaluation.policy.log)
-    for path, why in decisionlog.append(record, paths):
+    team_log = evaluation.policy.log if evaluation.policy is not None else None
+    for path, why in decisionlog.append(record, decisionlog.user_log_path(env), team_log):
         messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)
 
 

@@ -1,4 +1,5 @@
-"""`uvguard policy show | validate | init`: the layered policy, seen, checked and written."""
+"""`uvguard policy show | validate | init | trust | untrust`: the layered policy, seen, checked,
+written, and the project files the user trusts to loosen it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Mapping
 import typer
 
 from uvguard import policy as policies
+from uvguard import trust as trust_store
 from uvguard.errors import UsageError, UvguardError, report
 from uvguard.invocation import parse
 from uvguard.tomlfile import load_toml
@@ -29,7 +31,8 @@ def policy_json(policy: policies.Policy) -> dict:
         "settings": {key: _setting_json(setting) for key, setting in policy.settings.items()},
         "roots": [{"path": path, **source.to_json()} for path, source in policy.roots],
         "log": policy.log,
-        "files": [layer_file.source.to_json() for layer_file in policy.files],
+        "files": [{**layer_file.source.to_json(), "trusted": layer_file.trusted} for layer_file in policy.files],
+        "ignored": [item.to_json() for item in policy.ignored],
     }
 
 
@@ -57,8 +60,45 @@ def render(policy: policies.Policy) -> str:
     lines.append("roots:" if policy.roots else "roots: none")
     lines.extend(f"  {path}  (from {source.describe()})" for path, source in policy.roots)
     lines.append("files read, lowest layer first:")
-    lines.extend(f"  {f.source.layer}: {f.source.file or f'preset {f.source.preset}'}" for f in policy.files)
+    lines.extend(f"  {f.source.layer}: {f.source.file or f'preset {f.source.preset}'}{_trust_note(f)}"
+                 for f in policy.files)
+    if policy.ignored:
+        lines.append("ignored:")
+    lines.extend(f"  {item.describe()}" for item in policy.ignored)
     return "\n".join(lines)
+
+
+def _trust_note(layer_file: policies.PolicyFile) -> str:
+    if layer_file.source.layer != "project":
+        return ""
+    if layer_file.trusted:
+        return " (trusted)"
+    return f" (not trusted: it can only tighten; `{policies.trust_command(layer_file.source.file)}` trusts it)"
+
+
+def project_file(path: Path | None, env: Mapping[str, str], cwd: str) -> Path:
+    """The project policy file `policy trust`/`untrust` act on: `path`, else the one found from the cwd."""
+    if path is not None:
+        return Path(os.path.abspath(os.path.join(cwd, path)))
+    found = [f for f in effective_policy(env, cwd).files if f.source.layer == "project"]
+    if not found:
+        raise UsageError(f"no project policy found from `{cwd}` (`{policies.PROJECT_FILE}`, or `[tool.uvguard]` in "
+                         "`pyproject.toml`, up to the project's own directory)", hint="name the file: "
+                         "`uvguard policy trust PATH`")
+    return Path(found[0].source.file)
+
+
+def trust_file(path: Path, env: Mapping[str, str], uid: int) -> str:
+    """Check `path` as a project policy and trust its present content; returns its real path."""
+    if path.name not in ("pyproject.toml", policies.PROJECT_FILE):
+        raise UsageError(f"`{path}` is not a project policy file; expected `{policies.PROJECT_FILE}` or "
+                         "`pyproject.toml` (system, user and UVGUARD_POLICY files need no trust)")
+    checked, _ = validate_file(path, env)
+    if checked.owner not in (uid, 0):
+        raise UsageError(f"`{path}` is owned by uid {checked.owner}, neither you (uid {uid}) nor root; "
+                         "uvguard ignores such a file, trusted or not",
+                         hint="copy it into a file of your own, read it, then trust that")
+    return trust_store.trust(path, checked.digest, env)
 
 
 def validate_file(path: Path, env: Mapping[str, str]) -> tuple[policies.PolicyFile, list[str]]:
@@ -87,8 +127,8 @@ def target_path(scope: str, env: Mapping[str, str], cwd: str) -> Path:
     return project_dir / policies.PROJECT_FILE
 
 
-def write_preset(path: Path, preset: str, force: bool) -> None:
-    """Write preset `preset` to `path` with tomli-w; an existing file only with `force`."""
+def write_preset(path: Path, preset: str, force: bool) -> bytes:
+    """Write preset `preset` to `path` with tomli-w (an existing file only with `force`); returns the content."""
     import tomli_w
 
     if preset not in policies.PRESETS:
@@ -102,6 +142,7 @@ def write_preset(path: Path, preset: str, force: bool) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(header + tomli_w.dumps(values), encoding="utf-8")
     os.replace(tmp, path)
+    return path.read_bytes()
 
 
 def register(app: typer.Typer) -> None:
@@ -142,9 +183,35 @@ def register(app: typer.Typer) -> None:
             chosen = [scope for scope, flag in zip(SCOPES, (system, user, project)) if flag]
             if len(chosen) > 1:
                 raise UsageError("--system, --user and --project exclude each other")
-            path = target_path(chosen[0] if chosen else "user", dict(os.environ), os.getcwd())
-            write_preset(path, preset, force)
+            env = dict(os.environ)
+            path = target_path(chosen[0] if chosen else "user", env, os.getcwd())
+            content = write_preset(path, preset, force)
             typer.echo(f"Wrote preset `{preset}` to `{path}`")
+            if project:  # the user's own choice, made here: trusted as written
+                trust_store.trust(path, trust_store.digest(content), env)
+                typer.echo(f"Trusted `{path}` as written (it changes: `uvguard policy trust` again)")
+            return 0
+        raise typer.Exit(_guarded(run))
+
+    @policy_app.command()
+    def trust(path: Path = typer.Argument(None, help="A project policy file; default: the one found from here.")
+              ) -> None:
+        """Trust a project policy as it is now: it may then loosen the policy and set `log`."""
+        def run() -> int:
+            env, cwd = dict(os.environ), os.getcwd()
+            real = trust_file(project_file(path, env, cwd), env, os.geteuid())
+            typer.echo(f"Trusted `{real}`: every key in it now applies, until the file changes")
+            return 0
+        raise typer.Exit(_guarded(run))
+
+    @policy_app.command()
+    def untrust(path: Path = typer.Argument(None, help="A project policy file; default: the one found from here.")
+                ) -> None:
+        """Withdraw trust from a project policy: it can then only tighten the policy again."""
+        def run() -> int:
+            env, cwd = dict(os.environ), os.getcwd()
+            real, was = trust_store.untrust(project_file(path, env, cwd), env)
+            typer.echo(f"`{real}` is no longer trusted" if was else f"`{real}` was not trusted")
             return 0
         raise typer.Exit(_guarded(run))
 
