@@ -84,6 +84,7 @@ def test_untrust_and_policy_show(machine):
         '"refuse" from the built-in default policy',
         f'  `log = "{repo / "decisions.jsonl"}"` in `{policy}:3` (project policy): not trusted, and only a '
         'trusted file chooses where uvguard writes',
+        "trusted project files: none",
     ]
     data = json.loads(machine.uvguard("policy", "show", "--json", cwd=repo).stdout)
     assert [(i["kind"], i["key"], i["file"], i["line"]) for i in data["ignored"]] == \
@@ -91,11 +92,18 @@ def test_untrust_and_policy_show(machine):
     assert [(f["layer"], f["trusted"]) for f in data["files"]] == [("built-in", True), ("project", False)]
     assert data["roots"][0]["path"] == str(repo / "envs" / "*") and data["log"] is None
 
-    assert machine.uvguard("policy", "trust", cwd=repo).returncode == 0
+    assert machine.uvguard("policy", "trust", "repo", cwd=repo.parent).returncode == 0  # a directory: found there
     data = json.loads(machine.uvguard("policy", "show", "--json", cwd=repo).stdout)
     assert (data["ignored"], data["files"][-1]["trusted"]) == ([], True)
     assert (data["settings"]["clean"]["value"], data["log"]) == ("allow", str(repo / "decisions.jsonl"))
-    assert f"  project: {policy} (trusted)" in machine.uvguard("policy", "show", cwd=repo).stdout.splitlines()
+    assert data["trusted_files"] == [{"path": str(policy), "state": "trusted"}]
+    lines = machine.uvguard("policy", "show", cwd=repo).stdout.splitlines()
+    assert f"  project: {policy} (trusted)" in lines
+    assert lines[-2:] == ["trusted project files (`uvguard policy untrust PATH` forgets one):", f"  {policy}"]
+    policy.write_text(policy.read_text() + "\n")
+    assert machine.uvguard("policy", "show", cwd=machine.elsewhere).stdout.splitlines()[-1] == \
+        f"  {policy}  (changed since: it can only tighten until trusted again)"
+    assert machine.uvguard("policy", "trust", str(policy)).returncode == 0
 
     untrusted = machine.uvguard("policy", "untrust", cwd=repo)
     assert (untrusted.returncode, untrusted.stdout) == (0, f"`{policy}` is no longer trusted\n")

@@ -44,6 +44,17 @@ def trusted_files(env: Mapping[str, str]) -> dict[str, str]:
     return {path: value for path, value in entries.items() if isinstance(value, str)}
 
 
+def states(env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Each trusted file and its state now: `trusted`, `changed` (since it was trusted) or `gone`."""
+    found = []
+    for path, recorded in sorted(trusted_files(env).items()):
+        try:
+            found.append((path, "trusted" if digest(Path(path).read_bytes()) == recorded else "changed"))
+        except OSError:
+            found.append((path, "gone"))
+    return found
+
+
 def is_trusted(path: str | os.PathLike, file_digest: str, env: Mapping[str, str]) -> bool:
     """Whether the file at `path`, whose bytes hash to `file_digest`, is trusted as it is now."""
     return trusted_files(env).get(os.path.realpath(path)) == file_digest

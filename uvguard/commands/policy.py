@@ -26,13 +26,14 @@ def effective_policy(env: Mapping[str, str], cwd: str) -> policies.Policy:
     return policies.load_policy(env, cwd, discovery_start(project_dir))
 
 
-def policy_json(policy: policies.Policy) -> dict:
+def policy_json(policy: policies.Policy, env: Mapping[str, str]) -> dict:
     return {
         "settings": {key: _setting_json(setting) for key, setting in policy.settings.items()},
         "roots": [{"path": path, **source.to_json()} for path, source in policy.roots],
         "log": policy.log,
         "files": [{**layer_file.source.to_json(), "trusted": layer_file.trusted} for layer_file in policy.files],
         "ignored": [item.to_json() for item in policy.ignored],
+        "trusted_files": [{"path": path, "state": state} for path, state in trust_store.states(env)],
     }
 
 
@@ -46,7 +47,7 @@ def _setting_json(setting: policies.Setting) -> dict:
     }
 
 
-def render(policy: policies.Policy) -> str:
+def render(policy: policies.Policy, env: Mapping[str, str]) -> str:
     lines = []
     for key, setting in policy.settings.items():
         text = f'{key} = "{setting.value}"'
@@ -65,7 +66,15 @@ def render(policy: policies.Policy) -> str:
     if policy.ignored:
         lines.append("ignored:")
     lines.extend(f"  {item.describe()}" for item in policy.ignored)
+    states = trust_store.states(env)
+    lines.append("trusted project files (`uvguard policy untrust PATH` forgets one):" if states
+                 else "trusted project files: none")
+    lines.extend(f"  {path}{_STATE_NOTES[state]}" for path, state in states)
     return "\n".join(lines)
+
+
+_STATE_NOTES = {"trusted": "", "changed": "  (changed since: it can only tighten until trusted again)",
+                "gone": "  (gone)"}
 
 
 def _trust_note(layer_file: policies.PolicyFile) -> str:
@@ -77,13 +86,15 @@ def _trust_note(layer_file: policies.PolicyFile) -> str:
 
 
 def project_file(path: Path | None, env: Mapping[str, str], cwd: str) -> Path:
-    """The project policy file `policy trust`/`untrust` act on: `path`, else the one found from the cwd."""
-    if path is not None:
-        return Path(os.path.abspath(os.path.join(cwd, path)))
-    found = [f for f in effective_policy(env, cwd).files if f.source.layer == "project"]
+    """The project policy file `policy trust`/`untrust` act on: `path`, or the one found from that
+    directory (default: the cwd) as a guarded command run there would find it."""
+    where = os.path.abspath(os.path.join(cwd, path or "."))
+    if not os.path.isdir(where):
+        return Path(where)
+    found = [f for f in effective_policy(env, where).files if f.source.layer == "project"]
     if not found:
-        raise UsageError(f"no project policy found from `{cwd}` (`{policies.PROJECT_FILE}`, or `[tool.uvguard]` in "
-                         "`pyproject.toml`, up to the project's own directory)", hint="name the file: "
+        raise UsageError(f"no project policy found from `{where}` (`{policies.PROJECT_FILE}`, or `[tool.uvguard]` "
+                         "in `pyproject.toml`, up to the project's own directory)", hint="name the file: "
                          "`uvguard policy trust PATH`")
     return Path(found[0].source.file)
 
@@ -153,8 +164,9 @@ def register(app: typer.Typer) -> None:
     def show(json_output: bool = typer.Option(False, "--json", help="Print the policy as JSON.")) -> None:
         """Show the effective policy: each key's value and the file (and layer) it comes from."""
         def run() -> int:
-            policy = effective_policy(dict(os.environ), os.getcwd())
-            typer.echo(json.dumps(policy_json(policy), indent=2) if json_output else render(policy))
+            env = dict(os.environ)
+            policy = effective_policy(env, os.getcwd())
+            typer.echo(json.dumps(policy_json(policy, env), indent=2) if json_output else render(policy, env))
             return 0
         raise typer.Exit(_guarded(run))
 
@@ -194,8 +206,8 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def trust(path: Path = typer.Argument(None, help="A project policy file; default: the one found from here.")
-              ) -> None:
+    def trust(path: Path = typer.Argument(None, help="A project policy file, or a directory to find it from "
+                                                     "(default: here).")) -> None:
         """Trust a project policy as it is now: it may then loosen the policy and set `log`."""
         def run() -> int:
             env, cwd = dict(os.environ), os.getcwd()
@@ -205,8 +217,8 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def untrust(path: Path = typer.Argument(None, help="A project policy file; default: the one found from here.")
-                ) -> None:
+    def untrust(path: Path = typer.Argument(None, help="A project policy file, or a directory to find it from "
+                                                       "(default: here).")) -> None:
         """Withdraw trust from a project policy: it can then only tighten the policy again."""
         def run() -> int:
             env, cwd = dict(os.environ), os.getcwd()
