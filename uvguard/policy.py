@@ -157,8 +157,8 @@ class Ignored:
     def describe(self) -> str:
         if self.kind == "foreign":
             return f"{self.source.describe()}: {self.reason}"
-        what = f"`{self.key} = {json.dumps(self.value)}`"
-        return f"{what} in {self.source.describe()}: {'not trusted, and ' if self.kind == 'untrusted' else ''}{self.reason}"
+        why = f"not trusted, and {self.reason}" if self.kind == "untrusted" else self.reason
+        return f"`{self.key} = {json.dumps(self.value)}` in {self.source.describe()}: {why}"
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "key": self.key, "value": self.value, **self.source.to_json(),
@@ -342,17 +342,17 @@ def project_policy(start: Path, env: Mapping[str, str], uid: int) -> tuple[list[
                     f"it is owned by uid {info.st_uid}, neither you (uid {uid}) nor root, and a file "
                     "another user can change is not your policy")))
                 continue
-            if candidate.name == PROJECT_FILE:
+            try:
                 data = parse_toml_bytes(content, candidate, PolicyError)
-            else:
-                try:
-                    data = parse_toml_bytes(content, candidate, PolicyError)
-                except PolicyError as error:
-                    raise PolicyError(error.message, hint=(
-                        "uvguard cannot tell whether this file holds a project policy (`[tool.uvguard]`) "
-                        "until it parses; fix it (uv only warns about it); the cache is untouched")) from None
-                if not (isinstance(data.get("tool"), dict) and "uvguard" in data["tool"]):
-                    continue
+            except PolicyError as error:
+                if candidate.name == PROJECT_FILE:
+                    raise
+                raise PolicyError(error.message, hint=(
+                    "uvguard cannot tell whether this file holds a project policy (`[tool.uvguard]`) "
+                    "until it parses; fix it (uv only warns about it); the cache is untouched")) from None
+            if candidate.name == "pyproject.toml" and not (isinstance(data.get("tool"), dict)
+                                                           and "uvguard" in data["tool"]):
+                continue
             found = _policy_file(candidate, "project", env, content, info, data)
             return [replace(found, trusted=trust.is_trusted(candidate, found.digest, env))], skipped
         if (directory / "pyproject.toml").is_file():
