@@ -206,8 +206,9 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def trust(path: Path = typer.Argument(None, help="A project policy file, or a directory to find it from "
-                                                     "(default: here).")) -> None:
+    def trust(path: Path = typer.Argument(None, metavar="PATH", show_default=False,
+                                           help="A project policy file, or a directory to find it from "
+                                           "(default: here).")) -> None:
         """Trust a project policy as it is now: it may then loosen the policy and set `log`."""
         def run() -> int:
             env, cwd = dict(os.environ), os.getcwd()
@@ -217,8 +218,9 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def untrust(path: Path = typer.Argument(None, help="A project policy file, or a directory to find it from "
-                                                       "(default: here).")) -> None:
+    def untrust(path: Path = typer.Argument(None, metavar="PATH", show_default=False,
+                                             help="A project policy file, or a directory to find it from "
+                                             "(default: here).")) -> None:
         """Withdraw trust from a project policy: it can then only tighten the policy again."""
         def run() -> int:
             env, cwd = dict(os.environ), os.getcwd()
