@@ -243,6 +243,15 @@ def test_a_project_log_outside_or_through_a_committed_symlink_writes_nothing(mac
     result = machine.uv("cache", "clean", cwd=repo)
     assert result.returncode == 3 and "its directory does not exist" in result.stderr
     assert sorted(outside.iterdir()) == []
+    os.mkfifo(outside / "fifo")  # logs that are not regular files: refused at once, nothing blocks
+    for device in (outside / "fifo", Path("/dev/null")):
+        machine.write(repo / "uvguard.toml", f'log = "{device}"\n')
+        assert machine.uvguard("policy", "trust", cwd=repo).returncode == 0
+        result = machine.uv("cache", "clean", cwd=repo)
+        assert result.returncode == 3
+        assert f"warning: could not write the decisions log `{device}`: it is not a regular file" \
+            in result.stderr.splitlines()
+    (outside / "fifo").unlink()
     machine.write(repo / "uvguard.toml", f'log = "{outside / "decisions.jsonl"}"\n')
     assert machine.uvguard("policy", "trust", cwd=repo).returncode == 0
     assert machine.uv("cache", "clean", cwd=repo).returncode == 3

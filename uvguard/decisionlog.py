@@ -81,7 +81,7 @@ def _append_line(path: Path, data: bytes, own_directory: bool) -> None:
         fd = os.open(path, flags, mode)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
+            raise OSError(errno.EINVAL, "it is not a regular file")
         written = os.write(fd, data)
         if written != len(data):
             raise OSError(errno.EIO, f"only {written} of {len(data)} bytes written")
@@ -94,6 +94,8 @@ def _why(error: OSError, own_directory: bool) -> str:
         return "it is a symbolic link, and uvguard never writes through one"
     if isinstance(error, FileNotFoundError) and not own_directory:
         return "its directory does not exist, and uvguard creates none for a log it does not own"
+    if error.errno == errno.ENXIO:  # a FIFO nobody reads (O_NONBLOCK), a device that is not there
+        return "it is not a regular file"
     return error.strerror or str(error)
 
 
