@@ -11,7 +11,7 @@ keys under `[tool.uvguard]` in `pyproject.toml`:
     unknown = "warn"           # symlink mode is on, yet no environment linking into the cache is known
     roots = ["/app/.venv"]     # extra roots for the live set (paths or globs)
     log = "/srv/uvguard.jsonl" # a team-wide copy of the decisions log
-    locked = ["clean"]         # system layer only: no higher layer may change these keys
+    locked = ["clean"]         # system layer only (a root-owned file): no higher layer may change these keys
 
 Layers, lowest to highest: the built-in default (preset `default`) → system
 → user (`$XDG_CONFIG_HOME/uvguard/policy.toml`, else
