@@ -126,7 +126,7 @@ def validate_file(path: Path, env: Mapping[str, str]) -> tuple[policies.PolicyFi
     if "locked" in checked.values:
         notes.append(f"`locked` takes effect only in a system policy ({policies.SYSTEM_POLICY_FILE} or "
                      "$XDG_CONFIG_DIRS/uvguard/policy.toml) owned by root and writable by nobody else; "
-                     "in a user or project policy it is an error")
+                     "in any other layer it is an error")
     return checked, notes
 
 
