@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO, unprivileged_command
 from tests.test_guard_shim import Machine
 
 NOBODY = 65534
@@ -257,3 +262,33 @@ def test_a_project_log_outside_or_through_a_committed_symlink_writes_nothing(mac
     assert machine.uv("cache", "clean", cwd=repo).returncode == 3
     [copy] = [json.loads(line) for line in (outside / "decisions.jsonl").read_text().splitlines()]
     assert copy == machine.decisions()[-1]
+
+
+def test_as_a_plain_user_a_lock_in_your_own_file_does_not_bind_and_your_project_file_is_read():
+    """The rules for a real non-root user: run `uvguard policy show` as nobody (when we are root)."""
+    as_user = unprivileged_command()
+    shared = Path(tempfile.mkdtemp(prefix="uvguard-trust-", dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        system = shared / "xdg" / "uvguard" / "policy.toml"
+        system.parent.mkdir(parents=True)
+        system.write_text('clean = "refuse"\nlocked = ["clean"]\n')
+        project = shared / "proj" / "uvguard.toml"
+        project.parent.mkdir()
+        project.write_text('prune = "refuse"\n')
+        uid = os.geteuid() if not as_user else NOBODY
+        for path in (shared, *shared.rglob("*")):
+            os.chown(path, uid, uid)
+        env = {"PYTHONPATH": str(REPO), "PATH": os.defpath, "HOME": str(shared), "UVGUARD_POLICY": "permissive",
+               "XDG_CONFIG_DIRS": str(shared / "xdg"), "XDG_STATE_HOME": str(shared / "state")}
+        uvguard = [sys.executable, "-c", "from uvguard.cli import main; raise SystemExit(main())"]
+        result = subprocess.run([*as_user, *uvguard, "policy", "show", "--json"], capture_output=True, text=True,
+                                cwd=project.parent, env=env)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert [(i["kind"], i["file"], i["reason"].split(";")[0]) for i in data["ignored"]] == \
+            [("lock", str(system), f"it is owned by uid {uid}, not root")]
+        assert (data["settings"]["clean"]["value"], data["settings"]["clean"]["locked"]) == ("warn", False)
+        assert [(f["layer"], f["file"]) for f in data["files"]][2] == ("project", str(project))
+    finally:
+        shutil.rmtree(shared)
