@@ -14,7 +14,6 @@ import errno
 import os
 import stat
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, TextIO
@@ -24,6 +23,7 @@ from uvguard.cachelock import exclusive_lock
 from uvguard.errors import OperationFailed
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
 from uvguard.messages import human_readable_bytes, plural, user_display
+from uvguard.progress import Progress, phase
 from uvguard.prune_plan import MARKERS, removal_plan, size_accounting
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -69,7 +69,8 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
             messages.info(f"{noun} cache at: {user_display(cache_dir)}", voice, stream)
         if rescan is not None:
             live_entries = rescan()
-        plan = removal_plan(invocation, config, real_uv, env)
+        with phase("Planning what to remove", voice, stream):
+            plan = removal_plan(invocation, config, real_uv, env)
         physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
         remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
         remover.run(plan.remove)
@@ -111,21 +112,21 @@ class _Remover:
         self.kept: set[str] = set()
         self.physical = physical
         self.files = self.dirs = self.logical_bytes = self.physical_bytes = 0
-        self.progress = _Progress(self.stream, voice)
+        self.progress = Progress("Removing cache entries", voice, self.stream)
 
     def run(self, paths: Iterable[str]) -> None:
         paths = [p for p in paths if p and p not in MARKERS and not _escapes(p)]
         root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for done, path in enumerate(paths):
-                self.progress.update(done, len(paths))
-                try:
-                    self.remove_keeping(root, path)
-                except OSError as error:
-                    raise OperationFailed(self._failure(error, paths[done:], len(paths))) from None
+            with self.progress:
+                for done, path in enumerate(paths):
+                    self.progress.update(done, len(paths))
+                    try:
+                        self.remove_keeping(root, path)
+                    except OSError as error:
+                        raise OperationFailed(self._failure(error, paths[done:], len(paths))) from None
         finally:
             os.close(root)
-            self.progress.clear()
 
     def remove_keeping(self, root: int, path: str) -> None:
         if path in self.live:
@@ -289,30 +290,3 @@ def _ignore_missing(action, parent: int, name: str) -> bool:
         os.fchmod(parent, stat.S_IMODE(mode) | 0o300)
         action(parent, name)
     return True
-
-
-class _Progress:
-    """`Removing k/n` on a terminal, only once a run has taken a second."""
-
-    def __init__(self, stream: TextIO, voice: messages.Voice) -> None:
-        self.stream = stream
-        self.enabled = voice.quiet == 0 and messages.isatty(stream)
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def update(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.start < 1.0 or now - self.last < 0.1:
-            return
-        self.last = now
-        self.shown = True
-        self.stream.write(f"\rRemoving cache entries: {done}/{total}")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()

@@ -9,7 +9,7 @@ from typing import List, Mapping, Optional
 import typer
 from typer.core import TyperCommand
 
-from uvguard import messages
+from uvguard import globalopts, messages
 from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, RealUvNotFound, UsageError
@@ -42,7 +42,7 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
     """
     if paths:
         return [open_environment(path, cwd) for path in paths], []
-    invocation = parse([])
+    invocation = parse(globalopts.current().uv_args)
     config = effective_config(invocation, env, cwd)
     policy_roots = load_policy(env, cwd, config.project_dir).root_paths
     found, gone = [], []
@@ -61,7 +61,7 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
 
 
 def _cache_dir(env: Mapping[str, str], cwd: str):
-    return effective_config(parse([]), env, cwd).cache_dir
+    return effective_config(parse(globalopts.current().uv_args), env, cwd).cache_dir
 
 
 def _describe(diagnosis: Diagnosis) -> list[str]:
@@ -120,7 +120,7 @@ def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[st
     check_link_mode(link_mode)
     environments, gone = _environments(paths, env, cwd)
     real_uv = _real_uv_for_repair(env)
-    config = effective_config(parse([]), env, cwd)
+    config = effective_config(parse(globalopts.current().uv_args), env, cwd)
     if link_mode is None and config.pip_link_mode == "symlink":
         messages.warning(f"reinstalling with link-mode = symlink (from {config.pip_link_mode_source}): the next "
                          "unguarded prune breaks these again; `--link-mode copy` or `uvguard materialize` avoid it")

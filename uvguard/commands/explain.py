@@ -8,7 +8,8 @@ from typing import List
 
 import typer
 
-from uvguard import messages
+from uvguard import globalopts, messages
+from uvguard.commands.check import UV_LINE_HELP
 from uvguard.errors import RealUvNotFound, UvguardError, report
 from uvguard.guard import voice_for
 from uvguard.invocation import parse
@@ -19,14 +20,18 @@ from uvguard.uvconfig import EffectiveConfig, effective_config
 def register(app: typer.Typer) -> None:
     @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
     def explain(
-        as_json: bool = typer.Option(False, "--json", help="Print the config as JSON (put it before the uv args)."),
-        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS...",
-                                            help="A uv command line, without `uv` (default: `cache prune`)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the config as JSON."),
+        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS", help=f"{UV_LINE_HELP} Default: `cache prune`."),
     ) -> None:
-        """Show the cache dir and link modes uv would use for a command line, and where each comes from."""
+        """Show the cache dir and link modes uv would use for a command line, and where each comes from.
+
+        The uv command line starts as for `uvguard check`: at the first argument
+        that is not an option of uvguard's, or after `--`.
+        """
         env = dict(os.environ)
+        uv_line = [*globalopts.current().uv_args, *(uv_args or ["cache", "prune"])]
         try:
-            raise typer.Exit(_explain(uv_args or ["cache", "prune"], env, os.getcwd(), as_json))
+            raise typer.Exit(_explain(uv_line, env, os.getcwd(), as_json))
         except UvguardError as error:
             raise typer.Exit(report(error)) from None
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import typer
 
-from uvguard import messages
+from uvguard import globalopts, messages
 from uvguard.messages import human_readable_bytes
 from uvguard.invocation import parse
 from uvguard.live_set import LiveSet, scan_live_set
@@ -17,9 +17,9 @@ from uvguard.roots import find_roots
 from uvguard.uvconfig import effective_config
 
 
-def current_live_set(env: Mapping[str, str], cwd: str) -> LiveSet:
-    """The live set of the cache a plain `uv` would use from `cwd`, with every kind of root."""
-    invocation = parse([])
+def current_live_set(env: Mapping[str, str], cwd: str, uv_args: Sequence[str] = ()) -> LiveSet:
+    """The live set of the cache `uv UV_ARGS` (global options) would use from `cwd`, with every kind of root."""
+    invocation = parse(uv_args)
     config = effective_config(invocation, env, cwd)
     policy_roots = load_policy(env, cwd, config.project_dir).root_paths
     roots = find_roots(invocation, config, env, cwd, policy_roots)
@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def live(as_json: bool = typer.Option(False, "--json", help="Print the live set as JSON.")) -> None:
         """List the cache entries that environments link into, and the total size they keep."""
-        report = live_report(current_live_set(dict(os.environ), os.getcwd()))
+        report = live_report(current_live_set(dict(os.environ), os.getcwd(), globalopts.current().uv_args))
         if as_json:
             typer.echo(json.dumps(report, indent=2))
             return

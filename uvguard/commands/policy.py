@@ -9,7 +9,7 @@ from typing import Mapping
 
 import typer
 
-from uvguard import policy as policies
+from uvguard import globalopts, policy as policies
 from uvguard.errors import UsageError, UvguardError, report
 from uvguard.invocation import parse
 from uvguard.tomlfile import load_toml
@@ -20,7 +20,7 @@ SCOPES = ("system", "user", "project")
 
 def effective_policy(env: Mapping[str, str], cwd: str) -> policies.Policy:
     """The policy a cache command run here would get (the project walk starts where uv's does)."""
-    _, project_dir = resolve_dirs(parse([]), env, cwd)
+    _, project_dir = resolve_dirs(parse(globalopts.current().uv_args), env, cwd)
     return policies.load_policy(env, cwd, discovery_start(project_dir))
 
 
@@ -83,7 +83,7 @@ def target_path(scope: str, env: Mapping[str, str], cwd: str) -> Path:
         return Path(policies.SYSTEM_POLICY_FILE)
     if scope == "user":
         return policies.user_policy_path(env)
-    _, project_dir = resolve_dirs(parse([]), env, cwd)
+    _, project_dir = resolve_dirs(parse(globalopts.current().uv_args), env, cwd)
     return project_dir / policies.PROJECT_FILE
 
 

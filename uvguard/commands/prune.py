@@ -16,6 +16,7 @@ from typing import List, Mapping
 
 import typer
 
+from uvguard import globalopts
 from uvguard.errors import Refused, UsageError, UvguardError, report
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, parse
 from uvguard.limited import run_limited
@@ -32,19 +33,20 @@ def register(app: typer.Typer) -> None:
         ci: bool = typer.Option(False, "--ci", help="Also remove unzipped wheels, as `uv cache prune --ci`."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]...", help=_UV_ARGS_HELP),
+        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]", help=_UV_ARGS_HELP),
     ) -> None:
         """Prune the cache like `uv cache prune`, keeping every entry a known environment links into."""
-        _run(["cache", "prune", *(["--ci"] if ci else []), *(uv_args or [])], dry_run, as_json)
+        _run(["cache", "prune", *(["--ci"] if ci else []), *globalopts.current().uv_args, *(uv_args or [])],
+             dry_run, as_json)
 
     @app.command(context_settings=_SETTINGS)
     def clean(
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        uv_args: List[str] = typer.Argument(None, metavar="[PKG|UV-OPTIONS]...", help="Packages, and " + _UV_ARGS_HELP),
+        uv_args: List[str] = typer.Argument(None, metavar="[PKG|UV-OPTIONS]", help="Packages, and " + _UV_ARGS_HELP),
     ) -> None:
         """Clean the cache (or the given packages) like `uv cache clean`, keeping live entries."""
-        _run(["cache", "clean", *(uv_args or [])], dry_run, as_json)
+        _run(["cache", "clean", *globalopts.current().uv_args, *(uv_args or [])], dry_run, as_json)
 
 
 def _run(uv_args: list[str], dry_run: bool, as_json: bool) -> None:

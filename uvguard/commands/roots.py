@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from uvguard import messages
+from uvguard import globalopts, messages
 from uvguard.commands.live import current_live_set
 from uvguard.errors import UsageError
 from uvguard.live_set import LiveSet
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         """List each root, where it came from and its state (ok, gone, unreadable, no links into this cache)."""
         if ctx.invoked_subcommand is not None:
             return
-        report = roots_report(current_live_set(dict(os.environ), os.getcwd()))
+        report = roots_report(current_live_set(dict(os.environ), os.getcwd(), globalopts.current().uv_args))
         if as_json:
             typer.echo(json.dumps(report, indent=2))
             return
