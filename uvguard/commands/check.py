@@ -8,7 +8,6 @@ exactly where the shim would stop too.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 from typing import List, Mapping
@@ -19,6 +18,7 @@ from uvguard import globalopts
 from uvguard.decision import Decision
 from uvguard.errors import UsageError, UvguardError, report
 from uvguard.invocation import CACHE_OPERATIONS, parse
+from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
 
 
@@ -43,7 +43,10 @@ def register(app: typer.Typer) -> None:
             decision, cache_dir = check_command_line(uv_line, dict(os.environ), os.getcwd())
         except UvguardError as error:
             raise typer.Exit(report(error)) from None
-        typer.echo(as_json(decision, cache_dir) if json_output else render(decision, cache_dir))
+        if json_output:
+            emit_json("check", {**decision.to_json(), "cache_dir": cache_dir})
+        else:
+            typer.echo(render(decision, cache_dir))
 
 
 def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> tuple[Decision, str | None]:
@@ -63,10 +66,6 @@ def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> 
     version = uv_version(real_uv, env)
     evaluation = evaluate(parse(uv_args, version), real_uv, env, cwd, version)
     return evaluation.decision, str(evaluation.config.cache_dir)
-
-
-def as_json(decision: Decision, cache_dir: str | None) -> str:
-    return json.dumps({**decision.to_json(), "cache_dir": cache_dir}, indent=2)
 
 
 def render(decision: Decision, cache_dir: str | None) -> str:

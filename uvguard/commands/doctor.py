@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import List, Mapping, Optional
 
@@ -14,6 +13,7 @@ from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, RealUvNotFound, UsageError
 from uvguard.invocation import parse
+from uvguard.jsonout import emit_json
 from uvguard.materialize import Materialized, materialize_environment
 from uvguard.policy import load_policy
 from uvguard.realuv import find_real_uv
@@ -87,8 +87,7 @@ def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) ->
     diagnoses = [diagnose(path, cache_dir) for path in environments]
     healthy = not gone and all(d.healthy for d in diagnoses)
     if as_json_output:
-        typer.echo(json.dumps({"healthy": healthy, "environments": [as_json(d) for d in diagnoses],
-                               "gone": gone}, indent=2))
+        emit_json("doctor", {"healthy": healthy, "environments": [as_json(d) for d in diagnoses], "gone": gone})
     else:
         for diagnosis in diagnoses:
             typer.echo("\n".join(_describe(diagnosis)))
@@ -172,7 +171,7 @@ def register(app: typer.Typer) -> None:
     @app.command(cls=_SplitAtDoubleDash)
     def repair(
         ctx: typer.Context,
-        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV... [-- UV-PIP-ARGS...]", help=envs_help),
+        envs: Optional[List[str]] = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
         link_mode: Optional[str] = typer.Option(None, "--link-mode", metavar="MODE",
                                                 help="Link mode for the reinstall: clone, copy, hardlink or symlink."),
     ) -> None:

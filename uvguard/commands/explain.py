@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import List
 
@@ -13,6 +12,7 @@ from uvguard.commands.check import UV_LINE_HELP
 from uvguard.errors import RealUvNotFound, UvguardError, report
 from uvguard.guard import voice_for
 from uvguard.invocation import parse
+from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
 from uvguard.uvconfig import EffectiveConfig, effective_config
 
@@ -44,7 +44,7 @@ def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:
     for warning in config.warnings:
         messages.warning(warning, voice)
     if as_json:
-        typer.echo(json.dumps(as_dict(config, real_uv), indent=2))
+        emit_json("explain", as_dict(config, real_uv))
     else:
         typer.echo(render(config, real_uv))
     return 0

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import List, Mapping
 
 import typer
 
 from uvguard import globalopts, policy as policies
 from uvguard.errors import UsageError, UvguardError, report
 from uvguard.invocation import parse
+from uvguard.jsonout import emit_json
 from uvguard.tomlfile import load_toml
 from uvguard.uvconfig import discovery_start, resolve_dirs
 
@@ -113,21 +113,21 @@ def register(app: typer.Typer) -> None:
         """Show the effective policy: each key's value and the file (and layer) it comes from."""
         def run() -> int:
             policy = effective_policy(dict(os.environ), os.getcwd())
-            typer.echo(json.dumps(policy_json(policy), indent=2) if json_output else render(policy))
+            if json_output:
+                emit_json("policy-show", policy_json(policy))
+            else:
+                typer.echo(render(policy))
             return 0
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def validate(file: Path = typer.Argument(..., help="A policy file, uvguard.toml or pyproject.toml.")) -> None:
-        """Check a policy file; exit 2 with the file, line, key and allowed values if it is invalid."""
-        def run() -> int:
-            checked, notes = validate_file(file, dict(os.environ))
-            keys = ", ".join(checked.values) or "no keys"
-            typer.echo(f"`{file}` is a valid uvguard policy ({keys})")
-            for note in notes:
-                typer.echo(f"note: {note}", err=True)
-            return 0
-        raise typer.Exit(_guarded(run))
+    def validate(files: List[Path] = typer.Argument(..., metavar="FILE",
+                                                    help="Policy files: uvguard.toml, pyproject.toml, policy.toml.")) -> None:
+        """Check policy files; exit 2 with the file, line, key and allowed values if any is invalid.
+
+        Every file is checked, so one run (a pre-commit hook) reports them all.
+        """
+        raise typer.Exit(max(_guarded(lambda: _validate_one(file)) for file in files))
 
     @policy_app.command()
     def init(
@@ -147,6 +147,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"Wrote preset `{preset}` to `{path}`")
             return 0
         raise typer.Exit(_guarded(run))
+
+
+def _validate_one(file: Path) -> int:
+    checked, notes = validate_file(file, dict(os.environ))
+    keys = ", ".join(checked.values) or "no keys"
+    typer.echo(f"`{file}` is a valid uvguard policy ({keys})")
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    return 0
 
 
 def _guarded(function) -> int:
