@@ -68,6 +68,7 @@ def _main(
 
 for _name in COMMANDS:
     importlib.import_module(f"uvguard.commands.{_name}").register(app)
+completion = importlib.import_module("uvguard.commands.completion")
 
 
 # The global options: declared with typer (so they are whatever parameter class this typer
@@ -315,8 +316,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
+    if completion.COMPLETE_VAR in os.environ:  # a shell asking for completions
+        completion.register_shells()
     try:
-        return command.main(args=argv, prog_name="uvguard", standalone_mode=False) or 0
+        return command.main(args=argv, prog_name="uvguard", complete_var=completion.COMPLETE_VAR,
+                            standalone_mode=False) or 0
     except _NO_ARGS_IS_HELP as error:  # `uvguard`, `uvguard policy`: the help, on stderr, exit 2 (as uv)
         sys.stderr.write(error.message + "\n")
         return EXIT_USAGE
