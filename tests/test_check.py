@@ -139,3 +139,11 @@ def test_uvguard_global_options_apply_to_the_uv_command_line(machine):
         result = subprocess.run([UVGUARD, *args], env=env, cwd=machine.elsewhere, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["cache_dir"] == str(other)
+
+
+def test_a_cache_line_the_real_release_rejects_gets_no_verdict(machine):
+    """`uv cache clear` arrived in 0.10.10: uv 0.8.24 rejects it, so there is nothing to allow."""
+    assert check_json(machine, "cache", "clear")["operation"] == "clean"
+    old = check(machine, "--json", "cache", "clear", UVGUARD_REAL_UV=str(uv_path("0.8.24")))
+    assert old.returncode == 2 and old.stdout == ""
+    assert old.stderr.startswith("error: uv would reject `uv cache clear`")

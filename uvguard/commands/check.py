@@ -17,7 +17,7 @@ import typer
 from uvguard import globalopts
 from uvguard.decision import Decision
 from uvguard.errors import UsageError, UvguardError, report
-from uvguard.invocation import CACHE_OPERATIONS, parse
+from uvguard.invocation import CACHE_OPERATIONS, Invocation, parse
 from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
 
@@ -51,12 +51,7 @@ def register(app: typer.Typer) -> None:
 
 def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> tuple[Decision, str | None]:
     """The decision for `uv UV_ARGS...`, and the cache it is about (None for passthrough)."""
-    invocation = parse(uv_args)
-    if invocation.rejected and invocation.command[:2] in CACHE_OPERATIONS:
-        raise UsageError(f"uv would reject `{shlex.join(['uv', *uv_args])}`, so it would run nothing; "
-                         "no decision to show",
-                         hint="uvguard's own options go before the uv command line "
-                              f"(`uvguard check --json {shlex.join(invocation.command)}`)")
+    invocation = _accepted(parse(uv_args))
     if not invocation.intercepted:
         reason = "only prints help" if invocation.help else "not a cache-mutating command"
         return Decision(invocation.operation, "allow", f"{reason}: uv runs it untouched"), None
@@ -64,8 +59,19 @@ def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> 
 
     real_uv = find_real_uv(env, shim=None)
     version = uv_version(real_uv, env)
-    evaluation = evaluate(parse(uv_args, version), real_uv, env, cwd, version)
+    evaluation = evaluate(_accepted(parse(uv_args, version)), real_uv, env, cwd, version)
     return evaluation.decision, str(evaluation.config.cache_dir)
+
+
+def _accepted(invocation: Invocation) -> Invocation:
+    """`invocation`, unless it is a cache command uv (this release) would reject: no verdict for those,
+    since a misplaced or mistyped option (`cache prune --jsn`) must never read as "allow"."""
+    if invocation.rejected and invocation.command[:2] in CACHE_OPERATIONS:
+        raise UsageError(f"uv would reject `{shlex.join(['uv', *invocation.args])}`, so it would run nothing; "
+                         "no decision to show",
+                         hint="uvguard's own options go before the uv command line "
+                              f"(`uvguard check --json {shlex.join(invocation.command)}`)")
+    return invocation
 
 
 def render(decision: Decision, cache_dir: str | None) -> str:
