@@ -104,3 +104,34 @@ def test_a_bucket_holding_live_entries_is_sized_without_them(sandbox, project):
     assert archive["bytes"] == whole - report["kept_bytes"] and report["kept_bytes"] > 0
     human = uvguard(sandbox, env, "clean", "--dry-run").stdout
     assert "archive-v0" in human and "(all but 2 live entries, below)" in human
+
+
+def test_every_long_phase_reports_progress(sandbox, project, monkeypatch, capsys):
+    """Scan, plan, measure and removal each run inside a progress phase (drawn only on a terminal)."""
+    import os
+    from unittest.mock import patch
+
+    from uvguard import progress
+    from uvguard.cli import main
+
+    _, env = project
+    labels = []
+    enter = progress.Progress.__enter__
+
+    def record(self):
+        labels.append(self.label)
+        return enter(self)
+
+    monkeypatch.setattr(progress.Progress, "__enter__", record)
+    monkeypatch.chdir(sandbox.work)
+    with patch.dict(os.environ, env, clear=True):
+        assert main(["prune", "--ci", "--dry-run", "--json"]) == 0
+        assert labels == ["Scanning environments", "Planning what to remove", "Planning what to remove", "Measuring"]
+        labels.clear()
+        assert main(["prune", "--ci"]) == 0
+        assert labels == ["Scanning environments", "Planning what to remove", "Planning what to remove",
+                          "Removing cache entries"]
+        labels.clear()
+        assert main(["live"]) == 0
+        assert labels == ["Scanning environments", "Measuring"]
+    capsys.readouterr()
