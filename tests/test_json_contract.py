@@ -177,3 +177,9 @@ def test_a_real_limited_prune_and_the_decisions_log_match_their_schemas(machine)
     for line in lines:
         validate("decision-log", line)
     assert lines[-1]["decided_by"]["key"] == "clean" and lines[-1]["decided_by"]["layer"] == "built-in"
+
+
+def test_commands_print_json_only_through_the_emitter():
+    """So every output is stamped and has a schema: no command serialises JSON itself."""
+    for path in sorted((REPO / "uvguard" / "commands").glob("*.py")):
+        assert "json.dumps" not in path.read_text(), f"{path.name}: use jsonout.emit_json(kind, data)"
