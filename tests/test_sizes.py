@@ -35,3 +35,17 @@ def test_physical_counts_blocks_and_a_hard_link_only_when_every_link_goes(tmp_pa
     os.link(tree / "shared", tree / "shared-again")
     shared = os.stat(tree / "shared").st_blocks * 512
     assert measure(tree, physical=True).bytes == blocks + shared  # both links go: freed once
+
+
+def test_a_cache_this_user_cannot_write_leaves_file_sizes_not_an_error(tmp_path, monkeypatch):
+    from uvguard import prune_plan
+    from uvguard.sizes import counts_blocks
+
+    def denied(*args):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(prune_plan, "size_accounting", denied)
+    assert counts_blocks(tmp_path, None, "uv", {}) is False
+    monkeypatch.setattr(prune_plan, "size_accounting", lambda *args: "physical")
+    assert counts_blocks(tmp_path, None, "uv", {}) is True
+    assert counts_blocks(tmp_path / "missing", None, "uv", {}) is False

@@ -14,6 +14,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,20 @@ def _files_only(info: os.stat_result, physical: bool) -> Size:
         return Size(info.st_size, 1, 0)
     shared = stat.S_ISREG(info.st_mode) and info.st_nlink > 1
     return Size(0 if shared else info.st_blocks * 512, 1, 0)
+
+
+def counts_blocks(cache_dir: Path, invocation, real_uv: str, env: Mapping[str, str]) -> bool:
+    """Whether this uv counts blocks freed (True) or file sizes, for a command that only reports.
+
+    The real uv is asked (`prune_plan.size_accounting`) beside the cache; a
+    cache this user cannot write to, or none at all, leaves file sizes, and
+    the output says which it used.
+    """
+    from uvguard.prune_plan import size_accounting
+
+    if not os.path.isdir(cache_dir):
+        return False
+    try:
+        return size_accounting(Path(cache_dir), invocation, real_uv, env) == "physical"
+    except OSError:
+        return False

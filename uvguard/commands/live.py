@@ -15,7 +15,7 @@ from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import load_policy
 from uvguard.progress import phase
 from uvguard.roots import find_roots
-from uvguard.sizes import measure
+from uvguard.sizes import counts_blocks, measure
 from uvguard.uvconfig import effective_config
 
 
@@ -32,16 +32,13 @@ def current_live_set(env: Mapping[str, str], cwd: str, uv_args: Sequence[str] = 
 def size_counting(cache_dir, uv_args: Sequence[str], env: Mapping[str, str]) -> bool:
     """Whether sizes count blocks freed (the real uv's way since 0.12) or file sizes: as the run would."""
     from uvguard.errors import RealUvNotFound
-    from uvguard.prune_plan import size_accounting
     from uvguard.realuv import find_real_uv
 
-    if not os.path.isdir(cache_dir):
-        return False
     try:
         real_uv = find_real_uv(env, shim=None)
     except RealUvNotFound:
         return False
-    return size_accounting(cache_dir, parse([*uv_args, "cache", "prune"]), real_uv, env) == "physical"
+    return counts_blocks(cache_dir, parse([*uv_args, "cache", "prune"]), real_uv, env)
 
 
 def live_report(live: LiveSet, physical: bool) -> dict:

@@ -22,8 +22,8 @@ from uvguard.limited import run_limited
 from uvguard.messages import human_readable_bytes, plural
 from uvguard.jsonout import emit_json
 from uvguard.progress import phase
-from uvguard.prune_plan import Plan, protected_entries, removal_plan, size_accounting
-from uvguard.sizes import measure
+from uvguard.prune_plan import Plan, protected_entries, removal_plan
+from uvguard.sizes import counts_blocks, measure
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 _UV_ARGS_HELP = "uv's global options (`--cache-dir DIR`, `--no-config`, `-q`...)"
@@ -80,7 +80,7 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     if dry_run:
         with phase("Planning what to remove"):
             plan = removal_plan(invocation, config, real_uv, env)
-        physical = plan.remove != () and size_accounting(plan.cache_dir, invocation, real_uv, env) == "physical"
+        physical = plan.remove != () and counts_blocks(plan.cache_dir, invocation, real_uv, env)
         with phase("Measuring"):
             return dry_run_report(plan, entries, physical)
     if live is not None and live.uncertain:
