@@ -193,8 +193,9 @@ def _uv_line_parser(parse_args: Callable) -> Callable:
     return parse_uv_line
 
 
-def _split_for(self, ctx, args) -> tuple[list[str], list[str]]:
-    own = {opt: not (param.is_flag or param.count) for param in self.params
+def _split_for(adopted, ctx, args) -> tuple[list[str], list[str]]:
+    """`split_uv_line` with the options of `adopted`, refusing one of them inside the uv line (unless after `--`)."""
+    own = {opt: not (param.is_flag or param.count) for param in adopted.params
            if param.param_type_name == "option" for opt in param.opts}
     own.update({opt: False for opt in ctx.help_option_names})
     try:
