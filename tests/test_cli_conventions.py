@@ -190,3 +190,9 @@ def test_an_unknown_option_before_the_uv_command_line_is_refused():
 
 def test_usage_error_is_the_one_hierarchy():
     assert issubclass(UsageError, Exception) and UsageError("x").exit_code == 2
+
+
+@pytest.mark.parametrize("name", ["check", "explain"])
+def test_help_says_where_the_uv_command_line_starts(capsys, name):
+    out = " ".join(run(capsys, name, "-h")[1].split())
+    assert "the uv command line starts at the first argument that is not" in out and "or after `--`" in out

@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show the cache dir and link modes uv would use for a command line, and where each comes from.
 
-        The uv command line starts as for `uvguard check`: at the first argument
-        that is not an option of uvguard's, or after `--`.
+        As for `uvguard check`, the uv command line starts at the first argument
+        that is not one of uvguard's options, or after `--`.
         """
         env = dict(os.environ)
         uv_line = [*globalopts.current().uv_args, *(uv_args or ["cache", "prune"])]
