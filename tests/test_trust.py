@@ -70,7 +70,7 @@ def test_a_cloned_project_cannot_allow_clean_until_trusted(machine, name, text):
     assert "warning" not in result.stderr and "Clearing cache at: " in result.stderr
     assert not machine.imports(other, "purepkg.hello()")  # obeyed: uv cleaned the cache it links into
     record = machine.decisions()[-1]
-    assert (record["action"], record["layer"], record["file"]) == ("allow", "project", str(policy))
+    assert (record["action"], record["decided_by"]["layer"], record["decided_by"]["file"]) == ("allow", "project", str(policy))
 
 
 def test_untrust_and_policy_show(machine):
@@ -161,14 +161,14 @@ def test_a_policy_planted_by_another_user_in_a_parent_directory_is_ignored(machi
     # Below a project of its own: uv's project discovery stops there, and so does the policy walk.
     result = machine.uv("cache", "prune", "--ci", cwd=project)
     assert result.returncode == 0, result.stderr
-    assert "warning" not in result.stderr and "kept 1 entry used by 1 environment" in result.stderr
+    assert "warning" not in result.stderr and "kept 1 entry (16.0KiB) used by 1 environment" in result.stderr
     # No project in between: the walk reaches the planted file and skips it, saying why.
     result = machine.uv("cache", "prune", "--ci", cwd=scratch)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0] == (
         f"warning: ignoring the project policy `{planted}`: it is owned by uid {NOBODY}, neither you (uid "
         f"{os.geteuid()}) nor root, and a file another user can change is not your policy")
-    assert machine.decisions()[-1]["layer"] == "built-in"
+    assert machine.decisions()[-1]["decided_by"]["layer"] == "built-in"
     shown = machine.uvguard("policy", "show", "--json", cwd=scratch)
     assert [(i["kind"], i["file"]) for i in json.loads(shown.stdout)["ignored"]] == [("foreign", str(planted))]
     refused = machine.uvguard("policy", "trust", str(planted))

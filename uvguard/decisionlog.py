@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Mapping
 
 from uvguard.decision import Decision
+from uvguard.jsonout import stamped
 from uvguard.registry import state_dir
 
 
@@ -32,25 +33,15 @@ def user_log_path(env: Mapping[str, str]) -> Path:
 
 
 def entry(decision: Decision, argv, cwd: str | os.PathLike, cache_dir: str | os.PathLike) -> dict:
-    """The log record of one decision."""
-    decided_by = decision.decided_by
-    return {
+    """The log record of one decision: `uvguard check --json`'s fields, plus when, who, where and the line."""
+    return stamped("decision-log", {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "user": _user(),
         "cwd": str(cwd),
         "argv": ["uv", *argv],
         "cache_dir": str(cache_dir),
-        "operation": decision.operation,
-        "action": decision.action,
-        "reason": decision.reason,
-        "layer": decided_by.source.layer if decided_by else None,
-        "file": decided_by.source.file if decided_by else None,
-        "preset": decided_by.source.preset if decided_by else None,
-        "key": decided_by.key if decided_by else None,
-        "locked": bool(decided_by and decided_by.locked_by),
-        "breaking_environments": list(decision.breaking_environments),
-        "protected_entries": list(decision.protected_entries),
-    }
+        **decision.to_json(),
+    })
 
 
 def append(record: dict, user_log: str | os.PathLike, team_log: str | os.PathLike | None = None

@@ -28,6 +28,7 @@ from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardE
 from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
+from uvguard.progress import phase
 from uvguard.realuv import exec_uv, uv_version
 from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
@@ -56,7 +57,8 @@ def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: 
         reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
         return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
     policy = _load_policy(env, cwd, config)
-    live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
+    with phase("Scanning environments"):
+        live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
     situation = _situation(invocation, config, live, real_uv, env)
     return Evaluation(invocation, config, decide(situation, policy), policy, live)
 
@@ -76,7 +78,8 @@ def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, r
     if entries:
         from uvguard.prune_plan import protected_entries, removal_plan  # ~7 ms of imports, needed only here
 
-        protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
+        with phase("Planning what to remove"):
+            protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
     breaking = sorted({path for entry in protected for path in entries[entry]})
     linked = [e.path for e in live.environments if e.live_entries or e.dangling]
     return Situation(
@@ -117,15 +120,17 @@ def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str)
 
 
 def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
-    """uv's own rules for this line: `--color`/`--no-color`, NO_COLOR, `-q`."""
+    """uv's own rules for this line: `--color`/`--no-color`, NO_COLOR, `-q`, `--no-progress`."""
     color = "never" if invocation.option("no-color") else invocation.option("color")
-    return messages.Voice.detect(color_flag=color, quiet=invocation.quiet, env=env)
+    return messages.Voice.detect(color_flag=color, quiet=invocation.quiet, env=env,
+                                 no_progress=bool(invocation.option("no-progress")))
 
 
 def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
         version: Version | None = None) -> int:
     """Guard one intercepted command line; returns the exit code, or execs the real uv."""
     voice = voice_for(invocation, env)
+    messages.use_voice(voice)  # progress of the scan and the plan speaks as this line says
     try:
         try:
             evaluation = evaluate(invocation, real_uv, env, cwd, version)

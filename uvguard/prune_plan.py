@@ -56,7 +56,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
@@ -78,16 +78,11 @@ _CACHE_VARIABLES = ("UV_CACHE_DIR", "UV_NO_CACHE", "UV_CONFIG_FILE", "UV_NO_CONF
 
 @dataclass(frozen=True)
 class Plan:
-    """The topmost cache-relative POSIX paths real uv would remove, sorted.
-
-    `sizes` maps a path to its size in bytes, filled in by `measure` (a dry
-    run) since it means reading every file below.
-    """
+    """The topmost cache-relative POSIX paths real uv would remove, sorted (sized by `sizes.measure`)."""
 
     operation: str
     cache_dir: Path
     remove: tuple[str, ...]
-    sizes: Mapping[str, int] = field(default_factory=dict)
 
 
 def removal_plan(invocation: Invocation, config, real_uv: str, env: Mapping[str, str]) -> Plan:
@@ -234,29 +229,6 @@ def topmost(paths: Iterable[str]) -> tuple[str, ...]:
     """The paths whose parent is not in the set itself."""
     paths = set(paths)
     return tuple(sorted(p for p in paths if p.rpartition("/")[0] not in paths))
-
-
-def measure(plan: Plan) -> Plan:
-    """The plan with the size in bytes of every path (files and links, not followed)."""
-    sizes = {path: _size(plan.cache_dir / path) for path in plan.remove}
-    return Plan(plan.operation, plan.cache_dir, plan.remove, sizes)
-
-
-def _size(path: Path) -> int:
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return 0
-    if not stat.S_ISDIR(info.st_mode):
-        return info.st_size
-    total = 0
-    for directory, dirs, files in os.walk(path):
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(directory, d))]:
-            try:
-                total += os.lstat(os.path.join(directory, name)).st_size
-            except FileNotFoundError:
-                pass
-    return total
 
 
 def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:

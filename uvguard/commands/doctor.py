@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import List, Mapping, Optional
 
 import typer
 from typer.core import TyperCommand
 
-from uvguard import messages
+from uvguard import globalopts, messages
 from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, RealUvNotFound, UsageError
 from uvguard.invocation import parse
+from uvguard.jsonout import emit_json
 from uvguard.materialize import Materialized, materialize_environment
 from uvguard.policy import load_policy
 from uvguard.realuv import find_real_uv
@@ -42,7 +42,7 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
     """
     if paths:
         return [open_environment(path, cwd) for path in paths], []
-    invocation = parse([])
+    invocation = parse(globalopts.current().uv_args)
     config = effective_config(invocation, env, cwd)
     policy_roots = load_policy(env, cwd, config.project_dir).root_paths
     found, gone = [], []
@@ -61,7 +61,7 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
 
 
 def _cache_dir(env: Mapping[str, str], cwd: str):
-    return effective_config(parse([]), env, cwd).cache_dir
+    return effective_config(parse(globalopts.current().uv_args), env, cwd).cache_dir
 
 
 def _describe(diagnosis: Diagnosis) -> list[str]:
@@ -87,8 +87,7 @@ def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) ->
     diagnoses = [diagnose(path, cache_dir) for path in environments]
     healthy = not gone and all(d.healthy for d in diagnoses)
     if as_json_output:
-        typer.echo(json.dumps({"healthy": healthy, "environments": [as_json(d) for d in diagnoses],
-                               "gone": gone}, indent=2))
+        emit_json("doctor", {"healthy": healthy, "environments": [as_json(d) for d in diagnoses], "gone": gone})
     else:
         for diagnosis in diagnoses:
             typer.echo("\n".join(_describe(diagnosis)))
@@ -120,7 +119,7 @@ def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[st
     check_link_mode(link_mode)
     environments, gone = _environments(paths, env, cwd)
     real_uv = _real_uv_for_repair(env)
-    config = effective_config(parse([]), env, cwd)
+    config = effective_config(parse(globalopts.current().uv_args), env, cwd)
     if link_mode is None and config.pip_link_mode == "symlink":
         messages.warning(f"reinstalling with link-mode = symlink (from {config.pip_link_mode_source}): the next "
                          "unguarded prune breaks these again; `--link-mode copy` or `uvguard materialize` avoid it")
@@ -172,7 +171,7 @@ def register(app: typer.Typer) -> None:
     @app.command(cls=_SplitAtDoubleDash)
     def repair(
         ctx: typer.Context,
-        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV... [-- UV-PIP-ARGS...]", help=envs_help),
+        envs: Optional[List[str]] = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
         link_mode: Optional[str] = typer.Option(None, "--link-mode", metavar="MODE",
                                                 help="Link mode for the reinstall: clone, copy, hardlink or symlink."),
     ) -> None:

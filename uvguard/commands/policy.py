@@ -3,17 +3,17 @@ written, and the project files the user trusts to loosen it."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import List, Mapping
 
 import typer
 
-from uvguard import policy as policies
+from uvguard import globalopts, policy as policies
 from uvguard import trust as trust_store
 from uvguard.errors import UsageError, UvguardError, report
 from uvguard.invocation import parse
+from uvguard.jsonout import emit_json
 from uvguard.tomlfile import load_toml
 from uvguard.uvconfig import discovery_start, resolve_dirs
 
@@ -22,7 +22,7 @@ SCOPES = ("system", "user", "project")
 
 def effective_policy(env: Mapping[str, str], cwd: str) -> policies.Policy:
     """The policy a cache command run here would get (the project walk starts where uv's does)."""
-    _, project_dir = resolve_dirs(parse([]), env, cwd)
+    _, project_dir = resolve_dirs(parse(globalopts.current().uv_args), env, cwd)
     return policies.load_policy(env, cwd, discovery_start(project_dir))
 
 
@@ -135,7 +135,7 @@ def target_path(scope: str, env: Mapping[str, str], cwd: str) -> Path:
         return Path(policies.SYSTEM_POLICY_FILE)
     if scope == "user":
         return policies.user_policy_path(env)
-    _, project_dir = resolve_dirs(parse([]), env, cwd)
+    _, project_dir = resolve_dirs(parse(globalopts.current().uv_args), env, cwd)
     return project_dir / policies.PROJECT_FILE
 
 
@@ -167,21 +167,21 @@ def register(app: typer.Typer) -> None:
         def run() -> int:
             env = dict(os.environ)
             policy = effective_policy(env, os.getcwd())
-            typer.echo(json.dumps(policy_json(policy, env), indent=2) if json_output else render(policy, env))
+            if json_output:
+                emit_json("policy-show", policy_json(policy, env))
+            else:
+                typer.echo(render(policy, env))
             return 0
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def validate(file: Path = typer.Argument(..., help="A policy file, uvguard.toml or pyproject.toml.")) -> None:
-        """Check a policy file; exit 2 with the file, line, key and allowed values if it is invalid."""
-        def run() -> int:
-            checked, notes = validate_file(file, dict(os.environ))
-            keys = ", ".join(checked.values) or "no keys"
-            typer.echo(f"`{file}` is a valid uvguard policy ({keys})")
-            for note in notes:
-                typer.echo(f"note: {note}", err=True)
-            return 0
-        raise typer.Exit(_guarded(run))
+    def validate(files: List[Path] = typer.Argument(..., metavar="FILE",
+                                                    help="Policy files: uvguard.toml, pyproject.toml, policy.toml.")) -> None:
+        """Check policy files; exit 2 with the file, line, key and allowed values if any is invalid.
+
+        Every file is checked, so one run (a pre-commit hook) reports them all.
+        """
+        raise typer.Exit(max(_guarded(lambda: _validate_one(file)) for file in files))
 
     @policy_app.command()
     def init(
@@ -229,6 +229,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"`{real}` is no longer trusted" if was else f"`{real}` was not trusted")
             return 0
         raise typer.Exit(_guarded(run))
+
+
+def _validate_one(file: Path) -> int:
+    checked, notes = validate_file(file, dict(os.environ))
+    keys = ", ".join(checked.values) or "no keys"
+    typer.echo(f"`{file}` is a valid uvguard policy ({keys})")
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    return 0
 
 
 def _guarded(function) -> int:

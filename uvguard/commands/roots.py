@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import typer
 
-from uvguard import messages
+from uvguard import globalopts, messages
 from uvguard.commands.live import current_live_set
 from uvguard.errors import UsageError
+from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
+from uvguard.messages import plural
 from uvguard.roots import merge_roots, read_manual_roots, write_manual_roots, Root
 
 
-def roots_report(live: LiveSet) -> dict:
+def roots_report(live: LiveSet, everything: bool = False) -> dict:
+    """The roots that matter (all but those with no links into this cache), or with `everything` all."""
+    shown = [env for env in live.environments if everything or env.state != "unlinked"]
     return {
         "cache_dir": live.cache_dir,
         "uncertain": live.uncertain,
+        "uncertain_reasons": list(live.reasons),
         "roots": [{"path": env.path, "origins": list(env.origins), "state": env.state,
-                   "live_entries": len(env.live_entries), "dangling": len(env.dangling), "reason": env.reason}
-                  for env in live.environments],
+                   "live_entries": len(env.live_entries), "dangling_into_cache": len(env.dangling),
+                   "reason": env.reason}
+                  for env in shown],
+        "not_shown": len(live.environments) - len(shown),
     }
 
 
@@ -50,18 +56,27 @@ def register(app: typer.Typer) -> None:
 
     @roots_app.callback()
     def roots(ctx: typer.Context,
-              as_json: bool = typer.Option(False, "--json", help="Print the roots as JSON.")) -> None:
-        """List each root, where it came from and its state (ok, gone, unreadable, no links into this cache)."""
+              as_json: bool = typer.Option(False, "--json", help="Print the roots as JSON."),
+              everything: bool = typer.Option(False, "--all", help="Also list the roots with no links into "
+                                                                   "this cache.")) -> None:
+        """List each root that links into the cache (or cannot be read), where it came from and its state.
+
+        States: ok, gone, unreadable; with `--all` also the roots with no links into this cache.
+        """
         if ctx.invoked_subcommand is not None:
             return
-        report = roots_report(current_live_set(dict(os.environ), os.getcwd()))
+        report = roots_report(current_live_set(dict(os.environ), os.getcwd(), globalopts.current().uv_args),
+                              everything)
         if as_json:
-            typer.echo(json.dumps(report, indent=2))
+            emit_json("roots", report)
             return
         typer.echo(f"cache: {report['cache_dir']}")
         for root in report["roots"]:
             detail = f", {root['live_entries']} live entries" if root["state"] == "ok" else ""
             typer.echo(f"{root['path']}  ({', '.join(root['origins'])})  {_STATES[root['state']]}{detail}")
+        if report["not_shown"]:
+            typer.echo(f"{plural(report['not_shown'], 'root', 'roots')} with no links into this cache not shown "
+                       "(`uvguard roots --all` lists them)")
         for root in report["roots"]:
             if root["state"] == "unreadable":
                 messages.warning(f"the live set is uncertain: {root['path']}: {root['reason']}")
