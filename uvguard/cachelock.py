@@ -83,8 +83,8 @@ def inherited_shared_lock(cache_dir: Path, env: Mapping[str, str]) -> int:
     os.makedirs(cache_dir, exist_ok=True)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except PermissionError:
-        fd = os.open(path, os.O_RDONLY)  # another user's lock file: a shared flock needs no write access
+    except OSError:  # another user's lock file, a read-only cache: a shared flock needs no write access
+        fd = os.open(path, os.O_RDONLY)
     try:
         if not _try_lock(fd, fcntl.LOCK_SH):
             _wait_lock(fd, lock_timeout(env), cache_dir, path, fcntl.LOCK_SH)
