@@ -107,7 +107,7 @@ def race(racer: Racer, prune_args: list[str], rounds: int, seed: int) -> list[st
 @pytest.mark.parametrize("version", ["0.5.31", "0.6.4"])
 def test_installs_racing_a_guarded_prune_never_dangle(sandbox, race_wheels, version, prune_args):
     racer = Racer(sandbox, race_wheels, version)
-    rounds = ROUNDS if "--ci" in prune_args else ROUNDS // 3
+    rounds = ROUNDS if "--ci" in prune_args else ROUNDS // 2
     assert race(racer, prune_args, rounds, seed=zlib.crc32(' '.join([version, *prune_args]).encode())) == []
 
 
@@ -161,3 +161,22 @@ def test_a_uv_that_locks_itself_is_remembered_and_then_execd_by_the_sh_front(san
     assert process.wait() == 0  # not an install-type line: never handed over
     process = racer.start("sync")
     assert process.wait() == 99
+
+
+def test_an_install_waits_for_a_cache_operation_then_times_out_as_uv_does(sandbox, race_wheels):
+    """0.6.4 through the shim while the exclusive lock is held: no install, exit 2, uv's timeout words."""
+    import fcntl
+
+    racer = Racer(sandbox, race_wheels, "0.6.4")
+    sandbox.cache.mkdir()
+    lock = os.open(sandbox.cache / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        racer.env["UV_LOCK_TIMEOUT"] = "1"
+        process = racer.start("venv", str(sandbox.work / ".venv"))
+        _, err = process.communicate(timeout=60)
+    finally:
+        os.close(lock)
+    assert process.returncode == 2
+    assert "Timeout (1s) when waiting for lock" in err and "Traceback" not in err
+    assert not (sandbox.work / ".venv").exists()

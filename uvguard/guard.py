@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from uvguard import decisionlog, messages
+from uvguard.cachelock import takes_lock_itself
 from uvguard.decision import Decision, Situation, decide
 from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
 from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
-from uvguard.cachelock import takes_lock_itself
 from uvguard.realuv import exec_uv, uv_version
 from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config

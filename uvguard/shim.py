@@ -70,26 +70,22 @@ def install_with_lock(real: str, args: list[str], env) -> int:
     writing and linking, and the new environment would dangle. A uv that
     takes the lock itself is exec'd at once and remembered for the sh front.
     """
-    from uvguard.cachelock import takes_lock_itself
+    from uvguard.cachelock import CacheLockTimeout, inherited_shared_lock, takes_lock_itself
 
     version = uv_version(real, env)
     if takes_lock_itself(version):
         remember_takes_lock(real, env)
         exec_uv(real, args)
-    from uvguard.cachelock import CacheLockTimeout, inherited_shared_lock
-    from uvguard.errors import ConfigError
+    from uvguard import messages
     from uvguard.uvconfig import effective_config
 
-    invocation = parse(args, version)
     try:
-        config = effective_config(invocation, env, os.getcwd(), version)
+        config = effective_config(parse(args, version), env, os.getcwd(), version)
         if not config.no_cache:
             inherited_shared_lock(config.cache_dir, env)  # stays open across exec: uv holds it
     except CacheLockTimeout as error:
         return report(error)  # exit 2, as uv itself on a timeout
-    except (ConfigError, OSError) as error:  # uv reports a bad config itself; a lock is never worth blocking uv
-        from uvguard import messages
-
+    except (UvguardError, OSError) as error:  # uv reports a bad config itself; never block uv for a lock
         messages.warning(f"could not take uv's cache lock for this command ({getattr(error, 'message', error)}): "
                          "a `uv cache prune` running meanwhile may remove what it installs")
     exec_uv(real, args)
