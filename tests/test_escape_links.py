@@ -137,3 +137,16 @@ def test_real_uv_0_6_4_deletes_outside_the_cache_on_an_allowed_prune(sandbox, wh
     links = machine.plant(sandbox.root / "outside")
     assert machine.run(uv_path("0.6.4"), "cache", "prune").returncode == 0
     assert not (links[sandbox.cache / "archive-v0" / "evil"] / "payload.txt").exists()
+
+
+def test_a_warned_operation_removes_what_uv_would_live_entries_included(sandbox, wheelhouse):
+    """`permissive` warns and lets uv break the live environment; uvguard removes as uv would, outside kept."""
+    machine = Machine(sandbox, wheelhouse, "0.10.12")
+    live_venv = machine.build()
+    live = live_entries(live_venv, sandbox.cache)
+    links = machine.plant(sandbox.root / "outside")
+    result = machine.run(machine.shim, "cache", "prune", "--ci", UVGUARD_POLICY="permissive")
+    assert result.returncode == 0, result.stderr
+    assert "running it anyway" in result.stderr and "follows symlinks while removing" in result.stderr
+    assert all((target / "payload.txt").exists() for target in links.values())
+    assert live and not any((sandbox.cache / entry).exists() for entry in live)

@@ -137,6 +137,7 @@ def test_the_shim_holds_the_shared_lock_for_as_long_as_an_old_uv_installs(sandbo
             time.sleep(0.005)
         assert install.returncode == 0, install.stderr.read()
         assert seen_held
+        assert os.stat(sandbox.cache / ".lock").st_mode & 0o777 == 0o666  # as uv makes it: any user can lock it
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free once uv has exited
     finally:
         if lock is not None:

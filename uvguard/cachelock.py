@@ -82,9 +82,21 @@ def inherited_shared_lock(cache_dir: Path, env: Mapping[str, str]) -> int:
     path = Path(cache_dir) / ".lock"
     os.makedirs(cache_dir, exist_ok=True)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        os.fchmod(fd, 0o666)  # whatever the umask, as uv makes it: every user of the cache can lock it
+    except FileExistsError:
+        fd = _open_existing(path)
+    return _lock_shared(fd, cache_dir, path, env)
+
+
+def _open_existing(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR)
     except OSError:  # another user's lock file, a read-only cache: a shared flock needs no write access
-        fd = os.open(path, os.O_RDONLY)
+        return os.open(path, os.O_RDONLY)
+
+
+def _lock_shared(fd: int, cache_dir: Path, path: Path, env: Mapping[str, str]) -> int:
     try:
         if not _try_lock(fd, fcntl.LOCK_SH):
             _wait_lock(fd, lock_timeout(env), cache_dir, path, fcntl.LOCK_SH)
