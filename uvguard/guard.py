@@ -13,6 +13,12 @@ pipeline without acting, shared with `uvguard check`:
 policy is read, only in the user's log) and acts: allow and warn exec the real uv (warn
 first names every environment that will break), limit runs the limited
 operation under uv's cache lock, refuse exits 3 with the cache untouched.
+
+Allow and warn hand the cache to uv only when that is safe: a uv that takes
+no cache lock (< 0.8.19) could remove what an install is writing, and a uv
+that follows links while removing (< 0.11.20) would delete outside the cache
+when a link there leads out. Then uvguard removes what uv would remove itself,
+with the limited operation's mechanics (`_removal_by_uvguard`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from uvguard import decisionlog, messages
+from uvguard.cachelock import takes_lock_itself
 from uvguard.decision import Decision, Situation, decide
 from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
 from uvguard.invocation import Invocation, Version
@@ -132,6 +139,7 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
     voice = voice_for(invocation, env)
     messages.use_voice(voice)  # progress of the scan and the plan speaks as this line says
     try:
+        version = version or uv_version(real_uv, env)
         try:
             evaluation = evaluate(invocation, real_uv, env, cwd, version)
         except OSError as error:  # e.g. a state directory that is a file: fail closed, say where
@@ -154,6 +162,14 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
             return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
                                rescan=live_entries_again(evaluation, env, cwd)).exit_code
+        if decision.action in ("allow", "warn") and _removal_by_uvguard(evaluation, version, voice):
+            from uvguard.limited import run_limited
+
+            # What uv would remove: the live entries the decision lets go included.
+            keep = not decision.protected_entries and evaluation.live_set is not None
+            return run_limited(invocation, evaluation.config, real_uv, env,
+                               evaluation.live_set.entries if keep else {}, voice,
+                               rescan=live_entries_again(evaluation, env, cwd) if keep else None).exit_code
     except UvguardError as error:
         messages.error(error.message, hint=error.hint, voice=voice)
         return error.exit_code
@@ -162,6 +178,24 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
         return EXIT_INTERRUPTED
     exec_uv(real_uv, invocation.args, env)
     return 0  # not reached: exec_uv replaces this process
+
+
+def _removal_by_uvguard(evaluation: Evaluation, version: Version | None, voice: messages.Voice) -> bool:
+    """Whether uvguard, not uv, must remove what uv would (see the module docstring); says why
+    when the reason is a link leading out of the cache."""
+    from uvguard.escapes import find_escape, follows_links
+
+    config = evaluation.config
+    if config.no_cache or not config.cache_dir.is_dir():
+        return False
+    escape = find_escape(config.cache_dir) if follows_links(version, evaluation.invocation.operation) else None
+    if escape is not None:
+        release = "This uv" if version is None else f"uv {'.'.join(map(str, version))}"
+        messages.warning(f"{release} follows symlinks while removing, and `{config.cache_dir / escape.path}` leads "
+                         f"out of the cache (to `{escape.target}`): uvguard removes what uv would remove itself, "
+                         "following no link", voice=voice)
+        return True
+    return not takes_lock_itself(version)
 
 
 def _log(evaluation: Evaluation, env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:

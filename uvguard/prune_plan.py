@@ -263,16 +263,22 @@ class _SkeletonBuilder:
                 child_rel = f"{rel}/{entry.name}" if rel else entry.name
                 target = f"{dest}/{entry.name}"
                 self.paths.add(child_rel)
-                if entry.is_symlink():
-                    self.copy_link(entry.path, target)
-                elif not entry.is_dir(follow_symlinks=False):
-                    self.copy_file(entry, target, rel)
-                elif _ARCHIVE_ENTRY.match(child_rel):
-                    self.placeholder(target)
-                else:
-                    os.mkdir(target)
-                    if not (_OPAQUE.match(child_rel) or child_rel.startswith(SKELETON_PREFIX)):
-                        self.copy_dir(entry.path, target, child_rel)
+                try:
+                    self.copy_entry(entry, target, rel, child_rel)
+                except FileNotFoundError:  # gone while we walk (an install's temp dir): no longer in the cache
+                    self.paths.discard(child_rel)
+
+    def copy_entry(self, entry: os.DirEntry, target: str, rel: str, child_rel: str) -> None:
+        if entry.is_symlink():
+            self.copy_link(entry.path, target)
+        elif not entry.is_dir(follow_symlinks=False):
+            self.copy_file(entry, target, rel)
+        elif _ARCHIVE_ENTRY.match(child_rel):
+            self.placeholder(target)
+        else:
+            os.mkdir(target)
+            if not (_OPAQUE.match(child_rel) or child_rel.startswith(SKELETON_PREFIX)):
+                self.copy_dir(entry.path, target, child_rel)
 
     def placeholder(self, target: str) -> None:
         """An archive entry's stand-in: a hard link to one empty file, far cheaper than a new inode."""

@@ -107,6 +107,32 @@ def uv_version(real_uv: str, env: Mapping[str, str] | None = None) -> tuple[int,
     return version
 
 
+def verdict_path(real_uv: str, env: Mapping[str, str]) -> str | None:
+    """Where the sh front looks for "this uv takes the cache lock itself": the
+    binary's own path under `<state>/uv-takes-lock`; None for a path the sh
+    front does not look up (relative, or not in normal form)."""
+    if not real_uv.startswith("/") or real_uv.startswith("//") or os.path.normpath(real_uv) != real_uv:
+        return None
+    return os.path.join(registry.state_dir(env), "uv-takes-lock") + real_uv
+
+
+def remember_takes_lock(real_uv: str, env: Mapping[str, str]) -> None:
+    """Tell the sh front that `real_uv` takes the cache lock itself, so its
+    install-type lines are exec'd with no Python started: an empty file whose
+    mtime is the binary's (a replaced binary has another and is asked again).
+    Best effort: without it the Python side is asked each time."""
+    path = verdict_path(real_uv, env)
+    if path is None:
+        return
+    try:
+        info = os.stat(real_uv)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    except OSError:
+        pass
+
+
 def _binary_key(path: str) -> str | None:
     try:
         real = os.path.realpath(path)

@@ -10,7 +10,9 @@
 # them exactly as uv would. Install-type commands (sync, run, add, remove, version,
 # venv, pip install/sync/uninstall, tool install/upgrade) append one record
 # to the registry of environments first; see uvguard/registry.py for the
-# format, which this file and the Python side share.
+# format, which this file and the Python side share. For a uv not known to
+# take its cache lock itself (< 0.8.19), they then go to the Python side,
+# which takes it for them.
 uvguard_python=@PYTHON@
 uvguard_recorded_uv=@REAL_UV@
 
@@ -117,6 +119,8 @@ case $uvguard_word/$uvguard_word2 in
     uvguard_record=1 ;;
   *) uvguard_record= ;;
 esac
+uvguard_install=$uvguard_record
+uvguard_state=${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/uvguard
 if [ -n "$uvguard_record" ]; then
   # One record a line, written by one write(2) with O_APPEND: safe beside
   # concurrent writers. Fields are separated by the unit separator
@@ -145,7 +149,6 @@ if [ -n "$uvguard_record" ]; then
     done
   fi
   if [ -n "$uvguard_record" ]; then
-    uvguard_state=${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/uvguard
     { [ -d "$uvguard_state" ] || mkdir -p "$uvguard_state"; } 2>/dev/null
     if [ "${#uvguard_record}" -le 1000 ]; then  # characters: at most 4000 bytes
       { printf '%s\n' "$uvguard_record" >>"$uvguard_state/registry"; } 2>/dev/null || :
@@ -155,6 +158,25 @@ if [ -n "$uvguard_record" ]; then
       # Python writes it with one.
       { printf '%s\n' "$uvguard_record" | "$uvguard_python" -I -c 'import sys; from uvguard.registry import append_line; append_line(sys.argv[1], sys.stdin.buffer.read())' "$uvguard_state/registry"; } 2>/dev/null || :
     fi
+  fi
+fi
+
+# uv < 0.8.19 takes no cache lock: an install could link to entries a
+# limited prune is removing. The Python side then holds uv's shared lock
+# across its exec of uv (uvguard/cachelock.py). A uv the Python side found to
+# take the lock itself has a file at its own path under uv-takes-lock, with
+# the binary's mtime (a replaced binary has another): exec'd with no Python.
+if [ -n "$uvguard_install" ]; then
+  uvguard_verdict=$uvguard_state/uv-takes-lock$uvguard_real
+  case $uvguard_real in
+    */./*|*/../*|*//*|*/.|*/..) uvguard_verdict= ;;
+    /*) ;;
+    *) uvguard_verdict= ;;
+  esac
+  if [ -z "$uvguard_verdict" ] || ! [ -f "$uvguard_verdict" ] \
+      || [ "$uvguard_real" -nt "$uvguard_verdict" ] || [ "$uvguard_real" -ot "$uvguard_verdict" ]; then
+    export UVGUARD_SHIM_LC_CTYPE="${LC_CTYPE+set:}${LC_CTYPE-}"
+    exec "$uvguard_python" -I -m uvguard.shim --shared-lock "$uvguard_real" "$@"
   fi
 fi
 
