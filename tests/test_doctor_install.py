@@ -54,6 +54,19 @@ def test_a_working_installation_is_healthy_and_a_path_without_the_shim_is_not(sa
     assert [f["check"] for f in report["installation"] if not f["ok"]] == ["path"]
 
 
+def test_a_shim_another_uvguard_wrote_or_whose_python_is_gone_is_a_problem(sandbox, install_wheelhouse):
+    prefix, _, guarded = installed(sandbox, install_wheelhouse)
+    shim = prefix / "bin" / "uv"
+    text = shim.read_text()
+    shim.write_text(text.replace("uvguard_word2=\n", "uvguard_word2=\nuvguard_old=1\n", 1))  # an older template
+    (line,) = problems(doctor(prefix, guarded, sandbox.work))
+    assert f"the shim {shim} is not the one this uvguard writes" in line and "uvguard setup" in line
+    shim.write_text(text.replace(str(prefix / "venv" / "bin" / "python"), "/gone/bin/python"))
+    result = doctor(prefix, guarded, sandbox.work)
+    assert result.returncode == 1
+    assert any("runs Python /gone/bin/python, which cannot import uvguard" in line for line in problems(result))
+
+
 def test_a_missing_real_uv_is_a_problem(sandbox, install_wheelhouse):
     prefix, real_dir, guarded = installed(sandbox, install_wheelhouse, copy=True)
     (real_dir / "uv").unlink()  # uv uninstalled, or moved by an upgrade

@@ -108,10 +108,9 @@ def installation_prefix(env: Mapping[str, str], sys_prefix: str | os.PathLike = 
     return None
 
 
-def recorded_real_uv(sys_prefix: str | os.PathLike = sys.prefix,
-                     env: Mapping[str, str] | None = None) -> str | None:
+def recorded_real_uv(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix) -> str | None:
     """The real uv recorded for this installation; None outside one."""
-    prefix = installation_prefix(os.environ if env is None else env, sys_prefix)
+    prefix = installation_prefix(env, sys_prefix)
     lines = _receipt_lines(prefix) if prefix else None
     values = [line.split("=", 1)[1] for line in lines or () if line.startswith("real_uv=")]
     return values[-1] if values else None

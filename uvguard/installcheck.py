@@ -1,8 +1,9 @@
 """Checks of the guard itself, for `uvguard doctor` (as `mise doctor` checks mise).
 
 A guard can stop guarding without a sound: a PATH where another `uv` comes
-first, a real uv that was removed or upgraded away, a uv upgrade that wrote
-a real binary over a takeover, a registry or policy file nobody can read.
+first, a shim whose Python lost uvguard or that an older uvguard wrote, a
+real uv that was removed or upgraded away, a uv upgrade that wrote a real
+binary over a takeover, a registry or policy file nobody can read.
 Each check gives one Finding: what holds, or what is wrong and how to fix it.
 """
 
@@ -19,6 +20,7 @@ from uvguard.errors import UvguardError
 from uvguard.installation import Receipt, installation_prefix
 from uvguard.realuv import is_shim
 from uvguard.registry import registry_path, state_dir
+from uvguard.shimfile import render_shim
 
 ASIDE = ".uvguard-real"
 
@@ -98,6 +100,10 @@ def check_shim(shim: str, env: Mapping[str, str]) -> list[Finding]:
                                 "which cannot import uvguard (was uvguard uninstalled or moved?)", rerun))
     else:
         findings.append(Finding("shim-python", True, f"the shim's Python {python} runs uvguard"))
+    if Path(shim).read_text(encoding="utf-8", errors="replace") != render_shim(
+            python, settings.get("uvguard_recorded_uv") or None):
+        findings.append(Finding("shim-current", False, f"the shim {shim} is not the one this uvguard writes "
+                                "(another uvguard version wrote it, or it was edited)", rerun))
     findings.append(check_real_uv(settings.get("uvguard_recorded_uv") or None, f"the shim {shim}", env, rerun))
     return findings
 

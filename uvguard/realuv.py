@@ -44,7 +44,7 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
     if recorded is None and shim is None:  # the uvguard command: the uv its installation recorded
         from uvguard.installation import recorded_real_uv
 
-        recorded = recorded_real_uv(env=env)
+        recorded = recorded_real_uv(env)
     if "UVGUARD_REAL_UV" in env:
         real = env["UVGUARD_REAL_UV"]
         if not _is_executable_file(real):
