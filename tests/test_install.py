@@ -185,10 +185,12 @@ def test_takeover_refuses_what_is_not_uv(sandbox, install_wheelhouse):
     impostor.write_text("#!/bin/sh\necho hello\n")
     impostor.chmod(0o755)
     env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    before = snapshot(sandbox.home)
     result = run_install(env, "--takeover", str(impostor), "--no-modify-path", check=False)
     assert result.returncode == 2
     assert "does not print a uv version" in result.stderr
     assert impostor.read_text() == "#!/bin/sh\necho hello\n"
+    assert snapshot(sandbox.home) == before  # a refused first install leaves nothing behind
 
 
 def test_never_overwrites_a_uv_that_is_not_ours(sandbox, install_wheelhouse):
