@@ -54,8 +54,8 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
         elif os.path.isfile(os.path.join(root.path, "pyvenv.cfg")):
             found.append(open_environment(root.path, cwd))
     if not found and not gone:
-        messages.warning("no environments known: name one (`uvguard doctor .venv`) or register it "
-                         "(`uvguard roots add PATH`)")
+        messages.warning("no environments known: name one (`uvguard doctor .venv`) or register them "
+                         "(`uvguard roots discover DIR`, `uvguard roots add PATH`)")
     for text in gone:
         messages.error(text, hint="recreate the environment (`uv sync`, `uv venv`)")
     return found, gone
