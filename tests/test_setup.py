@@ -19,6 +19,7 @@ import pytest
 from tests import uv_releases
 from tests.installer import default_prefix, install_env, is_shim, real_uv_dir, run_install, uv_wheel
 from tests.test_install import snapshot
+from uvguard import shellinit
 
 REAL_VERSION = f"uv {uv_releases.LATEST}"
 
@@ -67,6 +68,9 @@ def test_tool_install_then_setup_prefix_guards_a_prune_and_survives_an_upgrade(
     assert os.path.samefile(prefix / "bin" / "uvguard", uvguard)
     assert "PATH left unchanged (--prefix)" in result.stdout
     assert snapshot(sandbox.home) == home_before  # --prefix: nothing outside it, no rc lines
+    # Started as PREFIX/bin/uvguard, the tool's uvguard knows its installation.
+    init = run([prefix / "bin" / "uvguard", "shell-init", "bash"], env, sandbox.work)
+    assert init.stdout == shellinit.render("bash", prefix / "bin")
 
     guarded = dict(env, PATH=f"{prefix / 'bin'}{os.pathsep}{env['PATH']}")
     shim = prefix / "bin" / "uv"

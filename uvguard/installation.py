@@ -97,20 +97,35 @@ def _receipt_lines(prefix: Path) -> list[str] | None:
     return lines[1:] if lines and lines[0] == RECEIPT_HEADER else None
 
 
-def installation_prefix(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix) -> Path | None:
-    """The PREFIX of the installation this uvguard runs for: install.sh's (this interpreter
-    is PREFIX/venv), else the default one `uvguard setup` writes; None without a receipt."""
+def candidate_prefixes(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix,
+                       command: str = sys.argv[0]) -> list[Path]:
+    """Where the installation this uvguard runs for may be, most specific first: the PREFIX
+    whose `bin/uvguard` link this process was started as (`uvguard setup --prefix` from a tool
+    install), install.sh's (this interpreter is PREFIX/venv), the default one."""
+    candidates = []
+    invoked = Path(os.path.abspath(command))
+    if invoked.name == "uvguard" and invoked.parent.name == "bin":
+        candidates.append(invoked.parent.parent)
     venv = Path(sys_prefix)
-    candidates = [venv.parent] if venv.name == "venv" else []
-    for prefix in [*candidates, default_prefix(env)]:
+    if venv.name == "venv":
+        candidates.append(venv.parent)
+    candidates.append(default_prefix(env))
+    return list(dict.fromkeys(candidates))
+
+
+def installation_prefix(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix,
+                        command: str = sys.argv[0]) -> Path | None:
+    """The first candidate PREFIX holding a receipt; None outside an installation."""
+    for prefix in candidate_prefixes(env, sys_prefix, command):
         if _receipt_lines(prefix) is not None:
             return prefix
     return None
 
 
-def recorded_real_uv(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix) -> str | None:
+def recorded_real_uv(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix,
+                     command: str = sys.argv[0]) -> str | None:
     """The real uv recorded for this installation; None outside one."""
-    prefix = installation_prefix(env, sys_prefix)
+    prefix = installation_prefix(env, sys_prefix, command)
     lines = _receipt_lines(prefix) if prefix else None
     values = [line.split("=", 1)[1] for line in lines or () if line.startswith("real_uv=")]
     return values[-1] if values else None

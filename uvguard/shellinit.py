@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from uvguard.errors import UsageError
-from uvguard.installation import default_prefix
+from uvguard.installation import candidate_prefixes
 from uvguard.realuv import is_shim
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
@@ -25,15 +25,11 @@ BLOCK_END = "# <<< uvguard shell-init <<<"
 _ALIASES = {"pwsh": "powershell"}
 
 
-def installed_shim_dir(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix) -> Path:
-    """The bin dir holding the shim of the installation this uvguard runs for.
-
-    install.sh's layout has PREFIX/venv (this interpreter's prefix) beside
-    PREFIX/bin/uv; `uvguard setup` from a tool install writes the default PREFIX.
-    """
-    venv = Path(sys_prefix)
-    candidates = [venv.parent / "bin"] if venv.name == "venv" else []
-    candidates.append(default_prefix(env) / "bin")
+def installed_shim_dir(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix,
+                       command: str = sys.argv[0]) -> Path:
+    """The bin dir holding the shim of the installation this uvguard runs for (see
+    `installation.candidate_prefixes`)."""
+    candidates = [prefix / "bin" for prefix in candidate_prefixes(env, sys_prefix, command)]
     for directory in candidates:
         if is_shim(str(directory / "uv")):
             return directory
