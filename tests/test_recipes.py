@@ -353,16 +353,19 @@ def test_gitlab_recipe_guards_the_after_script_prune(sandbox, install_wheelhouse
         env = install_env(sandbox, install_wheelhouse, [image_bin], UV_NO_INDEX="1",
                           UV_FIND_LINKS=str(install_wheelhouse))
         play_gitlab_job(job, workspace, env, skip)
-        return workspace
+        return workspace, env
 
-    workspace = run_job(tmp_path)
+    workspace, env = run_job(tmp_path)
     assert is_shim(tmp_path / "usr-local-bin" / "uv")
     assert imports_work(workspace / ".venv").returncode == 0, imports_work(workspace / ".venv").stderr
     assert links_into(workspace / ".venv", workspace / ".uv-cache")
+    # uvguard's own tool environment, installed in symlink mode too, is a root the prune kept.
+    assert links_into(Path(env["XDG_DATA_HOME"]) / "uv" / "tools" / "uvguard", workspace / ".uv-cache")
+    assert run_sh("$(uv tool dir --bin)/uvguard --version", env, workspace).stdout.startswith("uvguard ")
 
     control = tmp_path / "control"
     control.mkdir()
-    bare = run_job(control, skip=lambda line: "uvguard setup" in line)
+    bare, _ = run_job(control, skip=lambda line: "uvguard setup" in line)
     assert imports_work(bare / ".venv").returncode != 0
 
 
