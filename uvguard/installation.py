@@ -104,8 +104,10 @@ def candidate_prefixes(env: Mapping[str, str], sys_prefix: str | os.PathLike = s
     install), install.sh's (this interpreter is PREFIX/venv), the default one."""
     candidates = []
     invoked = Path(os.path.abspath(command))
-    if invoked.name == "uvguard" and invoked.parent.name == "bin":
-        candidates.append(invoked.parent.parent)
+    # Only a PREFIX with a receipt: ~/.local/bin/uvguard is a link, not an installation.
+    prefix = invoked.parent.parent
+    if invoked.name == "uvguard" and invoked.parent.name == "bin" and _receipt_lines(prefix) is not None:
+        candidates.append(prefix)
     venv = Path(sys_prefix)
     if venv.name == "venv":
         candidates.append(venv.parent)

@@ -109,8 +109,7 @@ def install(options: SetupOptions, env: Mapping[str, str], cwd: str, uvguard: Uv
     check_bin_dir(where, uvguard, receipt)
     created = make_dirs(where.prefix)
     receipt.save()
-    for directory in created:
-        receipt.record("dir", str(directory))
+    record_dirs(created, receipt)
     taken = takeover or (previous[0] if previous else None)
     real_uv, real_uv_source = choose_real_uv(taken, env, cwd, uvguard)
 
@@ -136,17 +135,22 @@ def install(options: SetupOptions, env: Mapping[str, str], cwd: str, uvguard: Uv
     if options.policy:
         write_policy(options.policy, options.system_policy, env, receipt, say)
     say(f"Real uv: {real_uv} ({real_uv_source}; {uv_version_line(real_uv) or 'version unknown'})")
+    say_how_to_use(where, taken, edited_rc, say)
+
+
+def say_how_to_use(where: Layout, taken: str | None, edited_rc: bool, say: Say) -> None:
+    """What is guarded now, and what (if anything) is left to the user: one message each."""
+    env_file = sh_quote(str(where.prefix / "env"))
     linked = f", linked into {where.link_dir}" if where.link_dir else ""
     say(f"Installed: {where.bin_dir}/uv (the shim), uvx and uvguard{linked}")
     if taken:
         say(f"Every caller of {taken} is guarded; `uv` elsewhere on PATH is not, unless {where.bin_dir} comes first")
-    elif edited_rc:
-        say(f"To use it in this shell now: . {sh_quote(str(where.prefix / 'env'))}   "
-            "(new shells pick it up by themselves)")
-    else:
+    if edited_rc:
+        say(f"To use it in this shell now: . {env_file}   (new shells pick it up by themselves)")
+    elif not taken:
         why = "--prefix" if where.link_dir is None else "--no-modify-path"
-        say(f"PATH left unchanged ({why}): put {where.bin_dir} first on PATH (. {sh_quote(str(where.prefix / 'env'))}),"
-            f" or add its shell code to your rc file: {sh_quote(str(where.bin_dir / 'uvguard'))} shell-init --install")
+        say(f"PATH left unchanged ({why}): put {where.bin_dir} first on PATH (. {env_file}), or add its shell "
+            f"code to your rc file: {sh_quote(str(where.bin_dir / 'uvguard'))} shell-init --install")
     say(f"Check it: {sh_quote(str((where.link_dir or where.bin_dir) / 'uvguard'))} doctor")
 
 
