@@ -16,13 +16,14 @@ usage() {
 usage: install.sh [--prefix DIR] [--no-modify-path] [--uv-version X]
                   [--policy PRESET [--system]] [--takeover PATH] [--uninstall]
 
-Installs uvguard into a private virtualenv and puts two executables on PATH:
-`uv` (the shim: exec's the real uv, guards `uv cache prune/clean`) and
-`uvguard`.
+Installs uvguard into a private virtualenv, then runs its `uvguard setup`
+(the same options but --uv-version), which puts `uv` (the shim: exec's the
+real uv, guards `uv cache prune/clean`), `uvx` and `uvguard` on PATH.
 
-  --prefix DIR       install into DIR, executables in DIR/bin
+  --prefix DIR       install into DIR, executables in DIR/bin, and change
+                     nothing outside DIR unless asked (--takeover, --policy)
                      (default: ${XDG_DATA_HOME:-~/.local/share}/uvguard, with
-                     links in ${XDG_BIN_HOME:-~/.local/bin})
+                     links in ${XDG_BIN_HOME:-~/.local/bin} and rc-file lines)
   --no-modify-path   do not add the env file to ~/.profile, ~/.bashrc, ~/.zshrc
                      and fish's conf.d
   --uv-version X     when no real uv is on PATH, install uv X from PyPI into the
