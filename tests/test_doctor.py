@@ -257,8 +257,13 @@ def test_project_venv_linking_to_a_removed_cache_entry_is_broken(sandbox):
 
 
 def test_no_environment_known_says_how_to_name_one(sandbox):
-    result = uvguard(sandbox, "doctor")
-    assert result.returncode == 0 and "no environments known" in result.stderr
+    result = uvguard(sandbox, "doctor", "--json")
+    assert "no environments known" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["environments"] == [] and not report["gone"]
+    # Not installed here: no uvguard shim on PATH is the one problem (tests/test_doctor_install.py).
+    assert [f["check"] for f in report["installation"] if not f["ok"]] == ["path"]
+    assert result.returncode == 1
 
 
 

@@ -189,8 +189,8 @@ def test_unknown_warns_how_to_register(machine):
     assert result.stderr.splitlines()[:3] == [
         "warning: symlink mode is active (link-mode = symlink, from UV_LINK_MODE), but no environment linking "
         "into the cache is known; running it anyway:",
-        "  environments uvguard does not know of may break; register them with `uvguard roots add PATH` "
-        "or the policy key `roots`",
+        "  environments uvguard does not know of may break; register them with `uvguard roots discover DIR`, "
+        "`uvguard roots add PATH` or the policy key `roots`",
         '  decided by `unknown = "warn"` in the built-in default policy',
     ]
     assert machine.decisions()[-1]["decided_by"]["key"] == "unknown"

@@ -152,6 +152,7 @@ def uvguard(machine, *args: str) -> dict:
     ("roots", ["roots", "--json"]),
     ("roots", ["roots", "--all", "--json"]),
     ("doctor", ["doctor", "--json"]),
+    ("roots-discover", ["roots", "discover", "--dry-run", "--json", "."]),
     ("policy-show", ["policy", "show", "--json"]),
     ("cache-operation", ["prune", "--ci", "--dry-run", "--json"]),
     ("cache-operation", ["clean", "purepkg", "--dry-run", "--json"]),

@@ -32,7 +32,7 @@ from uvguard.errors import EXIT_USAGE, UsageError, report, run_guarded
 from uvguard.globalopts import META_KEY, GlobalOptions, click_errors, get_current_context
 from uvguard.invocation import FLAGS, SHORT_FLAGS, VALUE_OPTIONS
 
-COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune", "completion")
+COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune", "completion", "setup")
 
 # Commands that read a cache or a project, and so take --cache-dir, --directory and --project
 # (and the groups above them: `uvguard --cache-dir DIR live`, as uv takes them before a subcommand).

@@ -215,7 +215,7 @@ def _details(evaluation: Evaluation) -> list[str]:
         return [f"  {reason}" for reason in decision.uncertain]
     if key == "unknown":
         return ["  environments uvguard does not know of may break; register them with "
-                "`uvguard roots add PATH` or the policy key `roots`"]
+                "`uvguard roots discover DIR`, `uvguard roots add PATH` or the policy key `roots`"]
     origins = {e.path: e.origins for e in evaluation.live_set.environments}
     return [f"  {path} ({', '.join(origins.get(path, ()))})" for path in decision.breaking_environments]
 
@@ -247,8 +247,8 @@ def _ways_forward(evaluation: Evaluation) -> list[str]:
         ways.append("  make those environments readable to this user, or drop a stale one with "
                     "`uvguard roots remove PATH`")
     elif key == "unknown":
-        ways.append("  register the environments that use this cache with `uvguard roots add PATH` "
-                    "(or the policy key `roots`), then retry")
+        ways.append("  register the environments that use this cache with `uvguard roots discover DIR` "
+                    "(every one under DIR), `uvguard roots add PATH` or the policy key `roots`, then retry")
     else:
         ways.append("  `uvguard materialize ENV` copies an environment's files out of the cache, so it no "
                     "longer depends on it (`uvguard repair` reinstalls one a cache operation already broke)")

@@ -41,10 +41,10 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
         raise RealUvNotFound(
             f"the real uv resolves to a uvguard shim again ({shim}); set UVGUARD_REAL_UV to the real uv binary"
         )
-    if recorded is None and shim is None:  # the uvguard command: the uv install.sh recorded
+    if recorded is None and shim is None:  # the uvguard command: the uv its installation recorded
         from uvguard.installation import recorded_real_uv
 
-        recorded = recorded_real_uv()
+        recorded = recorded_real_uv(env)
     if "UVGUARD_REAL_UV" in env:
         real = env["UVGUARD_REAL_UV"]
         if not _is_executable_file(real):
@@ -52,7 +52,7 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
     elif recorded and _is_executable_file(recorded):
         real = recorded
     else:
-        real = _search_path(env.get("PATH", os.defpath), shim)
+        real = search_path(env.get("PATH", os.defpath), shim)
         if real is None:
             raise RealUvNotFound(
                 "no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH);"
@@ -63,7 +63,8 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
     return real
 
 
-def _search_path(path: str, shim: str | None) -> str | None:
+def search_path(path: str, shim: str | None) -> str | None:
+    """The first `uv` on `path` that is neither `shim` nor any other uvguard shim."""
     for directory in path.split(os.pathsep):
         candidate = os.path.join(directory or ".", "uv")
         if _is_executable_file(candidate) and not _same_file(candidate, shim) and not is_shim(candidate):

@@ -11,7 +11,8 @@ from typer.core import TyperCommand
 from uvguard import globalopts, messages
 from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
-from uvguard.errors import EXIT_OK, EXIT_PROBLEM, RealUvNotFound, UsageError
+from uvguard.errors import EXIT_OK, EXIT_PROBLEM, PolicyError, RealUvNotFound, UsageError
+from uvguard.installcheck import check_installation
 from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
 from uvguard.materialize import Materialized, materialize_environment
@@ -53,8 +54,8 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
         elif os.path.isfile(os.path.join(root.path, "pyvenv.cfg")):
             found.append(open_environment(root.path, cwd))
     if not found and not gone:
-        messages.warning("no environments known: name one (`uvguard doctor .venv`) or register it "
-                         "(`uvguard roots add PATH`)")
+        messages.warning("no environments known: name one (`uvguard doctor .venv`) or register them "
+                         "(`uvguard roots discover DIR`, `uvguard roots add PATH`)")
     for text in gone:
         messages.error(text, hint="recreate the environment (`uv sync`, `uv venv`)")
     return found, gone
@@ -82,13 +83,23 @@ def _describe(diagnosis: Diagnosis) -> list[str]:
 
 
 def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
+    """With no ENV named, the guard itself is checked first (uvguard/installcheck.py)."""
+    findings = [] if paths else check_installation(env, cwd)
     cache_dir = _cache_dir(env, cwd)
-    environments, gone = _environments(paths, env, cwd)
+    try:
+        environments, gone = _environments(paths, env, cwd)
+    except PolicyError:
+        if all(finding.ok for finding in findings):
+            raise
+        environments, gone = [], []  # the roots come from the policy, whose finding says what is wrong
     diagnoses = [diagnose(path, cache_dir) for path in environments]
-    healthy = not gone and all(d.healthy for d in diagnoses)
+    healthy = not gone and all(d.healthy for d in diagnoses) and all(f.ok for f in findings)
     if as_json_output:
-        emit_json("doctor", {"healthy": healthy, "environments": [as_json(d) for d in diagnoses], "gone": gone})
+        emit_json("doctor", {"healthy": healthy, "installation": [f.to_json() for f in findings],
+                             "environments": [as_json(d) for d in diagnoses], "gone": gone})
     else:
+        for finding in findings:
+            typer.echo(finding.line())
         for diagnosis in diagnoses:
             typer.echo("\n".join(_describe(diagnosis)))
         broken = [d.path for d in diagnoses if d.broken]
@@ -162,9 +173,11 @@ def register(app: typer.Typer) -> None:
         envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
         as_json_output: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
     ) -> None:
-        """Find distributions whose files dangle into the uv cache. Exit 1 when any is broken.
+        """Check the guard and the environments. Exit 1 on any problem.
 
-        With no ENV, checks every environment the live set knows (`uvguard roots`).
+        With no ENV, first checks the installation (`uv` on PATH is the shim, the real uv runs, a takeover
+        is intact, the registry and policy are readable), then every environment the live set knows
+        (`uvguard roots`). Each ENV named: distributions whose files dangle into the uv cache.
         """
         raise typer.Exit(run_doctor(envs, as_json_output, os.environ, os.getcwd()))
 

@@ -1,13 +1,16 @@
-"""`uvguard roots`: where the live set looks, who named each place, and what the scan found there."""
+"""`uvguard roots`: where the live set looks, who named each place, what the scan found there;
+`roots discover` registers environments made before uvguard was installed."""
 
 from __future__ import annotations
 
 import os
+from typing import List
 
 import typer
 
 from uvguard import globalopts, messages
 from uvguard.commands.live import current_live_set
+from uvguard.discover import MAX_DEPTH, discover
 from uvguard.errors import UsageError
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
@@ -50,6 +53,35 @@ def remove_root(env, path: str) -> str:
     return path
 
 
+def discover_roots(directories: list[str], dry_run: bool, env, cwd: str) -> dict:
+    """Find environments linking into a uv cache under `directories` and (unless `dry_run`)
+    register each as a manual root, as `uvguard roots add` does."""
+    found = discover(directories, cwd)
+    known = set(read_manual_roots(env))
+    environments = []
+    for environment in found.found:
+        already = environment.path in known
+        if not dry_run and not already:
+            add_root(env, environment.path)
+        environments.append({"path": environment.path, "cache_dir": environment.cache_dir,
+                             "registered": already or not dry_run, "already_registered": already})
+    return {"dry_run": dry_run, "max_depth": MAX_DEPTH, "environments": environments,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in found.skipped]}
+
+
+def _report_discovery(report: dict) -> None:
+    for skipped in report["skipped"]:
+        messages.warning(f"skipped `{skipped['path']}`: {skipped['reason']}")
+    for environment in report["environments"]:
+        if environment["already_registered"]:
+            state = "already registered"
+        else:
+            state = "would register" if report["dry_run"] else "registered"
+        typer.echo(f"{environment['path']}  {state}  (links into {environment['cache_dir']})")
+    if not report["environments"]:
+        typer.echo(f"no environments linking into a uv cache found (looked {report['max_depth']} directories deep)")
+
+
 def register(app: typer.Typer) -> None:
     roots_app = typer.Typer(help="The environments the live set scans, and where each came from.",
                             invoke_without_command=True, no_args_is_help=False)
@@ -90,5 +122,22 @@ def register(app: typer.Typer) -> None:
     def remove(path: str = typer.Argument(..., help="A manual root to forget.")) -> None:
         """Forget a manual root."""
         typer.echo(f"removed {remove_root(dict(os.environ), path)}")
+
+    @roots_app.command("discover")
+    def discover_command(
+        directories: List[str] = typer.Argument(..., metavar="DIR", help="Directories to search."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="List what would be registered; register nothing."),
+        as_json: bool = typer.Option(False, "--json", help="Print what was found as JSON."),
+    ) -> None:
+        """Find environments under DIR... that link into a uv cache and register them as manual roots.
+
+        For environments made before uvguard was installed, or with a bare uv. Looks at most
+        4 directories deep, never follows a symlinked directory, notes directories it cannot read.
+        """
+        report = discover_roots(directories, dry_run, dict(os.environ), os.getcwd())
+        if as_json:
+            emit_json("roots-discover", report)
+        else:
+            _report_discovery(report)
 
     app.add_typer(roots_app, name="roots")
