@@ -10,7 +10,8 @@ short flags cluster (`-qqn`); repeating a non-counting option, or two
 conflicting ones, is an error only within one command level (`uv`, `cache`,
 `prune`), while `--offline` and `--no-offline` on different levels are
 refused by uv after parsing; `-h`/`--help` anywhere before `--` only prints
-help. A line uv would reject never reaches the cache, so it is classified as
+help, and the hidden `--show-settings` only prints the resolved settings
+(every release pinned returns before the cache command runs). A line uv would reject never reaches the cache, so it is classified as
 passthrough and uv prints its own error.
 
 Where uv releases differ (flags added over time, `cache clear`, `--force`),
@@ -402,7 +403,7 @@ class _Scan:
             raise _Reject
         invocation = Invocation(args=self.args, command=tuple(self.command), options=options,
                                 help=self.help, rest=tuple(self.rest), trailing=tuple(self.trailing))
-        if self.help or tuple(self.command) not in CACHE_OPERATIONS:
+        if self.help or options.get("show-settings") or tuple(self.command) not in CACHE_OPERATIONS:
             if self.exact and len(self.command) < 2 and not self.help:
                 raise _Reject  # bare `uv cache`: uv prints usage and fails
             return invocation
