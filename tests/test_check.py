@@ -51,7 +51,6 @@ TABLE = [
     (["--no-cache", "cache", "clean"], "clean", "allow", None),
     (["cache", "dir"], "passthrough", "allow", None),
     (["cache", "prune", "--help"], "passthrough", "allow", None),
-    (["cache", "prune", "--dry-run"], "passthrough", "allow", None),
     (["sync", "--frozen"], "passthrough", "allow", None),
 ]
 
@@ -109,3 +108,19 @@ def test_bad_policy_exits_2_like_the_shim(machine):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: UVGUARD_POLICY=nonsense: unknown preset")
     assert check(machine, "--json", "sync", UVGUARD_POLICY="nonsense").returncode == 0
+
+
+def test_where_uv_refuses_check_reports_uvs_refusal_not_a_decision(machine):
+    """uv's own error and exit code, as the shim relays them; never a decision about a config uv would not use."""
+    inside = machine.sandbox.cache / "archive-v0"
+    env = {**machine.env, "UVGUARD_REAL_UV": str(uv_path())}
+    for args, cwd, extra in ((["cache", "prune", "--ci"], inside, {}),
+                             (["cache", "prune", "--dry-run"], machine.elsewhere, {}),
+                             (["cache", "clean", "purepkg"], machine.elsewhere, {"UV_CONCURRENT_DOWNLOADS": "abc"})):
+        bare = subprocess.run([str(uv_path()), *args], env={**env, **extra}, cwd=cwd, capture_output=True, text=True)
+        result = subprocess.run([UVGUARD, "check", "--json", *args], env={**env, **extra}, cwd=cwd,
+                                capture_output=True, text=True)
+        assert bare.returncode == 2 and bare.stderr.startswith("error: ")
+        assert (result.returncode, result.stdout) == (2, ""), result.stdout
+        assert result.stderr.startswith(bare.stderr), args
+    assert check_json(machine, "cache", "prune", "--ci")["action"] == "limit"  # the same machine, elsewhere

@@ -63,8 +63,8 @@ class Refused(UvguardError):
 class UvRefused(UvguardError):
     """Real uv refuses the command line before it touches the cache: its own output and exit code."""
 
-    def __init__(self, stderr: str, exit_code: int, stdout: str = "", hint: str | None = None) -> None:
-        super().__init__(stderr, hint)
+    def __init__(self, stderr: str, exit_code: int, stdout: str = "") -> None:
+        super().__init__(stderr)
         self.exit_code = exit_code
         self.stdout = stdout
 
@@ -83,8 +83,8 @@ def report(error: UvguardError) -> int:
         from uvguard.uvrefusal import relay
 
         code = relay(error)
-        if error.hint:
-            messages.hint(error.hint)
+        messages.hint(f"that is uv's own refusal (exit {code}): uv rejects this command line before it "
+                      "touches the cache; uvguard relays it unchanged, and so does the `uv` shim")
         return code
     messages.error(error.message, hint=error.hint)
     return error.exit_code

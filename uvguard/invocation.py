@@ -186,6 +186,12 @@ class Invocation:
         return value
 
     @property
+    def names_cache_operation(self) -> bool:
+        """Its words name a cache operation (whether uv accepts the line or not), not only its help
+        or settings: uv either runs it or refuses it."""
+        return self.command in CACHE_OPERATIONS and not self.help and not self.options.get("show-settings")
+
+    @property
     def quiet(self) -> int:
         return self.options.get("quiet", 0)
 
