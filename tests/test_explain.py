@@ -122,3 +122,27 @@ def test_where_uv_refuses_explain_prints_uvs_error_and_exit_code(sandbox):
     assert bare.returncode == result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(bare.stderr) and "unknown variant `bogus`" in bare.stderr
     assert result.stderr[len(bare.stderr):].startswith("hint: that is uv's own refusal (exit 2)")
+
+
+def test_isolated_is_honoured_per_scope_as_uv_does(sandbox):
+    """`--isolated` hides the project's uv.toml from `uv pip` and the cache command, never from `uv sync`."""
+    write(sandbox.work / "uv.toml", 'link-mode = "copy"\ncache-dir = "project-cache"\n')
+    data = json.loads(explain(sandbox, "--json", "--isolated").stdout)
+    env = _without_cache(sandbox)
+    sync = sandbox.uv("--isolated", "sync", "--show-settings", env=env).stdout
+    pip = sandbox.uv("--isolated", "pip", "install", "--show-settings", "six", env=env).stdout
+    assert "link_mode: Copy" in sync and "link_mode: Copy" not in pip
+    assert (data["link_mode"], data["pip_link_mode"]) == ("copy", "clone")
+    assert data["link_mode_source"] == f"{sandbox.work / 'uv.toml'}: link-mode"
+    assert data["cache_dir"] == sandbox.uv("--isolated", "cache", "dir", env=env).stdout.strip()
+
+
+def test_isolated_cache_command_never_reads_a_broken_project_file(sandbox):
+    write(sandbox.work / "uv.toml", "x = \n")
+    env = _without_cache(sandbox)
+    assert sandbox.uv("--isolated", "cache", "prune", env=env, check=False).returncode == 0
+    assert sandbox.uv("--isolated", "sync", env=env, check=False).returncode == 2
+    result = explain(sandbox, "--json", "--isolated")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "`uv sync` would reject its files" in data["config_discovery"] and data["link_mode"] == "clone"

@@ -84,12 +84,12 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
     persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
     # uv's workspace discovery sees the cache dir of the flags alone (a project inside it is skipped).
     discovery_cache = persistent_cache[0] or _default_cache_dir(env, working_dir)[0]
-    discovery, files, layers = load_files(invocation, env, working_dir, project_dir, discovery_cache,
-                                           uv_version, warnings)
+    loaded = load_files(invocation, env, working_dir, project_dir, discovery_cache, uv_version, warnings)
+    layers = loaded.layers
     check_required_version(layers, uv_version)
     no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
     cache_dir, cache_source = _cache_dir(persistent_cache, layers, working_dir, env)
-    project_mode, pip_mode = _link_modes(invocation, env, layers, uv_version)
+    project_mode, pip_mode = _link_modes(invocation, env, loaded.project_layers, loaded.pip_layers, uv_version)
     if not no_cache:
         _refuse_project_in_cache(project_dir, cache_dir, working_dir, env, uv_version)
     return EffectiveConfig(
@@ -98,7 +98,8 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
         link_mode=project_mode[0], link_mode_source=project_mode[1],
         pip_link_mode=pip_mode[0], pip_link_mode_source=pip_mode[1],
         working_dir=working_dir, project_dir=project_dir,
-        config_files=tuple(files), warnings=tuple(warnings), uv_version=uv_version, discovery=discovery,
+        config_files=tuple(loaded.files), warnings=tuple(warnings), uv_version=uv_version,
+        discovery=loaded.discovery,
     )
 
 
@@ -221,11 +222,12 @@ def _no_cache(invocation, env, layers, version) -> tuple[bool, str]:
     return False, "UV_NO_CACHE" if explicit is False else "default"
 
 
-def _link_modes(invocation, env, layers, version) -> tuple[tuple[str, str], tuple[str, str]]:
-    """(project link mode, pip/venv link mode), each with its source."""
+def _link_modes(invocation, env, project_layers, pip_layers, version) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(project link mode, pip/venv link mode), each with its source, each from the files its
+    scope's commands read (`load_files`)."""
     default = (_platform_default(version), _default_source(version))
-    project = _merged(layers, "link-mode", pip=False) or default
-    pip = _merged(layers, "link-mode", pip=True) or default
+    project = _merged(project_layers, "link-mode", pip=False) or default
+    pip = _merged(pip_layers, "link-mode", pip=True) or default
     from_env = _env_link_mode(invocation, env, version)
     if from_env is not None:
         project = pip = from_env
