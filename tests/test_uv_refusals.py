@@ -53,6 +53,9 @@ def C(id, args, refuses=ALL, env=None, files=None, cwd="{case}"):
 
 
 PRUNE_CI = ["cache", "prune", "--ci"]
+# An unknown preview feature name is an error, not a warning: measured, 0.8.24 accepts, 0.9.30, 0.10.12 and
+# 0.11.16 refuse, 0.11.33 warns.
+UNKNOWN_FEATURE_REFUSED = lambda v: _v("0.8.25") <= v <= _v("0.11.16")  # noqa: E731
 CASES = [
     # --- the project directory inside the cache (modelled: a scratch cache cannot show it) ---------
     C("cwd-inside-cache", PRUNE_CI, since("0.11.21"), cwd="{cache}/w"),
@@ -91,11 +94,10 @@ CASES = [
     C("env-offline-not-a-boolean", PRUNE_CI, env={"UV_OFFLINE": "maybe"}),
     C("env-concurrent-downloads-not-a-number", PRUNE_CI, env={"UV_CONCURRENT_DOWNLOADS": "abc"}),
     C("env-python-preference-unknown", PRUNE_CI, env={"UV_PYTHON_PREFERENCE": "bogus"}),
-    C("env-preview-feature-unknown", PRUNE_CI, lambda v: _v("0.10.0") <= v <= _v("0.11.16"),
-      env={"UV_PREVIEW_FEATURES": "bogus"}),
+    C("env-preview-feature-unknown", PRUNE_CI, UNKNOWN_FEATURE_REFUSED, env={"UV_PREVIEW_FEATURES": "bogus"}),
     # --- the command line ----------------------------------------------------------------------------
     C("flag-preview-feature-unknown", ["--preview-features", "bogus", *PRUNE_CI],
-      lambda v: v < _v("0.8.4") or _v("0.10.0") <= v <= _v("0.11.16")),
+      lambda v: v < _v("0.8.4") or UNKNOWN_FEATURE_REFUSED(v)),  # before 0.8.4 the flag itself is unknown
     C("flag-unknown", [*PRUNE_CI, "--bogus"]),
     C("flag-repeated", ["--no-config", "cache", "prune", "--ci", "--ci"]),
     C("flags-conflicting", ["-q", "-v", *PRUNE_CI]),
