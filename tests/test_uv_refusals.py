@@ -47,8 +47,8 @@ def before(first: str):
 
 
 def C(id, args, refuses=ALL, env=None, files=None, cwd="{case}"):
-    """One case: uv args, env changes, files (path under the case dir -> text, or ("link", target),
-    or ("dir",)), the working directory, and on which releases uv refuses it."""
+    """One case: uv args, env changes (None unsets), files (path under the case dir -> text, or
+    ("link", target), or ("dir",)), the working directory, and on which releases uv refuses it."""
     return pytest.param(dict(args=list(args), env=env or {}, files=files or {}, cwd=cwd, refuses=refuses), id=id)
 
 
@@ -94,7 +94,15 @@ CASES = [
     C("env-offline-not-a-boolean", PRUNE_CI, env={"UV_OFFLINE": "maybe"}),
     C("env-concurrent-downloads-not-a-number", PRUNE_CI, env={"UV_CONCURRENT_DOWNLOADS": "abc"}),
     C("env-python-preference-unknown", PRUNE_CI, env={"UV_PYTHON_PREFERENCE": "bogus"}),
+    C("no-offline-while-UV_OFFLINE-is-set", ["--no-offline", *PRUNE_CI], before("0.9.0"),  # 0.8.24 refuses,
+      env={"UV_OFFLINE": "1"}),                                                    # 0.9.30 does not
     C("env-preview-feature-unknown", PRUNE_CI, UNKNOWN_FEATURE_REFUSED, env={"UV_PREVIEW_FEATURES": "bogus"}),
+    # --- the cache named by the flag, or only by a config file (uv is asked on a scratch cache) ----------
+    C("cache-dir-flag-and-bad-uv-toml", ["--cache-dir", "{cache}", *PRUNE_CI], files={"uv.toml": "bogus = 1\n"}),
+    C("cache-dir-flag-equals-and-bad-variable", ["cache", "clean", "speedpkg", "--cache-dir={cache}"],
+      env={"UV_CONCURRENT_DOWNLOADS": "0"}),
+    C("cache-dir-from-user-config-and-bad-variable", PRUNE_CI, files={"config/uv/uv.toml": 'cache-dir = "{cache}"\n'},
+      env={"UV_CACHE_DIR": None, "XDG_CONFIG_HOME": "{case}/config", "UV_OFFLINE": "maybe"}),
     # --- the command line ----------------------------------------------------------------------------
     C("flag-preview-feature-unknown", ["--preview-features", "bogus", *PRUNE_CI],
       lambda v: v < _v("0.8.4") or UNKNOWN_FEATURE_REFUSED(v)),  # before 0.8.4 the flag itself is unknown
@@ -201,9 +209,10 @@ def _lay_out(case: dict, machine: Machine, request) -> tuple[list[str], dict, Pa
         elif isinstance(content, bytes):
             path.write_bytes(content)
         else:
-            path.write_text(content)
+            path.write_text(_fill(content, machine, case_dir))
     args = [_fill(arg, machine, case_dir) for arg in case["args"]]
-    env = {**machine.env, **{k: _fill(v, machine, case_dir) for k, v in case["env"].items()}}
+    env = {**machine.env, **{k: _fill(v, machine, case_dir) for k, v in case["env"].items() if v is not None}}
+    env = {k: v for k, v in env.items() if case["env"].get(k, "") is not None}
     return args, env, Path(_fill(case["cwd"], machine, case_dir))
 
 

@@ -13,10 +13,14 @@ relayed unchanged (its stderr, its exit code).
 
 The cache is moved by the one source that beats every other (`UV_CACHE_DIR`,
 a config file's `cache-dir`, the default): each `--cache-dir` value in argv
-is replaced, or one is put first. The environment stays as it is, so uv
-checks it too (clap rejects an empty `UV_CACHE_DIR` even then). The one
-rule a scratch cache cannot show, a project directory inside the cache (uv
-0.11.21+), `uvconfig` models against the real cache.
+is replaced, or `--cache-dir=SCRATCH` is put first when there is none (never
+a repeat, so never a new error). The environment stays as it is, so uv
+checks it too (clap rejects an empty `UV_CACHE_DIR` even then). One trace
+shows: when the line names no cache dir by flag or `UV_CACHE_DIR`, the usage
+line of a clap error raised after parsing (`--no-offline` against
+`UV_OFFLINE=1` before 0.9) shows `--cache-dir <CACHE_DIR>` where uv's own
+would not. The one rule a scratch cache cannot show, a project directory
+inside the cache (uv 0.11.21+), `uvconfig` models against the real cache.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ def refusal(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: s
     with tempfile.TemporaryDirectory(prefix="uvguard-ask-uv-") as scratch:
         cache = os.path.join(scratch, "cache")  # never created: uv stops at "No cache found"
         try:
-            result = subprocess.run([real_uv, *with_cache_dir(invocation.args, cache)],
-                                    env=dict(env), cwd=cwd, capture_output=True,
-                                    text=True, errors="surrogateescape", stdin=subprocess.DEVNULL)
+            result = subprocess.run([real_uv, *with_cache_dir(invocation.args, cache)], env=dict(env), cwd=cwd,
+                                    capture_output=True, text=True, errors="surrogateescape",
+                                    stdin=subprocess.DEVNULL)
         except OSError as error:
             return UvRefused(f"error: could not run {real_uv}: {error.strerror or error}\n", 2)
     if result.returncode == 0:
@@ -48,11 +52,11 @@ def refusal(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: s
 
 
 def with_cache_dir(args: tuple[str, ...], cache: str) -> list[str]:
-    """`args` with every `--cache-dir` value replaced by `cache` (up to `--`, where uv's options end),
-    or with `--cache-dir=CACHE` first when there is none (never a repeat, so never a new error).
+    """`args` with every `--cache-dir` value replaced by `cache`, or with `--cache-dir=CACHE` first.
 
-    In a line uv accepts, `--cache-dir` cannot be another option's value (a
-    value starting with `-` needs the `=` form) nor a package name.
+    Options end at `--`; in a line uv accepts, `--cache-dir` cannot be
+    another option's value (a value starting with `-` needs the `=` form)
+    nor a package name.
     """
     out: list[str] = []
     replaced = False
