@@ -20,10 +20,11 @@ newest release does, which accepts the most lines: a cache command is never
 missed, at worst a line an older uv rejects is guarded.
 
 Only argv is read. A few rejections depend on the environment or the disk
-(uv < 0.10 refuses `--no-offline` while UV_OFFLINE is set; `--directory`
-naming a missing dir; `--preview-features` names unknown to some 0.10-0.11
-releases, seen with 0.10.12 and 0.11.16):
-those lines are classified as the operation and guarded, the safe side.
+(0.8.24 refuses `--no-offline` while UV_OFFLINE is set, 0.9.30 does not;
+`--directory` naming a missing dir; `--preview-features` names unknown to
+0.9.30 - 0.11.16): those lines are classified as the operation, and before
+the guard acts on one it asks the real uv whether it refuses it
+(`uvrefusal`), then relays that refusal.
 
 For the other commands the global options are collected on a best-effort
 basis wherever they stand, up to `--` or the program of `uv run`/`uv tool
