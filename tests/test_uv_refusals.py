@@ -250,3 +250,22 @@ def test_control_the_same_machine_limits_a_line_uv_accepts(machine):
     assert "kept 2 entries used by 1 environment" in result.stderr
     assert after != before and "stale-v0" not in after and "w" not in after
     assert machine.works()
+
+
+@pytest.mark.parametrize("release", [r for r in RELEASES if _v(r) >= _v("0.11.22")])
+def test_inside_the_cache_is_allowed_in_uvs_own_build_dir(sandbox, release):
+    """A build backend uv runs from its cache may call uv again (0.11.22+); the model says so too."""
+    from uvguard.errors import ConfigError
+    from uvguard.invocation import parse
+    from uvguard.uvconfig import effective_config
+
+    inside = sandbox.cache / "builds-v0" / "x"
+    inside.mkdir(parents=True)
+    building = sandbox.env(UV_INTERNAL__BUILD_DIR=str(inside.parent))
+    assert sandbox.uv("cache", "dir", version=release, env=building, cwd=inside, check=False).returncode == 0
+    effective_config(parse(["cache", "prune"]), building, inside, _v(release))
+    refused = sandbox.uv("cache", "dir", version=release, cwd=inside, check=False)
+    assert refused.returncode == 2 and "is inside the cache directory" in refused.stderr
+    with pytest.raises(ConfigError) as error:
+        effective_config(parse(["cache", "prune"]), sandbox.env(), inside, _v(release))
+    assert f"error: {error.value.message}\n" == refused.stderr
