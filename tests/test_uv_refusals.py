@@ -269,3 +269,18 @@ def test_inside_the_cache_is_allowed_in_uvs_own_build_dir(sandbox, release):
     with pytest.raises(ConfigError) as error:
         effective_config(parse(["cache", "prune"]), sandbox.env(), inside, _v(release))
     assert f"error: {error.value.message}\n" == refused.stderr
+
+
+def test_whatever_the_policy_says(machine):
+    """Refuse (exit 3), warn then run, limit: none of it where uv refuses the line."""
+    case_dir = machine.cases / "every-policy"
+    case_dir.mkdir(parents=True)
+    (case_dir / "uv.toml").write_text('resolution = "bogus"\n')
+    for args in (["cache", "clean"], PRUNE_CI, ["cache", "clean", "speedpkg"]):
+        before = digest(machine.cache)
+        bare = machine.run(machine.uv, args, machine.env, case_dir)
+        assert bare.returncode == 2 and digest(machine.cache) == before
+        for preset in ("default", "strict", "permissive", "ci"):
+            shimmed = machine.run(machine.shim, args, {**machine.env, "UVGUARD_POLICY": preset}, case_dir)
+            assert (shimmed.returncode, shimmed.stderr) == (bare.returncode, bare.stderr), (args, preset)
+            assert digest(machine.cache) == before, (args, preset)
