@@ -102,8 +102,8 @@ def load_files(invocation, env, working_dir, project_dir, cache_dir, version, wa
                             "`pyproject.toml`. If you're trying to run a command from another project, "
                             "use the `--project` argument instead.")
         layers = [Layer(path, "", _read_uv_toml(path, version))]
-        return LoadedFiles(f"only the file given by {config_file[1]}",
-                           [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")], layers, layers, layers)
+        files = [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")]
+        return LoadedFiles(f"only the file given by {config_file[1]}", files, layers, layers, layers)
     no_config = flag(invocation, env, "no-config", "UV_NO_CONFIG")
     if no_config:
         source = "--no-config" if invocation.option("no-config") else "UV_NO_CONFIG"
