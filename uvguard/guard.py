@@ -29,6 +29,7 @@ from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
 from uvguard.realuv import exec_uv, uv_version
+from uvguard.registry import state_dir
 from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
 
@@ -56,7 +57,7 @@ def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: 
         reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
         return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
     policy = _load_policy(env, cwd, config)
-    live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
+    live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths), state_dir(env))
     situation = _situation(invocation, config, live, real_uv, env)
     return Evaluation(invocation, config, decide(situation, policy), policy, live)
 
@@ -110,7 +111,8 @@ def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str)
     policy_roots = evaluation.policy.root_paths if evaluation.policy else ()
 
     def rescan() -> dict[str, tuple[str, ...]]:
-        now = scan_live_set(config.cache_dir, find_roots(evaluation.invocation, config, env, cwd, policy_roots)).entries
+        roots = find_roots(evaluation.invocation, config, env, cwd, policy_roots)
+        now = scan_live_set(config.cache_dir, roots, state_dir(env)).entries
         return {entry: tuple(sorted({*before.get(entry, ()), *now.get(entry, ())})) for entry in {*before, *now}}
 
     return rescan

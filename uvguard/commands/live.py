@@ -13,6 +13,7 @@ from uvguard.messages import human_readable_bytes
 from uvguard.invocation import parse
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import load_policy
+from uvguard.registry import state_dir
 from uvguard.roots import find_roots
 from uvguard.uvconfig import effective_config
 
@@ -23,7 +24,7 @@ def current_live_set(env: Mapping[str, str], cwd: str) -> LiveSet:
     config = effective_config(invocation, env, cwd)
     policy_roots = load_policy(env, cwd, config.project_dir).root_paths
     roots = find_roots(invocation, config, env, cwd, policy_roots)
-    return scan_live_set(config.cache_dir, roots)
+    return scan_live_set(config.cache_dir, roots, state_dir(env))
 
 
 def entry_size(path: str) -> int:
