@@ -102,9 +102,8 @@ class _Fold:
         for name in _fold_order(names):
             new_lines += self._read_tail(name)
         memo: dict = {}
-        for line in new_lines:
-            record = registry.parse_record(line)
-            targets = tuple(self.resolve(record, memo)) if record is not None else ()
+        for line, record in new_lines:
+            targets = tuple(self.resolve(record, memo))
             if targets:
                 self.entries.pop(targets, None)
                 self.entries[targets] = Entry(line, None)  # the newest record per environment wins
@@ -158,8 +157,8 @@ class _Fold:
         os.replace(path, aside)
         self.unknown.append((aside, "an unreadable uvguard index"))
 
-    def _read_tail(self, name: str) -> list[str]:
-        """The complete lines appended to `name` since the last fold; counts the unreadable ones."""
+    def _read_tail(self, name: str) -> list[tuple[str, registry.Record]]:
+        """The records in the complete lines appended to `name` since the last fold; counts the unreadable lines."""
         path = os.path.join(self.directory, name)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -187,7 +186,7 @@ class _Fold:
         before = (mark.before.encode("latin-1") + chunk)[-_MARK_BYTES:]
         # Records end at "\n" only: splitlines() would also cut at \r, \x1c-\x1e, \x85, \u2028 inside a path or arg.
         lines = [line for line in chunk.decode("utf-8", "surrogateescape").split("\n") if line]
-        good = [line for line in lines if registry.parse_record(line) is not None]
+        good = [(line, record) for line in lines if (record := registry.parse_record(line)) is not None]
         self.files[name] = Mark(info.st_ino, mark.offset + end, before.decode("latin-1"),
                                 mark.unreadable + len(lines) - len(good))
         self.changed = True
