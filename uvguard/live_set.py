@@ -21,8 +21,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from uvguard import scanmemory
 
@@ -32,8 +31,7 @@ UNREADABLE = "unreadable"
 UNLINKED = "unlinked"
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(NamedTuple):
     """One root after the scan; `live_entries` are cache-relative POSIX paths."""
 
     path: str
@@ -44,8 +42,7 @@ class Environment:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class LiveSet:
+class LiveSet(NamedTuple):
     cache_dir: str
     environments: tuple[Environment, ...] = ()
     uncertain: bool = False
@@ -61,34 +58,34 @@ class LiveSet:
         return {entry: tuple(users[entry]) for entry in sorted(users)}
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        for environment in data["environments"]:
-            environment["live_entries"] = sorted(environment["live_entries"])
-            environment["origins"] = list(environment["origins"])
-            environment["dangling"] = list(environment["dangling"])
-        data["entries"] = {entry: list(paths) for entry, paths in self.entries.items()}
-        data["reasons"] = list(self.reasons)
-        return data
+        environments = [{**environment._asdict(), "origins": list(environment.origins),
+                         "live_entries": sorted(environment.live_entries), "dangling": list(environment.dangling)}
+                        for environment in self.environments]
+        return {"cache_dir": self.cache_dir, "environments": environments, "uncertain": self.uncertain,
+                "reasons": list(self.reasons),
+                "entries": {entry: list(paths) for entry, paths in self.entries.items()}}
 
 
-@dataclass(frozen=True)
 class _Parent:
     """A directory link targets sit in: cache-relative path (None outside), its entry if fixed, its names,
     and the cache root as the link spells it (None when a symlink inside the cache makes it ambiguous)."""
 
-    relative: str | None
-    entry: str | None
-    names: frozenset | None
-    prefix: str | None = None
+    __slots__ = ("relative", "entry", "names", "prefix")
+
+    def __init__(self, relative: str | None, entry: str | None, names: frozenset | None,
+                 prefix: str | None = None) -> None:
+        self.relative, self.entry, self.names, self.prefix = relative, entry, names, prefix
 
 
-@dataclass
 class _Cache:
     """The cache root's real path, and memos shared by every root of one scan."""
 
-    real: str
-    parents: dict = field(default_factory=dict)  # link parent dir -> _Parent
-    entries: dict = field(default_factory=dict)  # entry -> exists
+    __slots__ = ("real", "parents", "entries")
+
+    def __init__(self, real: str) -> None:
+        self.real = real
+        self.parents: dict[str, _Parent] = {}  # link parent dir -> _Parent
+        self.entries: dict[str, bool] = {}  # entry -> exists
 
     def locate(self, target: str) -> tuple[str | None, bool, _Parent]:
         """(top-level entry, target exists, its parent) for an absolute normalised link target; entry None
@@ -127,26 +124,30 @@ class _Cache:
         return self.entries[entry]
 
 
-@dataclass
 class _Walk:
-    live: set = field(default_factory=set)
-    dangling: list = field(default_factory=list)
-    failures: list = field(default_factory=list)
-    directories: list = field(default_factory=list)  # walked, relative to the root
-    stats: list = field(default_factory=list)  # (inode, ctime) of each, read before listing it
-    prefixes: set = field(default_factory=set)  # the cache roots the links spell
-    outside: set = field(default_factory=set)  # the directories holding targets outside the cache
+    """What the walk of one root found."""
+
+    __slots__ = ("live", "dangling", "failures", "directories", "stats", "prefixes", "outside")
+
+    def __init__(self) -> None:
+        self.live: set[str] = set()
+        self.dangling: list[str] = []
+        self.failures: list[str] = []
+        self.directories: list[str] = []  # walked, relative to the root
+        self.stats: list[tuple[int, int]] = []  # (inode, ctime) of each, read before listing it
+        self.prefixes: set[str | None] = set()  # the cache roots the links spell
+        self.outside: set[str] = set()  # the directories holding targets outside the cache
 
 
-@dataclass
 class _Memory:
     """Scans remembered in uvguard's state directory, for one scan of one cache."""
 
-    path: str
-    known: dict
-    started_ns: int
-    changed: bool = False
-    reals: dict = field(default_factory=dict)  # remembered directory -> its real path now
+    __slots__ = ("path", "known", "started_ns", "changed", "reals")
+
+    def __init__(self, path: str, known: dict, started_ns: int) -> None:
+        self.path, self.known, self.started_ns = path, known, started_ns
+        self.changed = False
+        self.reals: dict[str, str] = {}  # remembered directory -> its real path now
 
     def real_of(self, path: str) -> str:
         if path not in self.reals:

@@ -21,8 +21,8 @@ O_APPEND write, so concurrent writers do not interleave. The sh front
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from collections.abc import Mapping
+from typing import NamedTuple
 
 SEPARATOR = "\x1f"
 TAG = "u1"
@@ -33,8 +33,7 @@ ENV_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One install-type command line as the shim saw it."""
 
     cwd: str

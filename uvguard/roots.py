@@ -14,30 +14,37 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from uvguard import envindex, messages, registry, uvworkspace
 
 
-@dataclass(frozen=True)
 class Root:
     """A path that may hold an environment; `origins` lists every place that named it.
 
     Origins: project, UV_PROJECT_ENVIRONMENT, VIRTUAL_ENV, tools, policy,
     manual, registry. `error` says why a root that should be readable is not
     (the scan then reports it unreadable and the live set uncertain).
+    A plain class, not a dataclass: the guarded path creates no class it can spare.
     """
 
-    path: str
-    origin: str
-    origins: tuple[str, ...] = ()
-    error: str = ""
+    __slots__ = ("path", "origin", "origins", "error")
 
-    def __post_init__(self) -> None:
-        if not self.origins:
-            object.__setattr__(self, "origins", (self.origin,))
+    def __init__(self, path: str, origin: str, origins: tuple[str, ...] = (), error: str = "") -> None:
+        self.path, self.origin, self.origins, self.error = path, origin, origins or (origin,), error
+
+    def _fields(self) -> tuple:
+        return self.path, self.origin, self.origins, self.error
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Root) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Root(path={self.path!r}, origin={self.origin!r}, origins={self.origins!r}, error={self.error!r})"
 
 
 def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: Iterable[str] = ()) -> list[Root]:
@@ -214,12 +221,11 @@ _VENV_COMMANDS = {"venv", "virtualenv", "v"}
 TOOLS_PREFIX = envindex.TOOLS_PREFIX
 
 
-@dataclass(frozen=True)
-class CommandLine:
+class CommandLine(NamedTuple):
     """The parts of a recorded uv command line that decide which environment it wrote to."""
 
     words: tuple[str, ...]
-    options: dict = field(default_factory=dict)
+    options: dict
 
 
 def read_command_line(args: tuple[str, ...]) -> CommandLine:

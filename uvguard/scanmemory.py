@@ -164,11 +164,8 @@ def unchanged(item: Remembered, real_of) -> bool:
         inside = item.cache_real + "/"
         if any(real_of(parent) == item.cache_real or real_of(parent).startswith(inside) for parent in item.outside):
             return False
-        stats = []
-        for relative in item.directories:
-            found = os.lstat(relative or ".", dir_fd=root)
-            stats.append((found.st_ino, found.st_ctime_ns))
-        return digest(stats) == item.digest
+        found = [os.lstat(relative or ".", dir_fd=root) for relative in item.directories]
+        return digest((info.st_ino, info.st_ctime_ns) for info in found) == item.digest
     except OSError:
         return False
     finally:
