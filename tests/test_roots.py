@@ -272,6 +272,26 @@ def test_a_fold_interrupted_after_rotating_loses_nothing(sandbox, monkeypatch):
     assert set(read_registry(env).paths) == {str(p) for p in envs}
 
 
+def test_an_index_that_cannot_be_written_still_decides_and_deletes_nothing(sandbox, monkeypatch):
+    """A full disk: the decision uses what it read; no registry file goes before a fold is written."""
+    monkeypatch.setattr(envindex, "ROTATE_BYTES", 1)
+    env = sandbox.env()
+    envs = [sandbox.work / f"env{i}" for i in range(3)]
+    for path in envs:
+        path.mkdir()
+    append_venv_records(env, envs, sandbox.work)
+
+    def full(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(envindex._Fold, "_write", full)
+        assert set(read_registry(env).paths) == {str(p) for p in envs}
+        assert set(read_registry(env, now=time.time() + ROTATED_KEEP_SECONDS).paths) == {str(p) for p in envs}
+        assert any(".rotated." in name for name in registry_files(env))
+    assert set(read_registry(env).paths) == {str(p) for p in envs}
+
+
 def test_folding_loses_no_record_appended_by_concurrent_shims(sandbox, monkeypatch):
     """Writers append with sh `>>` like the shim; folds (rotating often) run flat out beside them."""
     monkeypatch.setattr(envindex, "ROTATE_BYTES", 4000)

@@ -109,11 +109,18 @@ class _Fold:
                 self.entries[targets] = Entry(line, None)  # the newest record per environment wins
                 self.changed = True
         paths = self._present_paths()
-        removals = self._rotate()
-        if self.changed and self.writable:
-            self._write()
-        for action in removals:
-            action()
+        if self.writable:
+            try:
+                removals = self._rotate()
+                if self.changed:
+                    self._write()
+            except OSError:
+                removals = []  # e.g. a full disk: decide from what was read; files stay until a fold is written
+            for action in removals:
+                try:
+                    action()
+                except OSError:
+                    pass  # tried again at the next fold
         for name in sorted(self.files):
             mark = self.files[name]
             if mark.unreadable:
@@ -150,11 +157,13 @@ class _Fold:
 
     def _set_aside_unreadable_index(self, path: str) -> None:
         self.changed = True
-        if not self.writable:
-            self.unknown.append((path, "an unreadable uvguard index"))
-            return
         aside = os.path.join(self.directory, f"index{UNREADABLE}{int(self.now * 1e9):020d}")
-        os.replace(path, aside)
+        try:
+            if not self.writable:
+                raise PermissionError
+            os.replace(path, aside)
+        except OSError:
+            aside = path  # stays where it is, and uncertain at every decision until dealt with
         self.unknown.append((aside, "an unreadable uvguard index"))
 
     def _read_tail(self, name: str) -> list[tuple[str, registry.Record]]:
@@ -216,8 +225,6 @@ class _Fold:
 
     def _rotate(self) -> list[Callable[[], None]]:
         """Rename a large or corrupt `registry` now; returns the removals to do once the index is written."""
-        if not self.writable:
-            return []
         stamp = f"{int(self.now * 1e9):020d}"
         mark = self.files.get("registry")
         if mark is not None and (mark.offset >= ROTATE_BYTES or mark.unreadable):
