@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import NamedTuple
 
 SEPARATOR = "\x1f"
 TAG = "u1"
@@ -33,12 +32,23 @@ ENV_FIELDS = (
 )
 
 
-class Record(NamedTuple):
-    """One install-type command line as the shim saw it."""
+class Record:
+    """One install-type command line as the shim saw it.
 
-    cwd: str
-    env: dict
-    args: tuple[str, ...]
+    A plain class: the shim's Python side imports this module, and neither
+    `dataclasses` nor `typing` belongs on that path.
+    """
+
+    __slots__ = ("cwd", "env", "args")
+
+    def __init__(self, cwd: str, env: dict, args: tuple[str, ...]) -> None:
+        self.cwd, self.env, self.args = cwd, env, args
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and (self.cwd, self.env, self.args) == (other.cwd, other.env, other.args)
+
+    def __repr__(self) -> str:
+        return f"Record(cwd={self.cwd!r}, env={self.env!r}, args={self.args!r})"
 
 
 def state_dir(env: Mapping[str, str]) -> str:
