@@ -282,3 +282,14 @@ def test_a_moved_cache_linked_back_from_its_old_place_is_noticed(sandbox, wheels
     again = scan_live_set(moved, [Root(str(venv), "manual")], world.state).environments[0]
     fresh = scan_live_set(moved, [Root(str(venv), "manual")]).environments[0]
     assert snapshot(again) == snapshot(fresh) and len(fresh.live_entries) == 1
+
+
+def test_environments_deleted_since_are_forgotten_when_the_memory_is_written(warm):
+    world, venv, before, memory = warm
+    other = world.venv(world.sandbox.work / "other" / ".venv", "otherpkg")
+    world.scan(other)
+    assert str(other) in memory.read_text()
+    shutil.rmtree(other)
+    world.venv(world.sandbox.work / "third" / ".venv")
+    world.scan(world.sandbox.work / "third" / ".venv")  # a change: the memory is written again
+    assert str(other) not in memory.read_text() and str(venv) in memory.read_text()

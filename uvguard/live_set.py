@@ -169,7 +169,8 @@ def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable, state_dir: str 
         memory = _Memory(path, scanmemory.load(path), time.time_ns())
     environments = tuple(_scan_root(root, cache, memory) for root in roots)
     if memory is not None and memory.changed:
-        scanmemory.save(memory.path, memory.known.values())
+        # Environments deleted since they were remembered go; the rest stay for the scans that name them.
+        scanmemory.save(memory.path, [item for item in memory.known.values() if os.path.lexists(item.path)])
     reasons = tuple(f"{env.path}: {env.reason}" for env in environments if env.state == UNREADABLE)
     return LiveSet(cache_dir=cache_root, environments=environments, uncertain=bool(reasons), reasons=reasons)
 
