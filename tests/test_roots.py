@@ -188,6 +188,18 @@ def test_corrupt_lines_make_the_live_set_uncertain_with_one_warning(sandbox, cap
     assert capsys.readouterr().err.count("warning:") == 1
 
 
+def test_garbage_without_a_newline_is_unreadable_once_settled(sandbox):
+    """A shim's record always ends with a newline; a tail without one is a write in flight only briefly."""
+    env = sandbox.env()
+    path = Path(registry.registry_path(env))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(bytes(range(11, 256)) * 40)
+    assert read_registry(env).unknown == ()  # may still be a write in flight
+    view = read_registry(env, now=time.time() + envindex.SETTLED_SECONDS)
+    [(kept, why)] = view.unknown
+    assert Path(kept).name.startswith("registry.unreadable.") and why.startswith("1 unreadable record ")
+
+
 def test_an_unreadable_index_is_set_aside_and_makes_the_live_set_uncertain(sandbox, capsys):
     env = sandbox.env()
     envs = [sandbox.work / f"env{i}" for i in range(3)]

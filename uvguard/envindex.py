@@ -42,6 +42,8 @@ GONE_GRACE_SECONDS = 3600
 ROTATE_BYTES = 1 << 16
 # How long a rotated registry file is kept for writers that opened it before the rotation.
 ROTATED_KEEP_SECONDS = 60
+# A file not written to for this long has no write in flight: an unterminated last line is not one.
+SETTLED_SECONDS = 10
 ROTATED = "registry.rotated."
 UNREADABLE = ".unreadable."
 _MARK_BYTES = 32
@@ -186,8 +188,8 @@ class _Fold:
         finally:
             os.close(fd)
         end = data.rfind(b"\n") + 1
-        if name != "registry" and self._expired(name) and end < len(data):
-            end = len(data)  # a file about to be removed: a partial last line is read (and counted) too
+        if end < len(data) and self.now - info.st_mtime >= SETTLED_SECONDS:
+            end = len(data)  # no write in flight: an unterminated last line is garbage, read (and counted) too
         if end == 0:
             self.files[name] = mark
             return []
