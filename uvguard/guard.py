@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from uvguard import decisionlog, messages
 from uvguard.decision import Decision, Situation, decide
@@ -34,8 +33,7 @@ from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """Everything the pipeline found for one command line, and the decision."""
 
     invocation: Invocation

@@ -50,9 +50,9 @@ Where issue 5 leaves room, these are the rules:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
 
 from uvguard.errors import PolicyError
 from uvguard.tomlfile import key_line, load_toml, parse_toml
@@ -72,8 +72,7 @@ _TOML_TYPES = ((bool, "a boolean"), (str, "a string"), (int, "an integer"), (flo
                (list, "an array"), (dict, "a table"))
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where a value came from: the layer, and the file (None: a shipped preset) and line."""
 
     layer: str
@@ -93,8 +92,7 @@ class Source:
         return {"layer": self.layer, "file": self.file, "preset": self.preset, "line": self.line}
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """The effective value of one key; `ignored`: what higher layers tried while it was locked."""
 
     key: str
@@ -108,20 +106,18 @@ class Setting:
         return self.locked_by is not None
 
 
-@dataclass(frozen=True)
-class PolicyFile:
+class PolicyFile(NamedTuple):
     """One layer's validated content: key -> value, and the line of each key."""
 
     source: Source
     values: Mapping[str, object]
-    lines: Mapping[str, int] = field(default_factory=dict)
+    lines: Mapping[str, int] = MappingProxyType({})  # read-only: a default shared by every instance
 
     def source_of(self, key: str) -> Source:
-        return replace(self.source, line=self.lines.get(key))
+        return self.source._replace(line=self.lines.get(key))
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """The layered policy: one Setting per action key and `log`, and the roots of every layer."""
 
     settings: Mapping[str, Setting]
@@ -161,8 +157,8 @@ def combine(builtin: PolicyFile, xdg: PolicyFile | None, etc: PolicyFile | None,
         _apply(settings, layer_file)
     if xdg is not None:
         for key in xdg.values.get("locked", ()):
-            settings[key] = replace(settings.get(key) or Setting(key, "", builtin.source),
-                                    locked_by=xdg.source_of("locked"))
+            settings[key] = (settings.get(key) or Setting(key, "", builtin.source))._replace(
+                locked_by=xdg.source_of("locked"))
     if etc is not None:
         for key in etc.values.get("locked", ()):
             holder = etc if key in etc.values else builtin
@@ -186,7 +182,7 @@ def _apply(settings: dict[str, Setting], layer_file: PolicyFile) -> None:
         current = settings.get(key)
         if current is not None and current.locked:
             if value != current.value:
-                settings[key] = replace(current, ignored=current.ignored + ((value, source),))
+                settings[key] = current._replace(ignored=current.ignored + ((value, source),))
             continue
         settings[key] = Setting(key, value, source)
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
@@ -44,8 +43,7 @@ PROJECT_MISSING_WARNS_SINCE = (0, 10, 10)  # a missing `--project` directory: a 
 PROJECT_MUST_EXIST_SINCE = (0, 12, 0)     # then an error
 
 
-@dataclass(frozen=True)
-class EffectiveConfig:
+class EffectiveConfig(NamedTuple):
     """What uv will use for one command line; every value carries its source.
 
     `cache_dir` is the persistent cache; when `no_cache` is set uv uses a fresh
@@ -63,7 +61,7 @@ class EffectiveConfig:
     working_dir: Path
     project_dir: Path
     config_files: tuple[ConfigFile, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
     no_cache_source: str = ""
     uv_version: tuple[int, ...] | None = None
     discovery: str = "project, user and system files"  # which files uv looks for, and why
