@@ -92,7 +92,8 @@ def test_environments_made_through_the_shim_are_found_from_an_unrelated_director
 
 def index_lines(env: dict) -> list[str]:
     """The records the index keeps, one per environment."""
-    return [entry[0] for entry in json.loads(Path(envindex.index_path(env)).read_text())["entries"]]
+    text = Path(envindex.index_path(env)).read_bytes().decode("utf-8", "surrogateescape")
+    return [entry[0] for entry in json.loads(text)["entries"]]
 
 
 def test_an_environment_deleted_after_registration_drops_out(sandbox, machine):
@@ -218,7 +219,7 @@ def test_an_unreadable_index_is_set_aside_and_makes_the_live_set_uncertain(sandb
     assert read_registry(env).unknown == ()
 
 
-@pytest.mark.parametrize("odd", ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028"])
+@pytest.mark.parametrize("odd", ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\udcff"])
 def test_a_record_holding_a_line_break_other_than_newline_stays_one_record(sandbox, odd):
     """Writers split records on newline only; a reader that also splits on \\r & co loses the record."""
     env = sandbox.env()
