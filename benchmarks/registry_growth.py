@@ -76,7 +76,7 @@ def variants(root: Path, real_uv: str, sizes: list[int]) -> tuple[dict[str, Vari
     """The interleaved variants, and the one-off first decisions over unfolded registries."""
     env = isolated_env(root)
     shim = root / "bin" / "uv"
-    shim.parent.mkdir()
+    shim.parent.mkdir(parents=True)
     write_shim(shim, install_uvguard(root / "installed", real_uv, env), real_uv)
     live = []
     for index in range(LIVE_ENVIRONMENTS):
