@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from uvguard import decisionlog, messages
 from uvguard.cachelock import takes_lock_itself
@@ -38,12 +37,12 @@ from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
 from uvguard.progress import phase
 from uvguard.realuv import exec_uv, uv_version
+from uvguard.registry import state_dir
 from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """Everything the pipeline found for one command line, and the decision."""
 
     invocation: Invocation
@@ -91,7 +90,8 @@ def _evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd:
         return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
     policy = _load_policy(env, cwd, config)
     with phase("Scanning environments"):
-        live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
+        live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths),
+                             state_dir(env))
     situation = _situation(invocation, config, live, real_uv, env)
     return Evaluation(invocation, config, decide(situation, policy), policy, live)
 
@@ -146,7 +146,8 @@ def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str)
     policy_roots = evaluation.policy.root_paths if evaluation.policy else ()
 
     def rescan() -> dict[str, tuple[str, ...]]:
-        now = scan_live_set(config.cache_dir, find_roots(evaluation.invocation, config, env, cwd, policy_roots)).entries
+        roots = find_roots(evaluation.invocation, config, env, cwd, policy_roots)
+        now = scan_live_set(config.cache_dir, roots, state_dir(env)).entries
         return {entry: tuple(sorted({*before.get(entry, ()), *now.get(entry, ())})) for entry in {*before, *now}}
 
     return rescan

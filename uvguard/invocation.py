@@ -33,7 +33,8 @@ run`, so `uvguard explain sync --cache-dir X` sees them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import NamedTuple
 
 PASSTHROUGH = "passthrough"
 PRUNE = "prune"
@@ -147,8 +148,7 @@ PROGRAM_VALUE_SHORTS = frozenset("CPbcfipw")
 _ALPHANUMERIC = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     """One uv command line, as uv would read it.
 
     `command` holds the subcommand words (`("cache", "prune")`, `("pip",
@@ -161,7 +161,7 @@ class Invocation:
     args: tuple[str, ...]
     operation: str = PASSTHROUGH
     command: tuple[str, ...] = ()
-    options: dict = field(default_factory=dict)
+    options: dict = MappingProxyType({})  # read-only: a default shared by every instance
     packages: tuple[str, ...] = ()
     force: bool = False
     help: bool = False
@@ -432,11 +432,11 @@ class _Scan:
             if self.positionals:
                 raise _Reject
             operation = PRUNE_CI if "--ci" in flags else PRUNE
-            return replace(invocation, operation=operation, force=force)
+            return invocation._replace(operation=operation, force=force)
         if not all(is_package_name(name) for name in self.positionals):
             raise _Reject
         operation = CLEAN_PACKAGES if self.positionals else CLEAN
-        return replace(invocation, operation=operation, packages=tuple(self.positionals), force=force)
+        return invocation._replace(operation=operation, packages=tuple(self.positionals), force=force)
 
 
 def is_package_name(name: str) -> bool:

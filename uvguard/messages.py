@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import Mapping, NamedTuple, TextIO
 
 
-@dataclass(frozen=True)
-class Voice:
+class Voice(NamedTuple):
     """How to speak: colour or not, how quiet (`-q` counts), and whether progress may be drawn."""
 
     color: bool = False

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
@@ -47,8 +46,7 @@ PROJECT_IN_CACHE_REFUSED_SINCE = (0, 11, 21)  # "The project directory ... is in
 BUILD_DIR_EXEMPT_SINCE = (0, 11, 22)      # ... unless uv runs inside its own PEP 517 build dir
 
 
-@dataclass(frozen=True)
-class EffectiveConfig:
+class EffectiveConfig(NamedTuple):
     """What uv will use for one command line; every value carries its source.
 
     `cache_dir` is the persistent cache; when `no_cache` is set uv uses a fresh
@@ -66,7 +64,7 @@ class EffectiveConfig:
     working_dir: Path
     project_dir: Path
     config_files: tuple[ConfigFile, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
     no_cache_source: str = ""
     uv_version: tuple[int, ...] | None = None
     discovery: str = "project, user and system files"  # which files uv looks for, and why

@@ -9,8 +9,8 @@ files, validation) and `crates/uv-dirs` (their locations); the parity suite
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from uvguard import uvschema
 from uvguard.errors import ConfigError
@@ -40,8 +40,7 @@ REQUIRED_VERSION_PER_FILE_SINCE = (0, 11, 7)  # each uv.toml's required-version,
 MASKED_FIELD_LIST_SINCE = (0, 8, 1)       # the uv.toml-hides-[tool.uv] warning lists the fields
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(NamedTuple):
     """A config file uv would consult, and what became of it."""
 
     path: str
@@ -50,8 +49,7 @@ class ConfigFile:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     """The settings of one loaded file: the uv.toml content or the `[tool.uv]` table."""
 
     path: Path
@@ -73,8 +71,7 @@ def find_project_config_dir(start: Path, uv_version: tuple[int, ...] | None = No
     return Path(used[0].path).parent if used else None
 
 
-@dataclass(frozen=True)
-class LoadedFiles:
+class LoadedFiles(NamedTuple):
     """The config files of one command line, and their settings per scope.
 
     `layers` are what the command itself reads; `project_layers` and
