@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import uv_path
-from uvguard import registry
+from uvguard import realuv, registry
 from uvguard.shimfile import write_shim
 
 # The sh front execs most lines itself and hands the rest over with
@@ -345,6 +345,14 @@ def test_importing_the_passthrough_modules_loads_no_heavy_module(sandbox):
     assert not {name.split(".")[0] for name in json.loads(result.stdout)} & HEAVY
 
 
+def test_the_registry_module_loads_neither_dataclasses_nor_typing(sandbox):
+    """The shim's Python side records through it; `dataclasses` alone pulls in `inspect` (~10 ms)."""
+    code = "import json, sys, uvguard.registry; print(json.dumps(sorted(sys.modules)))"
+    result = run(sys.executable, ["-I", "-c", code], sandbox.env())
+    assert result.returncode == 0, result.stderr
+    assert not set(json.loads(result.stdout)) & {"dataclasses", "typing", "inspect"}
+
+
 # --- registry records: the sh front and the Python side agree ---------------------------
 
 RECORD_ENV = {"VIRTUAL_ENV": "/venvs/with space", "UV_PROJECT_ENVIRONMENT": "ünï/.venv", "UV_CACHE_DIR": "/c"}
@@ -443,13 +451,18 @@ def _handoff_lines() -> list[list[str]]:
 
 
 def fake_front(sandbox) -> Path:
-    """A shim whose Python side exits 99 and whose real uv exits 0: which way did a line go?"""
+    """A shim whose Python side exits 99 and whose real uv exits 0: which way did a line go?
+
+    The fake uv is remembered as one that takes the cache lock itself (as the
+    Python side remembers uv >= 0.8.19), so install-type lines stay in sh.
+    """
     for name, text in (("fake-python", FAKE_PYTHON), ("fake-uv", FAKE_UV)):
         (sandbox.root / name).write_text(text)
         (sandbox.root / name).chmod(0o755)
     shim = sandbox.root / "fake-shim-bin" / "uv"
     shim.parent.mkdir()
     write_shim(shim, str(sandbox.root / "fake-python"), str(sandbox.root / "fake-uv"))
+    realuv.remember_takes_lock(str(sandbox.root / "fake-uv"), sandbox.env())
     return shim
 
 

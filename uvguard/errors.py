@@ -7,6 +7,8 @@ Exit codes (documented in the README):
        file it needed could not be read or written (a read-only or full cache; a removal that
        stopped part-way says what was and was not removed)
   3    the policy refused a cache operation; the cache is untouched
+  uv's real uv itself refuses the cache command line (its own error and exit
+       code, relayed unchanged by the shim, `uvguard check` and `explain`)
   127  the `uv` shim (and `uvguard check`/`explain`) found no real uv binary;
        `uvguard repair` counts a missing uv as bad input (2)
   130  interrupted (Ctrl-C)
@@ -71,6 +73,15 @@ def os_failure(doing: str, error: OSError) -> str:
     return f"{doing}: {where}{error.strerror or error}"
 
 
+class UvRefused(UvguardError):
+    """Real uv refuses the command line before it touches the cache: its own output and exit code."""
+
+    def __init__(self, stderr: str, exit_code: int, stdout: str = "") -> None:
+        super().__init__(stderr)
+        self.exit_code = exit_code
+        self.stdout = stdout
+
+
 class OperationFailed(UvguardError):
     """A check or a limited operation could not go on, nothing changed: real uv failed on the
     skeleton of the cache, doctor could not read an environment."""
@@ -82,6 +93,13 @@ def report(error: UvguardError) -> int:
     """Print `error` in uv's voice on stderr and return its exit code."""
     from uvguard import messages
 
+    if isinstance(error, UvRefused):
+        from uvguard.uvrefusal import relay
+
+        code = relay(error)
+        messages.hint(f"that is uv's own refusal (exit {code}): uv rejects this command line before it "
+                      "touches the cache; uvguard relays it unchanged, and so does the `uv` shim")
+        return code
     messages.error(error.message, hint=error.hint)
     return error.exit_code
 

@@ -16,7 +16,6 @@ import os
 import re
 import stat
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, TextIO
@@ -26,7 +25,9 @@ from uvguard.cachelock import exclusive_lock
 from uvguard.errors import FileSystemFailure, os_failure
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
 from uvguard.messages import human_readable_bytes, plural, user_display
+from uvguard.progress import Progress, phase
 from uvguard.prune_plan import MARKERS, removal_plan, size_accounting
+from uvguard.sizes import measure
 
 _ARCHIVE_BUCKET = re.compile(r"^archive-v\d+(/|$)")
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -46,6 +47,9 @@ class LimitedResult:
     bytes: int = 0  # as uv reports them: physical or logical, see `prune_plan.size_accounting`
     logical_bytes: int = 0
     exit_code: int = 0
+    removed_bytes: tuple[int, ...] = ()  # per removed path, counted as `bytes`
+    kept_bytes: tuple[int, ...] = ()  # per kept entry, counted the same way (`sizes.measure`)
+    physical: bool = False  # how `bytes` counts: blocks freed (uv 0.12+) or file sizes
 
 
 def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, str],
@@ -74,7 +78,8 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
         try:
             if rescan is not None:
                 live_entries = rescan()
-            plan = removal_plan(invocation, config, real_uv, env)
+            with phase("Planning what to remove", voice, stream):
+                plan = removal_plan(invocation, config, real_uv, env)
             physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
         except OSError as error:  # nowhere to build a skeleton, an unreadable directory, ...
             raise FileSystemFailure(os_failure("cannot work out what uv would remove", error),
@@ -86,13 +91,26 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
     kept = tuple(sorted(remover.kept))
     environments = tuple(sorted({str(e) for entry in kept for e in live_entries.get(entry, ())}))
     result = LimitedResult(invocation.operation, cache_dir, tuple(remover.removed), kept, environments,
-                           remover.files, remover.dirs, remover.reported_bytes, remover.logical_bytes)
+                           remover.files, remover.dirs, remover.reported_bytes, remover.logical_bytes,
+                           removed_bytes=tuple(remover.removed_bytes),
+                           kept_bytes=tuple(measure(cache_dir / entry, physical).bytes for entry in kept),
+                           physical=physical)
     messages.info(summary_line(result), voice, stream)
     return result
 
 
 def summary_line(result: LimitedResult) -> str:
-    """uv's own summary (`Removed 3 files (1.2MiB)`), plus what was kept and for how many environments."""
+    """uv's own summary (`Removed 3 files (1.2MiB)`), plus what was kept (its size) and for how many environments.
+
+    With nothing removed but live entries kept, uv's "No unused entries found"
+    would be untrue (uv would have removed them): it says so instead.
+    """
+    kept = ""
+    if result.kept:
+        kept = (f"kept {plural(len(result.kept), 'entry', 'entries')} ({human_readable_bytes(sum(result.kept_bytes))}) "
+                f"used by {plural(len(result.environments), 'environment', 'environments')}")
+    if result.num_files == 0 and result.num_dirs == 0 and kept:
+        return f"Removed nothing: {kept}"
     empty = "No cache entries found" if result.operation in (CLEAN, CLEAN_PACKAGES) else "No unused entries found"
     if result.num_files == 0:
         line = {0: empty, 1: "Removed 1 directory"}.get(result.num_dirs, f"Removed {result.num_dirs} directories")
@@ -100,10 +118,7 @@ def summary_line(result: LimitedResult) -> str:
         line = "Removed 1 file" if result.num_files == 1 else f"Removed {result.num_files} files"
     if result.logical_bytes > 0 or result.bytes > 0:
         line += f" ({human_readable_bytes(result.bytes)})"
-    if result.kept:
-        entries = plural(len(result.kept), "entry", "entries")
-        line += f", kept {entries} used by {plural(len(result.environments), 'environment', 'environments')}"
-    return line
+    return f"{line}, {kept}" if kept else line
 
 
 class _Remover:
@@ -118,24 +133,25 @@ class _Remover:
         self.verbose = verbose
         self.stream = sys.stderr if stream is None else stream
         self.removed: list[str] = []
+        self.removed_bytes: list[int] = []
         self.kept: set[str] = set()
         self.physical = physical
         self.files = self.dirs = self.logical_bytes = self.physical_bytes = 0
-        self.progress = _Progress(self.stream, voice)
+        self.progress = Progress("Removing cache entries", voice, self.stream)
 
     def run(self, paths: Iterable[str]) -> None:
         paths = sorted((p for p in paths if p and p != ".lock" and not _escapes(p)), key=_removal_order)
         root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for done, path in enumerate(paths):
-                self.progress.update(done, len(paths))
-                try:
-                    self.remove_keeping(root, path)
-                except OSError as error:
-                    raise FileSystemFailure(self._failure(error, paths[done:], len(paths))) from None
+            with self.progress:
+                for done, path in enumerate(paths):
+                    self.progress.update(done, len(paths))
+                    try:
+                        self.remove_keeping(root, path)
+                    except OSError as error:
+                        raise FileSystemFailure(self._failure(error, paths[done:], len(paths))) from None
         finally:
             os.close(root)
-            self.progress.clear()
 
     def remove_root(self, count_lock: bool) -> None:
         """After a full clean that kept nothing: `.lock`, then the emptied cache dir, as uv < 0.13 does.
@@ -179,10 +195,12 @@ class _Remover:
         parent, name = _open_parent(root, path)
         if parent is None:
             return
+        before = self.reported_bytes
         try:
             self._debug(f"Removing {self.cache_dir / path}")
             if self._remove_entry(parent, name):
                 self.removed.append(path)
+                self.removed_bytes.append(self.reported_bytes - before)
         finally:
             os.close(parent)
 
@@ -323,30 +341,3 @@ def _ignore_missing(action, parent: int, name: str) -> bool:
         os.fchmod(parent, stat.S_IMODE(mode) | 0o300)
         action(parent, name)
     return True
-
-
-class _Progress:
-    """`Removing k/n` on a terminal, only once a run has taken a second."""
-
-    def __init__(self, stream: TextIO, voice: messages.Voice) -> None:
-        self.stream = stream
-        self.enabled = voice.quiet == 0 and messages.isatty(stream)
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def update(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.start < 1.0 or now - self.last < 0.1:
-            return
-        self.last = now
-        self.shown = True
-        self.stream.write(f"\rRemoving cache entries: {done}/{total}")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()

@@ -45,7 +45,7 @@ def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError)
 
 
 def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
-    """Parse the bytes read from `path` (the caller's one read, e.g. to quote its lines)."""
+    """Parse the bytes read from `path` (the caller's one read, e.g. to quote its lines or hash them)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
