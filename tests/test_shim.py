@@ -91,8 +91,8 @@ def shim(sandbox, standin):
     return make_shim(sandbox.root / "shim-bin", standin)
 
 
-def run(program, args, env, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([os.fspath(program), *args], env=env, capture_output=True, timeout=60, **kwargs)
+def run(program, args, env, timeout=60, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([os.fspath(program), *args], env=env, capture_output=True, timeout=timeout, **kwargs)
 
 
 def front_argv(front: str, shim: Path, args: list) -> list:
@@ -420,6 +420,32 @@ def test_a_long_record_is_written_with_one_write(sandbox, shim):
     assert len(lines) == 1 and registry.parse_record(lines[0].decode()).args == tuple(args)
     written = [int(n) for n in re.findall(r"write(?:\(| resumed>).*\) += (\d+)$", trace.read_text(), re.M)]
     assert len(lines[0]) in written, written
+
+
+@pytest.mark.parametrize("front", FRONTS)
+@pytest.mark.parametrize("args", [
+    ["venv", "{venv}"],
+    ["pip", "install", "--python", "{venv}", "--no-index", "no-such-package"],
+    ["pip", "install", "--python", "{venv}", "--no-index", *(f"package-{n:04}" for n in range(300))],  # > 1000 chars
+], ids=["venv", "pip-install-fails", "long-record"])
+def test_a_fifo_at_the_registry_path_is_not_appended_to(sandbox, front, args):
+    """Opening a FIFO to append waits for a reader: every install-type command hung at the sh
+    front's `>>`. Now uv runs as bare uv does (its exit code, output), promptly; nothing is recorded."""
+    shim = make_shim(sandbox.root / "shim-bin", uv_path())
+    venv = sandbox.root / "venv"
+    bare_venv = sandbox.root / "bare-venv"
+    fifo = Path(registry.registry_path(sandbox.env()))
+    fifo.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(fifo)
+    if args[0] != "venv":
+        sandbox.uv("venv", str(venv))
+        sandbox.uv("venv", str(bare_venv))
+    bare = run(uv_path(), [arg.format(venv=bare_venv) for arg in args], sandbox.env(), cwd=sandbox.work, timeout=30)
+    through = run_front(front, shim, [arg.format(venv=venv) for arg in args], sandbox.env(), cwd=sandbox.work,
+                        timeout=30)  # it used to hang here, at the append
+    assert through.returncode == bare.returncode, through.stderr
+    assert through.stderr.replace(os.fsencode(venv), b"VENV") == bare.stderr.replace(os.fsencode(bare_venv), b"VENV")
+    assert fifo.is_fifo()
 
 
 @pytest.mark.parametrize("args", [["pip", "list"], ["cache", "dir"], ["--directory", "sync", "lock"], ["python", "list"]])

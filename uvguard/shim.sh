@@ -148,7 +148,9 @@ if [ -n "$uvguard_record" ]; then
       uvguard_record="$uvguard_record@US@$uvguard_arg"
     done
   fi
-  if [ -n "$uvguard_record" ]; then
+  # Only into a regular file or none: opening a FIFO to append waits for a
+  # reader, and would hang every install-type command.
+  if [ -n "$uvguard_record" ] && { [ -f "$uvguard_state/registry" ] || ! [ -e "$uvguard_state/registry" ]; }; then
     { [ -d "$uvguard_state" ] || mkdir -p "$uvguard_state"; } 2>/dev/null
     if [ "${#uvguard_record}" -le 1000 ]; then  # characters: at most 4000 bytes
       { printf '%s\n' "$uvguard_record" >>"$uvguard_state/registry"; } 2>/dev/null || :
