@@ -31,6 +31,7 @@ class UvguardError(Exception):
     """Base class: a message for the user, already worded; never a traceback."""
 
     exit_code = EXIT_USAGE
+    blocks_uv = False  # about a file real uv would wait on forever (a FIFO): so uv is not asked about it
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

@@ -69,6 +69,8 @@ def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: 
     try:
         evaluation = _evaluate(invocation, real_uv, env, cwd, version)
     except UvguardError as error:  # a config or policy it cannot read, a skeleton uv failed on
+        if error.blocks_uv:
+            raise  # a FIFO config: uv would hang reading it, as bare uv does; uvguard says what it is
         raise (_uv_refusal(invocation, real_uv, env, cwd) or error) from None
     if ask_uv or evaluation.decision.action != "allow":
         refused = _uv_refusal(invocation, real_uv, env, cwd)

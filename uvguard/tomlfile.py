@@ -41,7 +41,9 @@ def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError)
         what = exc.strerror or str(exc)
         if exc.errno == errno.EINVAL:
             what += "; replace it with a regular file or remove it"
-        raise error(f"Failed to read `{path}`: {what}") from None
+        failure = error(f"Failed to read `{path}`: {what}")
+        failure.blocks_uv = exc.errno == errno.EINVAL
+        raise failure from None
 
 
 def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:

@@ -160,6 +160,8 @@ def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
             if table is not None:
                 _validate(table, version, uv_toml=False, path=pyproject)
         except ConfigError as error:
+            if error.blocks_uv:
+                raise  # a FIFO: uv would wait on it forever, not skip it
             shown = os.path.relpath(pyproject, working_dir) if pyproject.is_relative_to(working_dir) else pyproject
             warnings.append(f"Failed to parse `{shown}` during settings discovery:\n  "
                             + error.message.split(": ", 1)[-1])
@@ -268,6 +270,8 @@ def _read_uv_toml(path: Path, version) -> dict:
             check_required_version([Layer(path, "", options)], version)
         _validate(options, version, uv_toml=True, path=path)
     except ConfigError as error:
+        if error.blocks_uv:
+            raise  # a FIFO: uv does not reject it, it waits on it
         raise ConfigError(error.message, hint=error.hint or "uv rejects this file too: every uv command "
                                                             "fails until it is fixed (or use --no-config)") from None
     return options
