@@ -3,30 +3,22 @@
 `removal_plan` (in `prune_plan`) says what real uv would remove; this module
 removes exactly that under uv's exclusive cache lock, except live entries: a
 removal path that contains live entries (a stale bucket written by an older
-uv) is descended and only its other parts go. Removal never leaves the cache
-and never follows a symlink: every step opens the next directory relative to
-its parent's descriptor with O_NOFOLLOW, and links are unlinked, not entered.
+uv) is descended and only its other parts go. The removal itself
+(`removal.Remover`) never leaves the cache and never follows a symlink.
 """
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, TextIO
 
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock
-from uvguard.errors import OperationFailed
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
-from uvguard.messages import human_readable_bytes, plural, user_display
-from uvguard.prune_plan import MARKERS, removal_plan, size_accounting
-
-_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+from uvguard.messages import plural, user_display
+from uvguard.prune_plan import removal_plan, size_accounting
+from uvguard.removal import Remover, removed_line
 
 
 @dataclass(frozen=True)
@@ -71,7 +63,7 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
             live_entries = rescan()
         plan = removal_plan(invocation, config, real_uv, env)
         physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
-        remover = _Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
+        remover = Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
         remover.run(plan.remove)
     kept = tuple(sorted(remover.kept))
     environments = tuple(sorted({str(e) for entry in kept for e in live_entries.get(entry, ())}))
@@ -84,235 +76,8 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
 def summary_line(result: LimitedResult) -> str:
     """uv's own summary (`Removed 3 files (1.2MiB)`), plus what was kept and for how many environments."""
     empty = "No cache entries found" if result.operation in (CLEAN, CLEAN_PACKAGES) else "No unused entries found"
-    if result.num_files == 0:
-        line = {0: empty, 1: "Removed 1 directory"}.get(result.num_dirs, f"Removed {result.num_dirs} directories")
-    else:
-        line = "Removed 1 file" if result.num_files == 1 else f"Removed {result.num_files} files"
-    if result.logical_bytes > 0 or result.bytes > 0:
-        line += f" ({human_readable_bytes(result.bytes)})"
+    line = removed_line(result.num_files, result.num_dirs, result.bytes, result.logical_bytes, empty)
     if result.kept:
         entries = plural(len(result.kept), "entry", "entries")
         line += f", kept {entries} used by {plural(len(result.environments), 'environment', 'environments')}"
     return line
-
-
-class _Remover:
-    """Removes cache-relative paths below one root, keeping live entries, counting like uv."""
-
-    def __init__(self, cache_dir: Path, live: set[str], voice: messages.Voice, stream: TextIO | None,
-                 verbose: int, physical: bool) -> None:
-        self.cache_dir = cache_dir
-        self.live = {entry for entry in live if entry.split("/")[0] not in MARKERS}
-        self.live_ancestors = {"/".join(e.split("/")[:i]) for e in self.live for i in range(1, e.count("/") + 1)}
-        self.voice = voice
-        self.verbose = verbose
-        self.stream = sys.stderr if stream is None else stream
-        self.removed: list[str] = []
-        self.kept: set[str] = set()
-        self.physical = physical
-        self.files = self.dirs = self.logical_bytes = self.physical_bytes = 0
-        self.progress = _Progress(self.stream, voice)
-
-    def run(self, paths: Iterable[str]) -> None:
-        paths = [p for p in paths if p and p not in MARKERS and not _escapes(p)]
-        root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            for done, path in enumerate(paths):
-                self.progress.update(done, len(paths))
-                try:
-                    self.remove_keeping(root, path)
-                except OSError as error:
-                    raise OperationFailed(self._failure(error, paths[done:], len(paths))) from None
-        finally:
-            os.close(root)
-            self.progress.clear()
-
-    def remove_keeping(self, root: int, path: str) -> None:
-        if path in self.live:
-            self.kept.add(path)
-            self._debug(f"Keeping live cache entry: {self.cache_dir / path}")
-            return
-        if path not in self.live_ancestors:
-            self._remove(root, path)
-            return
-        parent, name = _open_parent(root, path)
-        if parent is None:
-            return
-        try:
-            children = _child_names(parent, name)
-        finally:
-            os.close(parent)
-        if children is None:  # not a real directory after all: nothing live can be below it
-            self._remove(root, path)
-            return
-        for child in sorted(children):
-            self.remove_keeping(root, f"{path}/{child}")
-
-    def _remove(self, root: int, path: str) -> None:
-        parent, name = _open_parent(root, path)
-        if parent is None:
-            return
-        try:
-            self._debug(f"Removing {self.cache_dir / path}")
-            if self._remove_entry(parent, name):
-                self.removed.append(path)
-        finally:
-            os.close(parent)
-
-    def _remove_entry(self, parent: int, name: str) -> bool:
-        """Remove `name` in directory `parent` and all below it; False if it was already gone."""
-        try:
-            info = os.stat(name, dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISDIR(info.st_mode):
-            self._remove_dir(parent, name)
-        elif _ignore_missing(_unlink, parent, name):
-            self._count_file(info)
-        return True
-
-    def _remove_dir(self, parent: int, name: str) -> None:
-        """The hot loop: one lstat and one unlink per file, relative to the directory's descriptor.
-
-        Serial on purpose: unlink/rmdir are bound by the filesystem's journal,
-        and threads measured no faster (benchmarks/limited_prune.py).
-        """
-        try:
-            fd = os.open(name, _OPEN_DIR, dir_fd=parent)
-        except FileNotFoundError:
-            return
-        try:
-            with os.scandir(fd) as entries:
-                children = list(entries)
-            for entry in children:
-                if entry.is_dir(follow_symlinks=False):
-                    self._remove_dir(fd, entry.name)
-                    continue
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                    os.unlink(entry.name, dir_fd=fd)
-                except FileNotFoundError:
-                    continue
-                except PermissionError:
-                    if not _ignore_missing(_unlink, fd, entry.name):
-                        continue
-                self.files += 1  # _count_file, inlined: this line runs once per file
-                self.logical_bytes += info.st_size
-                if not (info.st_nlink > 1 and stat.S_ISREG(info.st_mode)):
-                    self.physical_bytes += info.st_blocks * 512
-        finally:
-            os.close(fd)
-        if _ignore_missing(_rmdir, parent, name):
-            self.dirs += 1
-
-    def _count_file(self, info: os.stat_result) -> None:
-        """Count a removed file or link as uv does: logical size, and blocks no hard link still holds."""
-        self.files += 1
-        self.logical_bytes += info.st_size
-        if not (stat.S_ISREG(info.st_mode) and info.st_nlink > 1):
-            self.physical_bytes += info.st_blocks * 512
-
-    @property
-    def reported_bytes(self) -> int:
-        return self.physical_bytes if self.physical else self.logical_bytes
-
-    def _debug(self, text: str) -> None:
-        """uv's `-v` shows one `DEBUG Removing ...` line per removed path; so do we."""
-        if self.verbose and self.voice.quiet == 0:
-            self.stream.write(f"DEBUG {text}\n")
-
-    def _failure(self, error: OSError, rest: list[str], total: int) -> str:
-        """Where it stopped: what was removed, what was not (the failed path first)."""
-        where = f" `{error.filename}`" if error.filename else ""
-        shown = ", ".join(rest[:5]) + (f" and {len(rest) - 5} more" if len(rest) > 5 else "")
-        return (f"failed to remove `{self.cache_dir / rest[0]}` ({error.strerror or error}{where}); "
-                f"stopped after removing {len(self.removed)} of {total} entries ({self.files} files); "
-                f"not removed (or only in part): {shown}; kept {len(self.kept)} live entries")
-
-
-def _escapes(path: str) -> bool:
-    """A plan path that is absolute or climbs out of the cache: never acted on."""
-    return path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/"))
-
-
-def _open_parent(root: int, path: str) -> tuple[int | None, str]:
-    """A descriptor of `path`'s directory, opened without following links; None if it is gone."""
-    *parents, name = path.split("/")
-    fd = os.dup(root)
-    for part in parents:
-        try:
-            child = os.open(part, _OPEN_DIR, dir_fd=fd)
-        except OSError as error:
-            os.close(fd)
-            if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                return None, name  # gone, or a link: what is below is not in this cache
-            raise
-        os.close(fd)
-        fd = child
-    return fd, name
-
-
-def _child_names(parent: int, name: str) -> list[str] | None:
-    try:
-        fd = os.open(name, _OPEN_DIR, dir_fd=parent)
-    except OSError as error:
-        if error.errno in (errno.ENOTDIR, errno.ELOOP):
-            return None
-        if error.errno == errno.ENOENT:
-            return []
-        raise
-    try:
-        with os.scandir(fd) as entries:
-            return [entry.name for entry in entries]
-    finally:
-        os.close(fd)
-
-
-def _unlink(parent: int, name: str) -> None:
-    os.unlink(name, dir_fd=parent)
-
-
-def _rmdir(parent: int, name: str) -> None:
-    os.rmdir(name, dir_fd=parent)
-
-
-def _ignore_missing(action, parent: int, name: str) -> bool:
-    """Run `action(parent, name)`; retry once after making `parent` writable, as uv does; False if gone."""
-    try:
-        action(parent, name)
-    except FileNotFoundError:
-        return False
-    except PermissionError:
-        mode = os.fstat(parent).st_mode
-        if mode & 0o300 == 0o300:
-            raise
-        os.fchmod(parent, stat.S_IMODE(mode) | 0o300)
-        action(parent, name)
-    return True
-
-
-class _Progress:
-    """`Removing k/n` on a terminal, only once a run has taken a second."""
-
-    def __init__(self, stream: TextIO, voice: messages.Voice) -> None:
-        self.stream = stream
-        self.enabled = voice.quiet == 0 and messages.isatty(stream)
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def update(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.start < 1.0 or now - self.last < 0.1:
-            return
-        self.last = now
-        self.shown = True
-        self.stream.write(f"\rRemoving cache entries: {done}/{total}")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
