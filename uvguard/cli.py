@@ -13,7 +13,7 @@ import typer
 from uvguard import __version__
 from uvguard.errors import run_guarded
 
-COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune")
+COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune", "gc")
 
 app = typer.Typer(
     name="uvguard",

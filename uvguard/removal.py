@@ -231,10 +231,11 @@ def _ignore_missing(action, parent: int, name: str) -> bool:
 
 
 class Progress:
-    """`Removing k/n` on a terminal, only once a run has taken a second."""
+    """`Removing cache entries: k/n` (or another `label`) on a terminal, only once a run has taken a second."""
 
-    def __init__(self, stream: TextIO, voice: messages.Voice) -> None:
+    def __init__(self, stream: TextIO, voice: messages.Voice, label: str = "Removing cache entries") -> None:
         self.stream = stream
+        self.label = label
         self.enabled = voice.quiet == 0 and messages.isatty(stream)
         self.start = time.monotonic()
         self.last = 0.0
@@ -248,7 +249,7 @@ class Progress:
             return
         self.last = now
         self.shown = True
-        self.stream.write(f"\rRemoving cache entries: {done}/{total}")
+        self.stream.write(f"\r{self.label}: {done}/{total}")
         self.stream.flush()
 
     def clear(self) -> None:

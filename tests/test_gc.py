@@ -1,0 +1,270 @@
+"""`uvguard gc`: what is in use stays, everything else goes with its pointers, and uv installs again."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import uv_releases
+from tests.wheelfactory import build_wheel
+from uvguard.errors import OperationFailed
+from uvguard.gc import ARCHIVES, Archive, GcPlan
+from uvguard.invocation import PASSTHROUGH, parse
+
+
+def uvguard(sandbox, env, *args):
+    return subprocess.run([sys.executable, "-c", "import sys; from uvguard.cli import main; sys.exit(main())", *args],
+                          env=env, cwd=sandbox.work, capture_output=True, text=True)
+
+
+def archives(cache: Path) -> set[str]:
+    return {f"{ARCHIVES}/{name}" for name in os.listdir(cache / ARCHIVES)}
+
+
+def stale_pointers(cache: Path, removed_ids: set[str]) -> list[str]:
+    """Links in the wheel and sdist buckets that dangle, and pointer files naming a removed id."""
+    found = []
+    for bucket in cache.iterdir():
+        if not bucket.name.startswith(("wheels-v", "sdists-v")):
+            continue
+        for directory, dirs, files in os.walk(bucket):
+            for name in dirs + files:
+                path = os.path.join(directory, name)
+                if os.path.islink(path) and not os.path.exists(path):
+                    found.append(path)
+                elif name.endswith((".rev", ".http")) and any(
+                        i.encode() in Path(path).read_bytes() for i in removed_ids):
+                    found.append(path)
+    return found
+
+
+def imports_compiled(venv: Path, module: str) -> None:
+    """The package's compiled submodule answers: an emptied package would import as a namespace and fail here."""
+    check = f"import {module}; assert {module}.answer() == '1.0', {module}.answer()"
+    result = subprocess.run([str(venv / "bin" / "python"), "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def gc_wheels(tmp_path_factory, wheelhouse):
+    """The shared wheelhouse plus a second compiled package, for the hard-link environment."""
+    dest = tmp_path_factory.mktemp("gc-wheels")
+    for wheel in wheelhouse.iterdir():
+        shutil.copy(wheel, dest)
+    build_wheel(dest, "hardpkg", "1.0", extension=True)
+    return dest
+
+
+# Differential: every pinned release.
+
+@pytest.mark.parametrize("version", uv_releases.pinned())
+def test_gc_keeps_what_is_used_and_each_release_installs_the_rest_again(sandbox, gc_wheels, version):
+    """A symlink-mode venv (known through VIRTUAL_ENV) and a hard-link venv uvguard knows nothing of keep
+    their archives; the archives of a removed environment go, with their pointers, and uv reinstalls them."""
+    def uv(*args):
+        return sandbox.uv(*args, version=version)
+
+    find = ["--no-index", "--find-links", str(gc_wheels)]
+    linked, hard, gone, again = (sandbox.work / name for name in ("linked", "hard", "gone", "again"))
+    for venv in (linked, hard, gone, again):
+        uv("venv", str(venv))
+    uv("pip", "install", "--python", str(linked), *find, "--link-mode", "symlink", "speedpkg")
+    uv("pip", "install", "--python", str(hard), *find, "--link-mode", "hardlink", "hardpkg")
+    uv("pip", "install", "--python", str(gone), *find, "--link-mode", "symlink", "purepkg==1.0", "otherpkg", "sdistpkg")
+    shutil.rmtree(gone)  # as `uv tool uninstall` does: the cache still points at its archives
+    before = archives(sandbox.cache)
+    env = sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version)), VIRTUAL_ENV=str(linked))
+
+    out = uvguard(sandbox, env, "gc", "--json")
+
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    kept = {item["entry"]: item["use"] for item in report["keep"]}
+    assert sorted(kept.values()) == ["hardlink", "symlink"]
+    collected = {item["entry"] for item in report["collect"]}
+    assert len(collected) == 3 and collected | set(kept) == before
+    assert all(item["pointers"] for item in report["collect"])
+    assert archives(sandbox.cache) == set(kept)
+    assert stale_pointers(sandbox.cache, {entry.split("/")[1] for entry in collected}) == []
+    imports_compiled(linked, "speedpkg")
+    imports_compiled(hard, "hardpkg")
+    uv("pip", "install", "--python", str(again), *find, "--link-mode", "copy", "purepkg==1.0", "otherpkg", "sdistpkg")
+    result = subprocess.run([str(again / "bin" / "python"), "-c", "import purepkg, otherpkg, sdistpkg; "
+                             "print(purepkg.hello(), otherpkg.hello(), sdistpkg.__version__)"],
+                            capture_output=True, text=True)
+    assert result.stdout.split() == ["purepkg", "1.0", "otherpkg", "1.0", "1.0"], result.stderr
+
+
+def test_without_removing_pointers_uv_fails_as_the_issue_says(sandbox, wheelhouse):
+    """Why gc removes pointers: an archive removed alone breaks every later install of that wheel."""
+    find = ["--no-index", "--find-links", str(wheelhouse)]
+    sandbox.uv("venv", str(sandbox.work / "a"))
+    sandbox.uv("pip", "install", "--python", str(sandbox.work / "a"), *find, "otherpkg")
+    (entry,) = archives(sandbox.cache)
+    shutil.rmtree(sandbox.cache / entry)
+    sandbox.uv("venv", str(sandbox.work / "b"))
+    result = sandbox.uv("pip", "install", "--python", str(sandbox.work / "b"), *find, "otherpkg", check=False)
+    assert result.returncode != 0 and f"failed to read directory `{sandbox.cache / entry}`" in result.stderr
+
+
+# A synthetic cache in uv 0.13's layout, for the rules that need no install.
+
+def fake_cache(cache: Path, *ids: str, absolute: bool = False) -> None:
+    """Archives with two files each, each named by a `.rev` (msgpack-like) and a link, as uv writes them."""
+    for archive_id in ids:
+        package = cache / ARCHIVES / archive_id / "pkg"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text("x = 1\n" * 100)
+        (package / "mod.py").write_text("y = 2\n")
+        wheel = cache / "wheels-v8" / "index" / "0123" / f"pkg-{archive_id}"
+        wheel.mkdir(parents=True)
+        (wheel / "1.0-py3-none-any.rev").write_bytes(b"\x92\x92\xce\x6b\xb0" + archive_id.encode() + b"\x90")
+        target = cache / ARCHIVES / archive_id if absolute else Path("../../../..", ARCHIVES, archive_id)
+        os.symlink(target, wheel / "1.0-py3-none-any")
+    (cache / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
+
+
+@pytest.fixture
+def env(sandbox):
+    return sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(uv_releases.LATEST)))
+
+
+def test_hard_link_anywhere_keeps_an_entry(sandbox, env, tmp_path):
+    fake_cache(sandbox.cache, "AAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBB")
+    os.link(sandbox.cache / ARCHIVES / "AAAAAAAAAAAAAAAA" / "pkg" / "mod.py", tmp_path / "unknown-env-file.py")
+    out = uvguard(sandbox, env, "gc", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [(k["entry"], k["use"]) for k in report["keep"]] == [(f"{ARCHIVES}/AAAAAAAAAAAAAAAA", "hardlink")]
+    assert archives(sandbox.cache) == {f"{ARCHIVES}/AAAAAAAAAAAAAAAA"}
+    assert (sandbox.cache / "wheels-v8" / "index" / "0123" / "pkg-AAAAAAAAAAAAAAAA" / "1.0-py3-none-any.rev").exists()
+    assert not (sandbox.cache / "wheels-v8" / "index" / "0123" / "pkg-BBBBBBBBBBBBBBBB" / "1.0-py3-none-any.rev").exists()
+    assert "Removed" in out.stderr and "kept 1 entry in use (1 hard-linked)" in out.stderr
+
+
+def test_absolute_links_of_old_releases_are_pointers_too(sandbox, env):
+    fake_cache(sandbox.cache, "CCCCCCCCCCCCCCCCCCCCC", absolute=True)
+    report = json.loads(uvguard(sandbox, env, "gc", "--dry-run", "--json").stdout)
+    (collected,) = report["collect"]
+    assert [p.rsplit("/", 1)[1] for p in collected["pointers"]] == ["1.0-py3-none-any", "1.0-py3-none-any.rev"]
+
+
+def test_keep_recent_keeps_entries_by_age(sandbox, env):
+    fake_cache(sandbox.cache, "OLDOLDOLDOLDOLD1", "NEWNEWNEWNEWNEW1")
+    old = time.time() - 3 * 86400
+    os.utime(sandbox.cache / ARCHIVES / "OLDOLDOLDOLDOLD1", (old, old))
+    report = json.loads(uvguard(sandbox, env, "gc", "--keep-recent", "2d", "--json").stdout)
+    assert [k["entry"] for k in report["keep"] if k["use"] == "recent"] == [f"{ARCHIVES}/NEWNEWNEWNEWNEW1"]
+    assert archives(sandbox.cache) == {f"{ARCHIVES}/NEWNEWNEWNEWNEW1"}
+    bad = uvguard(sandbox, env, "gc", "--keep-recent", "two days")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: invalid duration `two days` for `--keep-recent`")
+    assert "Traceback" not in bad.stderr
+
+
+def test_dry_run_removes_nothing_and_counts_what_the_run_frees(sandbox, env):
+    fake_cache(sandbox.cache, "DDDDDDDDDDDDDDDD", "EEEEEEEEEEEEEEEE")
+    before = sorted(sandbox.cache.rglob("*"))
+    dry = json.loads(uvguard(sandbox, env, "gc", "--dry-run", "--json").stdout)
+    assert sorted(sandbox.cache.rglob("*")) == before
+    human = uvguard(sandbox, env, "gc", "--dry-run").stdout
+    assert "Would remove (unused unpacked wheels" in human and "would be freed; kept none in use" in human
+    real = json.loads(uvguard(sandbox, env, "gc", "--json").stdout)
+    assert dry["bytes"] == real["bytes"] > 0
+    assert real["files"] == 2 * (2 + 2)  # two files and two pointers per archive
+
+
+def test_never_follows_a_link_out_of_the_cache(sandbox, env, tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "precious.txt").write_text("keep me")
+    fake_cache(sandbox.cache, "FFFFFFFFFFFFFFFF")
+    os.symlink(outside, sandbox.cache / ARCHIVES / "FFFFFFFFFFFFFFFF" / "escape")
+    os.symlink(outside, sandbox.cache / ARCHIVES / "GGGGGGGGGGGGGGGG")
+    out = uvguard(sandbox, env, "gc")
+    assert out.returncode == 0, out.stderr
+    assert (outside / "deep" / "precious.txt").read_text() == "keep me"
+    assert archives(sandbox.cache) == set()
+
+
+def test_uncertain_live_set_refuses_by_default_and_the_policy_decides(sandbox, env):
+    from uvguard.registry import registry_path
+
+    fake_cache(sandbox.cache, "HHHHHHHHHHHHHHHH")
+    os.makedirs(os.path.join(registry_path(env), "not-a-file"))  # the registry cannot be read
+    out = uvguard(sandbox, env, "gc")
+    assert out.returncode == 3, out.stderr
+    assert "refused: the live set is uncertain" in out.stderr and '`uncertain = "refuse"`' in out.stderr
+    assert archives(sandbox.cache) == {f"{ARCHIVES}/HHHHHHHHHHHHHHHH"}
+    out = uvguard(sandbox, dict(env, UVGUARD_POLICY="ci"), "gc")
+    assert out.returncode == 0 and "warning: the live set is uncertain, collecting anyway" in out.stderr
+    assert archives(sandbox.cache) == set()
+
+
+def test_policy_gc_refuse_leaves_the_cache_untouched(sandbox, env):
+    fake_cache(sandbox.cache, "IIIIIIIIIIIIIIII")
+    out = uvguard(sandbox, dict(env, UVGUARD_POLICY="strict"), "gc")
+    assert out.returncode == 3
+    assert out.stderr.startswith('error: refused: `uvguard gc`; decided by `gc = "refuse"` in preset `strict`')
+    assert archives(sandbox.cache) == {f"{ARCHIVES}/IIIIIIIIIIIIIIII"}
+
+
+def test_waits_for_uvs_lock_times_out_and_force_goes_on(sandbox, env):
+    fake_cache(sandbox.cache, "JJJJJJJJJJJJJJJJ")
+    fd = os.open(sandbox.cache / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # as a running `uv sync` holds it
+        out = uvguard(sandbox, dict(env, UV_LOCK_TIMEOUT="1"), "gc")
+        assert out.returncode == 2
+        assert "Cache is currently in-use, waiting for other uv processes to finish" in out.stderr
+        assert "Timeout (1s) when waiting for lock" in out.stderr
+        assert archives(sandbox.cache) == {f"{ARCHIVES}/JJJJJJJJJJJJJJJJ"}
+        out = uvguard(sandbox, env, "gc", "--force")
+        assert out.returncode == 0, out.stderr
+        assert archives(sandbox.cache) == set()
+    finally:
+        os.close(fd)
+
+
+def test_removal_order_puts_pointers_before_their_archive():
+    plan = GcPlan(Path("/c"), (Archive("archive-v0/a", pointers=("wheels-v8/x", "wheels-v8/x.rev")),
+                               Archive("archive-v0/b", pointers=("sdists-v11/y",))), ())
+    assert plan.removal_order() == ["wheels-v8/x", "wheels-v8/x.rev", "archive-v0/a", "sdists-v11/y", "archive-v0/b"]
+
+
+def test_a_crash_after_the_pointers_leaves_a_cache_uv_accepts(sandbox, wheelhouse, env, monkeypatch):
+    """Stopped between an archive's pointers and the archive: uv installs the wheel again, its prune removes it."""
+    from uvguard.commands.gc import gc_command
+
+    find = ["--no-index", "--find-links", str(wheelhouse)]
+    sandbox.uv("venv", str(sandbox.work / "a"))
+    sandbox.uv("pip", "install", "--python", str(sandbox.work / "a"), *find, "--link-mode", "copy", "otherpkg")
+    (entry,) = archives(sandbox.cache)
+    real_rmdir = os.rmdir
+
+    def crash_at_the_archive(path, *, dir_fd=None):
+        if path == entry.split("/")[1]:
+            raise OSError(5, "Input/output error", path)
+        return real_rmdir(path, dir_fd=dir_fd)
+
+    with monkeypatch.context() as patch, pytest.raises(OperationFailed) as failure:
+        patch.setattr(os, "rmdir", crash_at_the_archive)
+        gc_command([], False, None, env, str(sandbox.work))
+    assert "Input/output error" in failure.value.message
+    assert stale_pointers(sandbox.cache, {entry.split("/")[1]}) == []
+    sandbox.uv("venv", str(sandbox.work / "b"))
+    sandbox.uv("pip", "install", "--python", str(sandbox.work / "b"), *find, "otherpkg")
+    sandbox.uv("cache", "prune")
+    assert entry not in archives(sandbox.cache)
+
+
+def test_no_uv_command_is_mapped_to_gc():
+    assert parse(["gc"]).operation == PASSTHROUGH
+    assert parse(["cache", "gc"]).operation == PASSTHROUGH

@@ -1,0 +1,93 @@
+"""`uvguard gc [--dry-run] [--json] [--keep-recent DURATION] [UV-OPTIONS]`: reclaim what no environment uses.
+
+uv's global options (`--cache-dir`, `--no-config`, `-q`, `--force`...) are
+read as `uv cache prune` would read them, through the same pipeline as the
+shim: effective config, policy, roots, live set. The policy's `gc` key can
+refuse it; an uncertain live set is decided by the `uncertain` key. No uv
+command is mapped to gc: only this command runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import List, Mapping, Optional
+
+import typer
+
+from uvguard import messages
+from uvguard.errors import Refused, UsageError, UvguardError, report
+from uvguard.invocation import PRUNE, parse
+
+_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(context_settings=_SETTINGS)
+    def gc(
+        dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+        keep_recent: Optional[str] = typer.Option(
+            None, "--keep-recent", metavar="DURATION",
+            help="Also keep entries unpacked less than DURATION ago (`12h`, `7d`): copy and clone installs."),
+        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]...",
+                                            help="uv's global options (`--cache-dir DIR`, `--force`, `-q`...)"),
+    ) -> None:
+        """Remove every unpacked wheel no environment uses, and the cache pointers naming it."""
+        try:
+            result = gc_command(uv_args or [], dry_run, keep_recent, dict(os.environ), os.getcwd())
+        except UvguardError as error:
+            raise typer.Exit(report(error)) from None
+        if result is None:
+            return
+        if as_json:
+            typer.echo(json.dumps(result.to_json(), indent=2))
+        elif dry_run:
+            from uvguard.gc import render_dry_run
+
+            typer.echo(render_dry_run(result))
+
+
+def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: Mapping[str, str], cwd: str):
+    """Run (or with `dry_run` only plan) gc on the cache `uv UV_ARGS cache prune` would use; None without a cache."""
+    from uvguard.decision import DecidedBy, Decision
+    from uvguard.gc import parse_duration, run_gc
+    from uvguard.guard import Evaluation, live_entries_again, survey, voice_for
+    from uvguard.prune_plan import size_accounting
+    from uvguard.realuv import find_real_uv, uv_version
+    from uvguard.uvconfig import effective_config
+
+    recent = parse_duration(keep_recent) if keep_recent is not None else None
+    real_uv = find_real_uv(env, shim=None)
+    version = uv_version(real_uv, env)
+    invocation = parse(["cache", "prune", *uv_args], version)
+    if invocation.operation != PRUNE or invocation.help:
+        raise UsageError(f"`uvguard gc {' '.join(uv_args)}`: expected only uv's global options and `--force`",
+                         hint="`uvguard gc --help` lists gc's own options")
+    voice = voice_for(invocation, env)
+    config = effective_config(invocation, env, cwd, version)
+    cache_dir = Path(config.cache_dir)
+    if config.no_cache or not cache_dir.is_dir():
+        messages.info(f"No cache found at: {messages.user_display(cache_dir)}", voice)
+        return None
+    policy, live = survey(invocation, config, env, cwd)
+    for key in ("gc", "uncertain") if live.uncertain else ("gc",):
+        setting = policy.settings[key]
+        if setting.value == "refuse":
+            why = ("`uvguard gc`" if key == "gc" else
+                   "the live set is uncertain (" + "; ".join(live.reasons) + "), so uvguard cannot tell what is in use")
+            decided_by = DecidedBy(key, setting.source, setting.locked_by, setting.ignored).describe("refuse")
+            raise Refused(f"refused: {why}; decided by {decided_by}; the cache at `{cache_dir}` is untouched",
+                          hint="fix or unregister the roots above (`uvguard roots`)" if key == "uncertain" else None)
+    if live.uncertain:
+        messages.warning("the live set is uncertain, collecting anyway (`uncertain = "
+                         f"\"{policy.action('uncertain')}\"`): " + "; ".join(live.reasons), voice)
+    for text in config.warnings:
+        messages.warning(text, voice)
+    decision = Decision("gc", policy.action("gc"), "collect what no environment uses")
+    rescan = live_entries_again(Evaluation(invocation, config, decision, policy, live), env, cwd)
+    live_entries = (lambda: live.entries) if dry_run else rescan
+    physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
+    return run_gc(cache_dir, live_entries, recent, physical, env, voice, dry_run=dry_run,
+                  force=invocation.force, verbose=invocation.verbose)
