@@ -268,3 +268,49 @@ def test_a_crash_after_the_pointers_leaves_a_cache_uv_accepts(sandbox, wheelhous
 def test_no_uv_command_is_mapped_to_gc():
     assert parse(["gc"]).operation == PASSTHROUGH
     assert parse(["cache", "gc"]).operation == PASSTHROUGH
+
+
+@pytest.mark.parametrize("version", uv_releases.pinned())
+def test_cached_environments_go_with_their_links_and_uv_run_makes_them_again(sandbox, wheelhouse, version):
+    """`uv run --with` in symlink mode keeps its environment in the cache (0.13: as an archive entry, linked
+    from `environments-v2`); gc collects it with speedpkg's wheel, and uv makes both again."""
+    def run_with():
+        return sandbox.uv("run", "--no-project", "--no-index", "--find-links", str(wheelhouse), "--with", "speedpkg",
+                          "python", "-c", "import speedpkg; print(speedpkg.answer())", version=version,
+                          env=sandbox.env(UV_LINK_MODE="symlink"))
+
+    assert run_with().stdout.strip() == "1.0"
+    out = uvguard(sandbox, sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version))), "gc", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["collect"]
+    assert archives(sandbox.cache) == set()
+    environments = [p for p in sandbox.cache.glob("environments-v*/**/*") if p.is_symlink()]
+    assert environments == []
+    assert run_with().stdout.strip() == "1.0"
+
+
+def test_a_venv_linking_to_a_cached_environment_keeps_it(sandbox, env):
+    """A `.venv` that is a link into `environments-v2` (uv's preview): the environment's archive entry is in use."""
+    fake_cache(sandbox.cache, "KKKKKKKKKKKKKKKK")
+    hashed = sandbox.cache / "environments-v2" / "abc"
+    hashed.mkdir(parents=True)
+    os.symlink(f"../../{ARCHIVES}/KKKKKKKKKKKKKKKK", hashed / "def")
+    venv = sandbox.work / ".venv"
+    os.symlink(hashed / "def", venv)
+    out = uvguard(sandbox, dict(env, VIRTUAL_ENV=str(venv)), "gc", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [(k["entry"], k["use"], k["environments"]) for k in report["keep"]] == [
+        (f"{ARCHIVES}/KKKKKKKKKKKKKKKK", "symlink", [str(venv)])]
+    assert report["collect"] == []
+
+
+def test_keep_recent_keeps_the_wheels_a_recent_cached_environment_links_to(sandbox, env):
+    fake_cache(sandbox.cache, "WHEELWHEELWHEEL1", "ENVENVENVENVENV1")
+    environment = sandbox.cache / ARCHIVES / "ENVENVENVENVENV1"
+    os.symlink(sandbox.cache / ARCHIVES / "WHEELWHEELWHEEL1" / "pkg" / "mod.py", environment / "mod.py")
+    old = time.time() - 3 * 86400
+    os.utime(sandbox.cache / ARCHIVES / "WHEELWHEELWHEEL1", (old, old))
+    report = json.loads(uvguard(sandbox, env, "gc", "--keep-recent", "1d", "--json").stdout)
+    assert sorted((k["entry"], k["use"]) for k in report["keep"]) == [
+        (f"{ARCHIVES}/ENVENVENVENVENV1", "recent"), (f"{ARCHIVES}/WHEELWHEELWHEEL1", "recent")]

@@ -6,16 +6,19 @@ Nix's collector over uv's cache. An `archive-v0/<id>` entry is in use when
 - any regular file in it has more than one link: a hard-link-mode
   environment somewhere on this filesystem shares it, known to uvguard or
   not (`hardlink`);
-- `keep_recent` is given and the entry changed less than that long ago
-  (`recent`): clone and copy environments do not depend on the cache, so
-  nothing else can keep their entries.
+- a live entry's link resolves to it (a `.venv` linking to a cached
+  environment, which uv keeps as an archive entry too: `symlink`);
+- `keep_recent` is given and the entry changed less than that long ago, or
+  a recent entry (a cached environment) links into it (`recent`): clone and
+  copy environments do not depend on the cache, so nothing else can keep
+  their entries.
 Everything else is collected, which `uv cache prune` cannot do: uv's wheel
 and sdist buckets still point at those entries, by a `.rev`/`.http` file
 holding the id and by a link named after the wheel (a built wheel's link in
 its sdist revision). An entry removed while a pointer stays makes every later
 install of that wheel fail ("failed to read directory …/archive-v0/<id>"),
 so each collected entry goes together with every pointer naming it, in every
-wheels and sdists bucket version present, pointers first: a crash in between
+wheels, sdists and environments bucket version present, pointers first: a crash in between
 leaves an entry nothing points to, which uv ignores and its prune removes.
 """
 
@@ -37,8 +40,9 @@ from uvguard.removal import Progress, Remover, removed_line
 
 ARCHIVES = "archive-v0"
 SYMLINK, HARDLINK, RECENT = "symlink", "hardlink", "recent"
-# Buckets whose files and links name archive entries, in every version uv has used.
-_POINTER_BUCKET = re.compile(r"^(wheels|sdists)-v\d+$")
+# Buckets whose files and links name archive entries, in every version uv has used
+# (cached environments: `environments-v2/<hash>/<hash>` links to the environment, itself an archive entry).
+_POINTER_BUCKET = re.compile(r"^(wheels|sdists|environments)-v\d+$")
 _POINTER_SUFFIXES = (".http", ".rev")
 _TOKEN = re.compile(rb"[A-Za-z0-9_-]+")
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
@@ -142,11 +146,36 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
             keep.append(Archive(entry, HARDLINK))
         else:
             collect[name] = size
+    recent = [os.path.join(archives, a.entry.split("/")[1]) for a in keep if a.use == RECENT]
+    for entry in _linked_from(cache_dir, recent):  # a recent cached environment's wheels
+        if entry.startswith(ARCHIVES + "/") and entry.split("/")[1] in collect:
+            del collect[entry.split("/")[1]]
+            keep.append(Archive(entry, RECENT))
     pointers = find_pointers(Path(cache_dir), set(collect), physical)
+    for name in list(collect):
+        # Reached through a live entry: a `.venv` linking to a cached environment, which is itself an archive.
+        users = {user for pointer in pointers.get(name, {}) for user in live_entries.get(_top_entry(pointer), ())}
+        if users:
+            del collect[name]
+            keep.append(Archive(f"{ARCHIVES}/{name}", SYMLINK, tuple(sorted(users))))
     collected = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(pointers.get(name, {}))),
                               bytes=size + sum(pointers.get(name, {}).values()))
                       for name, size in collect.items())
     return GcPlan(Path(cache_dir), collected, tuple(keep))
+
+
+def _linked_from(cache_dir: Path, directories: list[str]) -> Iterable[str]:
+    """The cache entries links below `directories` resolve to, found as the live set finds them."""
+    if not directories:
+        return ()
+    from uvguard.live_set import scan_live_set
+    from uvguard.roots import Root
+
+    return scan_live_set(cache_dir, [Root(path, RECENT) for path in directories]).entries
+
+
+def _top_entry(path: str) -> str:
+    return "/".join(path.split("/")[:2])
 
 
 def _inspect(path: str, info: os.stat_result, physical: bool) -> tuple[bool, int]:
@@ -176,7 +205,7 @@ def _counted(info: os.stat_result, physical: bool) -> int:
 
 
 def find_pointers(cache_dir: Path, ids: set[str], physical: bool) -> dict[str, dict[str, int]]:
-    """Archive id -> {cache-relative pointer: its size}, over every wheels and sdists bucket of the cache.
+    """Archive id -> {cache-relative pointer: its size}, over the wheels, sdists and environments buckets.
 
     A pointer is a link resolving to `archive-v0/<id>` (relative since uv
     0.11.17, absolute before) or a `.rev`/`.http` file whose content holds the
