@@ -103,16 +103,23 @@ def test_gc_keeps_what_is_used_and_each_release_installs_the_rest_again(sandbox,
     assert result.stdout.split() == ["purepkg", "1.0", "otherpkg", "1.0", "1.0"], result.stderr
 
 
-def test_without_removing_pointers_uv_fails_as_the_issue_says(sandbox, wheelhouse):
-    """Why gc removes pointers: an archive removed alone breaks every later install of that wheel."""
+@pytest.mark.parametrize("version", uv_releases.pinned())
+def test_pointers_to_an_archive_already_gone_are_removed_so_uv_installs_again(sandbox, wheelhouse, version):
+    """Why gc removes pointers: an archive removed alone breaks every later install of that wheel, until gc
+    removes the pointers left behind."""
     find = ["--no-index", "--find-links", str(wheelhouse)]
-    sandbox.uv("venv", str(sandbox.work / "a"))
-    sandbox.uv("pip", "install", "--python", str(sandbox.work / "a"), *find, "otherpkg")
+    for name in ("a", "b"):
+        sandbox.uv("venv", str(sandbox.work / name), version=version)
+    sandbox.uv("pip", "install", "--python", str(sandbox.work / "a"), *find, "otherpkg", version=version)
     (entry,) = archives(sandbox.cache)
     shutil.rmtree(sandbox.cache / entry)
-    sandbox.uv("venv", str(sandbox.work / "b"))
-    result = sandbox.uv("pip", "install", "--python", str(sandbox.work / "b"), *find, "otherpkg", check=False)
+    install = ("pip", "install", "--python", str(sandbox.work / "b"), *find, "otherpkg")
+    result = sandbox.uv(*install, check=False, version=version)
     assert result.returncode != 0 and f"failed to read directory `{sandbox.cache / entry}`" in result.stderr
+    out = uvguard(sandbox, sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version))), "gc", "--json")
+    assert out.returncode == 0, out.stderr
+    assert [item["entry"] for item in json.loads(out.stdout)["gone"]] == [entry]
+    sandbox.uv(*install, version=version)
 
 
 # A synthetic cache in uv 0.13's layout, for the rules that need no install.

@@ -65,14 +65,15 @@ class GcPlan:
     cache_dir: Path
     collect: tuple[Archive, ...]
     keep: tuple[Archive, ...]
+    gone: tuple[Archive, ...] = ()  # archives already missing whose pointers remain: uv fails on those
 
     @property
     def bytes(self) -> int:
-        return sum(archive.bytes for archive in self.collect)
+        return sum(archive.bytes for archive in self.collect + self.gone)
 
     def removal_order(self) -> list[str]:
         """Each archive's pointers, then the archive: a crash anywhere leaves a cache uv accepts."""
-        return [path for archive in self.collect for path in (*archive.pointers, archive.entry)]
+        return [path for archive in self.gone + self.collect for path in (*archive.pointers, archive.entry)]
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class GcResult:
             "dry_run": self.dry_run,
             "collect": [{"entry": a.entry, "bytes": a.bytes, "pointers": list(a.pointers)} for a in plan.collect],
             "keep": [{"entry": a.entry, "use": a.use, "environments": list(a.environments)} for a in plan.keep],
+            "gone": [{"entry": a.entry, "pointers": list(a.pointers)} for a in plan.gone],
             "bytes": plan.bytes if self.dry_run else self.bytes,
             "files": self.files,
             "directories": self.dirs,
@@ -151,7 +153,7 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
         if entry.startswith(ARCHIVES + "/") and entry.split("/")[1] in collect:
             del collect[entry.split("/")[1]]
             keep.append(Archive(entry, RECENT))
-    pointers = find_pointers(Path(cache_dir), set(collect), physical)
+    pointers = find_pointers(Path(cache_dir), set(collect), physical, existing=set(names))
     for name in list(collect):
         # Reached through a live entry: a `.venv` linking to a cached environment, which is itself an archive.
         users = {user for pointer in pointers.get(name, {}) for user in live_entries.get(_top_entry(pointer), ())}
@@ -161,7 +163,9 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
     collected = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(pointers.get(name, {}))),
                               bytes=size + sum(pointers.get(name, {}).values()))
                       for name, size in collect.items())
-    return GcPlan(Path(cache_dir), collected, tuple(keep))
+    gone = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(found)), bytes=sum(found.values()))
+                 for name, found in sorted(pointers.items()) if name not in names)
+    return GcPlan(Path(cache_dir), collected, tuple(keep), gone)
 
 
 def _linked_from(cache_dir: Path, directories: list[str]) -> Iterable[str]:
@@ -204,16 +208,18 @@ def _counted(info: os.stat_result, physical: bool) -> int:
     return info.st_blocks * 512 if physical else info.st_size
 
 
-def find_pointers(cache_dir: Path, ids: set[str], physical: bool) -> dict[str, dict[str, int]]:
+def find_pointers(cache_dir: Path, ids: set[str], physical: bool,
+                  existing: set[str] | None = None) -> dict[str, dict[str, int]]:
     """Archive id -> {cache-relative pointer: its size}, over the wheels, sdists and environments buckets.
 
     A pointer is a link resolving to `archive-v0/<id>` (relative since uv
     0.11.17, absolute before) or a `.rev`/`.http` file whose content holds the
-    id. Source trees (`src/`) are not entered, as uv's prune does not.
+    id. Source trees (`src/`) are not entered, as uv's prune does not. Given
+    the `existing` archive ids, a link to any other id (an archive already
+    gone) names it too, and a second pass finds the files naming those.
     """
     found: dict[str, dict[str, int]] = {}
-    if not ids:
-        return found
+    gone: set[str] = set()
     real_archives = os.path.realpath(cache_dir / ARCHIVES)
     lengths = {len(name) for name in ids}
     parents: dict[str, str] = {}
@@ -228,18 +234,24 @@ def find_pointers(cache_dir: Path, ids: set[str], physical: bool) -> dict[str, d
                 for item in entries:
                     if item.is_symlink():
                         name = _link_target_id(item.path, directory, real_archives, parents)
+                        if name is not None and existing is not None and name not in existing:
+                            gone.add(name)
+                            ids, lengths = ids | {name}, lengths | {len(name)}
                         named = [name] if name in ids else []
                     elif item.is_dir(follow_symlinks=False):
                         if item.name != "src":
                             pending.append(item.path)
                         continue
-                    elif item.name.endswith(_POINTER_SUFFIXES):
+                    elif item.name.endswith(_POINTER_SUFFIXES) and ids:
                         named = _ids_in(Path(item.path).read_bytes(), ids, lengths)
                     else:
                         continue
                     relative = os.path.relpath(item.path, cache_dir).replace(os.sep, "/")
                     for name in named:
                         found.setdefault(name, {})[relative] = _counted(item.stat(follow_symlinks=False), physical)
+    if existing is not None and gone:
+        for name, more in find_pointers(cache_dir, gone, physical).items():
+            found.setdefault(name, {}).update(more)
     return found
 
 
@@ -299,6 +311,9 @@ def summary_line(result: GcResult) -> str:
         pointers = sum(len(a.pointers) for a in plan.collect)
         line += (f": {messages.plural(len(plan.collect), 'unused unpacked wheel', 'unused unpacked wheels')}"
                  f" and {messages.plural(pointers, 'pointer', 'pointers')} to them")
+    if plan.gone:
+        line += (f"{',' if plan.collect else ':'} the pointers to "
+                 f"{messages.plural(len(plan.gone), 'archive', 'archives')} already gone")
     return line + "; " + kept_text(plan)
 
 
@@ -319,7 +334,10 @@ def render_dry_run(result: GcResult) -> str:
         lines.extend(f"  {a.entry}  {messages.human_readable_bytes(a.bytes)}"
                      + (f"  and {messages.plural(len(a.pointers), 'pointer', 'pointers')}" if a.pointers else "")
                      for a in plan.collect)
-    else:
+    if plan.gone:
+        lines.append("Would remove the pointers to archives already gone (uv fails to install from those):")
+        lines.extend(f"  {pointer}" for a in plan.gone for pointer in a.pointers)
+    if not plan.collect and not plan.gone:
         lines.append("Would remove nothing")
     if plan.keep:
         lines.append("Would keep (in use):")
