@@ -3,8 +3,9 @@
     benchmarks/run [--quick] [--uv PATH] [--dir DIR]
 
 Runs, in order: passthrough overhead, the guard on `uv cache prune` with
-nothing live, effective-config resolution, live-set scan throughput, and
-the limited prune against real `uv cache prune` with its peak memory. Each
+nothing live, effective-config resolution, live-set scan throughput,
+the limited prune against real `uv cache prune` with its peak memory, and
+`uvguard gc` against real `uv cache prune`. Each
 section prints median and p95 of its variants, measured interleaved in this
 run, and a PASS or OVER line against its budget. Nothing here is a test:
 a figure over budget is reported, never an error.
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import config_resolution
+import gc_vs_prune
 import intercepted
 import limited_prune
 import live_scan
@@ -29,10 +31,10 @@ from harness import Stats, figure_line, interleave, machine, pinned_uv
 SIZES = {
     # runs per variant, and the sizes of the synthetic trees
     "default": {"passthrough": 100, "intercepted": 40, "config": 500, "scan_files": 200_000, "scan": 7,
-                "prune_archives": 1000, "prune": 5},
+                "prune_archives": 1000, "prune": 5, "gc": 3},
     # --quick keeps the 50k-file prune cache: on a smaller one a Python start dominates the ratio.
     "quick": {"passthrough": 30, "intercepted": 10, "config": 100, "scan_files": 50_000, "scan": 3,
-              "prune_archives": 1000, "prune": 2},
+              "prune_archives": 1000, "prune": 2, "gc": 1},
 }
 SCAN_ENVIRONMENTS = 20
 
@@ -85,6 +87,12 @@ def run(options: argparse.Namespace, real_uv: str) -> list[str]:
         for name, figures in result.times.items():
             print(figure_line(name, figures))
         verdicts += show(limited_prune.verdicts(result))
+
+        section(f"7. `uvguard gc` vs real `uv cache prune`, half the wheels in use ({size['gc']} interleaved runs)")
+        times, outcome, files, _ = gc_vs_prune.measure(base / "gc", real_uv, size["prune_archives"], runs=size["gc"])
+        for name, figures in times.items():
+            print(figure_line(name, figures))
+        verdicts += show(gc_vs_prune.verdicts(times, outcome, files))
     return verdicts
 
 

@@ -321,3 +321,23 @@ def test_keep_recent_keeps_the_wheels_a_recent_cached_environment_links_to(sandb
     report = json.loads(uvguard(sandbox, env, "gc", "--keep-recent", "1d", "--json").stdout)
     assert sorted((k["entry"], k["use"]) for k in report["keep"]) == [
         (f"{ARCHIVES}/ENVENVENVENVENV1", "recent"), (f"{ARCHIVES}/WHEELWHEELWHEEL1", "recent")]
+
+
+def test_progress_on_a_terminal_while_checking_entries(sandbox):
+    import io
+
+    from uvguard import messages
+    from uvguard.gc import plan_gc
+    from uvguard.removal import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    fake_cache(sandbox.cache, "LLLLLLLLLLLLLLLL", "MMMMMMMMMMMMMMMM")
+    stream = Terminal()
+    progress = Progress(stream, messages.Voice(), "Checking unpacked wheels")
+    progress.start -= 2  # shown only once a run has taken a second
+    plan_gc(sandbox.cache, {}, None, physical=False, progress=progress)
+    progress.clear()
+    assert stream.getvalue() == "\rChecking unpacked wheels: 0/2\r\x1b[K"
