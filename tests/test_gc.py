@@ -341,3 +341,11 @@ def test_progress_on_a_terminal_while_checking_entries(sandbox):
     plan_gc(sandbox.cache, {}, None, physical=False, progress=progress)
     progress.clear()
     assert stream.getvalue() == "\rChecking unpacked wheels: 0/2\r\x1b[K"
+
+
+def test_pointers_are_removed_when_the_whole_archive_bucket_is_gone(sandbox, env):
+    fake_cache(sandbox.cache, "NNNNNNNNNNNNNNNN")
+    shutil.rmtree(sandbox.cache / ARCHIVES)
+    report = json.loads(uvguard(sandbox, env, "gc", "--json").stdout)
+    assert [item["entry"] for item in report["gone"]] == [f"{ARCHIVES}/NNNNNNNNNNNNNNNN"]
+    assert stale_pointers(sandbox.cache, {"NNNNNNNNNNNNNNNN"}) == []

@@ -124,7 +124,7 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
             return GcPlan(Path(cache_dir), (), ())  # a link or a file: nothing of this cache lies below it
         names = sorted(os.listdir(archives))
     except FileNotFoundError:
-        return GcPlan(Path(cache_dir), (), ())
+        names = []  # every pointer left names an archive already gone
     now = time.time() if now is None else now
     collect: dict[str, int] = {}
     keep: list[Archive] = []
