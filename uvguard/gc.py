@@ -153,7 +153,8 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
         if entry.startswith(ARCHIVES + "/") and entry.split("/")[1] in collect:
             del collect[entry.split("/")[1]]
             keep.append(Archive(entry, RECENT))
-    pointers = find_pointers(Path(cache_dir), set(collect), physical, existing=set(names))
+    existing = set(names)
+    pointers = find_pointers(Path(cache_dir), set(collect), physical, existing=existing)
     for name in list(collect):
         # Reached through a live entry: a `.venv` linking to a cached environment, which is itself an archive.
         users = {user for pointer in pointers.get(name, {}) for user in live_entries.get(_top_entry(pointer), ())}
@@ -164,7 +165,7 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
                               bytes=size + sum(pointers.get(name, {}).values()))
                       for name, size in collect.items())
     gone = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(found)), bytes=sum(found.values()))
-                 for name, found in sorted(pointers.items()) if name not in names)
+                 for name, found in sorted(pointers.items()) if name not in existing)
     return GcPlan(Path(cache_dir), collected, tuple(keep), gone)
 
 
