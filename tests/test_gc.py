@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import functools
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +104,44 @@ def test_gc_keeps_what_is_used_and_each_release_installs_the_rest_again(sandbox,
                              "print(purepkg.hello(), otherpkg.hello(), sdistpkg.__version__)"],
                             capture_output=True, text=True)
     assert result.stdout.split() == ["purepkg", "1.0", "otherpkg", "1.0", "1.0"], result.stderr
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served_wheels(gc_wheels):
+    """The wheels' directory, and its URL on 127.0.0.1 (the directory listing is a find-links page)."""
+    handler = functools.partial(_QuietHandler, directory=str(gc_wheels))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield gc_wheels, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("version", uv_releases.pinned())
+def test_http_pointers_go_too_and_uv_fetches_the_wheels_again(sandbox, served_wheels, version):
+    """Wheels fetched over HTTP (a find-links page, a direct URL) are named by `.http` pointers."""
+    online = {k: v for k, v in sandbox.env().items() if k != "UV_OFFLINE"}  # 127.0.0.1 only
+    directory, url = served_wheels
+    speed = f"speedpkg @ {url}/" + next(p.name for p in directory.iterdir() if p.name.startswith("speedpkg-"))
+    install = ["pip", "install", "--no-index", "--find-links", url, "--link-mode", "symlink",
+               "purepkg==1.0", speed]
+    for name in ("gone", "again"):
+        sandbox.uv("venv", str(sandbox.work / name), version=version)
+    sandbox.uv(*install[:2], "--python", str(sandbox.work / "gone"), *install[2:], version=version, env=online)
+    shutil.rmtree(sandbox.work / "gone")
+    out = uvguard(sandbox, sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version))), "gc", "--json")
+    assert out.returncode == 0, out.stderr
+    collected = json.loads(out.stdout)["collect"]
+    assert len(collected) == 2 and all(any(p.endswith(".http") for p in c["pointers"]) for c in collected)
+    assert archives(sandbox.cache) == set()
+    assert stale_pointers(sandbox.cache, {c["entry"].split("/")[1] for c in collected}) == []
+    sandbox.uv(*install[:2], "--python", str(sandbox.work / "again"), *install[2:], version=version, env=online)
+    imports_compiled(sandbox.work / "again", "speedpkg")
 
 
 @pytest.mark.parametrize("version", uv_releases.pinned())
