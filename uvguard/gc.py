@@ -125,7 +125,33 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
         names = sorted(os.listdir(archives))
     except FileNotFoundError:
         names = []  # every pointer left names an archive already gone
-    now = time.time() if now is None else now
+    collect, keep = _sort_out(archives, names, live_entries, keep_recent, physical,
+                              time.time() if now is None else now, progress)
+    recent = [os.path.join(archives, a.entry.split("/")[1]) for a in keep if a.use == RECENT]
+    for entry in _linked_from(cache_dir, recent):  # a recent cached environment's wheels
+        if entry.startswith(ARCHIVES + "/") and entry.split("/")[1] in collect:
+            del collect[entry.split("/")[1]]
+            keep.append(Archive(entry, RECENT))
+    existing = set(names)
+    pointers = find_pointers(Path(cache_dir), set(collect), physical, existing=existing)
+    for name in list(collect):
+        # Reached through a live entry: a `.venv` linking to a cached environment, which is itself an archive.
+        users = {user for pointer in pointers.get(name, {}) for user in live_entries.get(_top_entry(pointer), ())}
+        if users:
+            del collect[name]
+            keep.append(Archive(f"{ARCHIVES}/{name}", SYMLINK, tuple(sorted(users))))
+    collected = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(pointers.get(name, {}))),
+                              bytes=size + sum(pointers.get(name, {}).values()))
+                      for name, size in collect.items())
+    gone = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(found)), bytes=sum(found.values()))
+                 for name, found in sorted(pointers.items()) if name not in existing)
+    return GcPlan(Path(cache_dir), collected, tuple(keep), gone)
+
+
+def _sort_out(archives: Path, names: list[str], live_entries: Mapping[str, Iterable[str]],
+              keep_recent: float | None, physical: bool, now: float,
+              progress: Progress | None) -> tuple[dict[str, int], list[Archive]]:
+    """({id: bytes freed} of the entries nothing uses, [entries in use]): live, then recent, then hard links."""
     collect: dict[str, int] = {}
     keep: list[Archive] = []
     for done, name in enumerate(names):
@@ -148,25 +174,7 @@ def plan_gc(cache_dir: Path, live_entries: Mapping[str, Iterable[str]], keep_rec
             keep.append(Archive(entry, HARDLINK))
         else:
             collect[name] = size
-    recent = [os.path.join(archives, a.entry.split("/")[1]) for a in keep if a.use == RECENT]
-    for entry in _linked_from(cache_dir, recent):  # a recent cached environment's wheels
-        if entry.startswith(ARCHIVES + "/") and entry.split("/")[1] in collect:
-            del collect[entry.split("/")[1]]
-            keep.append(Archive(entry, RECENT))
-    existing = set(names)
-    pointers = find_pointers(Path(cache_dir), set(collect), physical, existing=existing)
-    for name in list(collect):
-        # Reached through a live entry: a `.venv` linking to a cached environment, which is itself an archive.
-        users = {user for pointer in pointers.get(name, {}) for user in live_entries.get(_top_entry(pointer), ())}
-        if users:
-            del collect[name]
-            keep.append(Archive(f"{ARCHIVES}/{name}", SYMLINK, tuple(sorted(users))))
-    collected = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(pointers.get(name, {}))),
-                              bytes=size + sum(pointers.get(name, {}).values()))
-                      for name, size in collect.items())
-    gone = tuple(Archive(f"{ARCHIVES}/{name}", pointers=tuple(sorted(found)), bytes=sum(found.values()))
-                 for name, found in sorted(pointers.items()) if name not in existing)
-    return GcPlan(Path(cache_dir), collected, tuple(keep), gone)
+    return collect, keep
 
 
 def _linked_from(cache_dir: Path, directories: list[str]) -> Iterable[str]:

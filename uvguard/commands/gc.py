@@ -19,6 +19,8 @@ import typer
 from uvguard import messages
 from uvguard.errors import Refused, UsageError, UvguardError, report
 from uvguard.invocation import PRUNE, parse
+from uvguard.live_set import LiveSet
+from uvguard.policy import Policy
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -51,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
 def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: Mapping[str, str], cwd: str):
     """Run (or with `dry_run` only plan) gc on the cache `uv UV_ARGS cache prune` would use; None without a cache."""
-    from uvguard.decision import DecidedBy, Decision
+    from uvguard.decision import Decision
     from uvguard.gc import parse_duration, run_gc
     from uvguard.guard import Evaluation, live_entries_again, survey, voice_for
     from uvguard.prune_plan import size_accounting
@@ -72,14 +74,7 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
         messages.info(f"No cache found at: {messages.user_display(cache_dir)}", voice)
         return None
     policy, live = survey(invocation, config, env, cwd)
-    for key in ("gc", "uncertain") if live.uncertain else ("gc",):
-        setting = policy.settings[key]
-        if setting.value == "refuse":
-            why = ("`uvguard gc`" if key == "gc" else
-                   "the live set is uncertain (" + "; ".join(live.reasons) + "), so uvguard cannot tell what is in use")
-            decided_by = DecidedBy(key, setting.source, setting.locked_by, setting.ignored).describe("refuse")
-            raise Refused(f"refused: {why}; decided by {decided_by}; the cache at `{cache_dir}` is untouched",
-                          hint="fix or unregister the roots above (`uvguard roots`)" if key == "uncertain" else None)
+    _refuse_as_the_policy_says(policy, live, cache_dir)
     if live.uncertain:
         messages.warning("the live set is uncertain, collecting anyway (`uncertain = "
                          f"\"{policy.action('uncertain')}\"`): " + "; ".join(live.reasons), voice)
@@ -91,3 +86,18 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
     physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
     return run_gc(cache_dir, live_entries, recent, physical, env, voice, dry_run=dry_run,
                   force=invocation.force, verbose=invocation.verbose)
+
+
+def _refuse_as_the_policy_says(policy: Policy, live: LiveSet, cache_dir: Path) -> None:
+    """`gc = "refuse"` refuses gc; an uncertain live set refuses when `uncertain = "refuse"`. Raises Refused."""
+    from uvguard.decision import DecidedBy
+
+    for key in ("gc", "uncertain") if live.uncertain else ("gc",):
+        setting = policy.settings[key]
+        if setting.value != "refuse":
+            continue
+        why = ("`uvguard gc`" if key == "gc" else
+               "the live set is uncertain (" + "; ".join(live.reasons) + "), so uvguard cannot tell what is in use")
+        decided_by = DecidedBy(key, setting.source, setting.locked_by, setting.ignored).describe("refuse")
+        raise Refused(f"refused: {why}; decided by {decided_by}; the cache at `{cache_dir}` is untouched",
+                      hint="fix or unregister the roots above (`uvguard roots`)" if key == "uncertain" else None)
