@@ -377,10 +377,9 @@ def test_progress_on_a_terminal_while_checking_entries(sandbox):
 
     fake_cache(sandbox.cache, "LLLLLLLLLLLLLLLL", "MMMMMMMMMMMMMMMM")
     stream = Terminal()
-    progress = Progress(stream, messages.Voice(), "Checking unpacked wheels")
-    progress.start -= 2  # shown only once a run has taken a second
-    plan_gc(sandbox.cache, {}, None, physical=False, progress=progress)
-    progress.clear()
+    with Progress("Checking unpacked wheels", messages.Voice(), stream) as progress:
+        progress.start -= 2  # shown only once a run has taken a second
+        plan_gc(sandbox.cache, {}, None, physical=False, progress=progress)
     assert stream.getvalue() == "\rChecking unpacked wheels: 0/2\r\x1b[K"
 
 

@@ -292,18 +292,14 @@ def run_gc(cache_dir: Path, live_entries: Callable[[], Mapping[str, Iterable[str
     finished while we waited is kept too.
     """
     stream = sys.stderr if stream is None else stream
-    progress = Progress(stream, voice, "Checking unpacked wheels")
+    progress = Progress("Checking unpacked wheels", voice, stream)
     if dry_run:
-        try:
+        with progress:
             return GcResult(plan_gc(cache_dir, live_entries(), keep_recent, physical, progress=progress), True)
-        finally:
-            progress.clear()
     with exclusive_lock(cache_dir, env, force=force, voice=voice, stream=stream):
         messages.info(f"Collecting unused entries in cache at: {messages.user_display(cache_dir)}", voice, stream)
-        try:
+        with progress:
             plan = plan_gc(cache_dir, live_entries(), keep_recent, physical, progress=progress)
-        finally:
-            progress.clear()
         remover = Remover(cache_dir, set(), voice, stream, verbose, physical)
         remover.run(plan.removal_order())
     result = GcResult(plan, False, tuple(remover.removed), remover.files, remover.dirs, remover.reported_bytes,

@@ -50,21 +50,21 @@ class Remover:
         self.kept: set[str] = set()
         self.physical = physical
         self.files = self.dirs = self.logical_bytes = self.physical_bytes = 0
-        self.progress = Progress(self.stream, voice)
+        self.progress = Progress("Removing cache entries", voice, self.stream)
 
     def run(self, paths: Iterable[str]) -> None:
         paths = [p for p in paths if p and p not in MARKERS and not _escapes(p)]
         root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for done, path in enumerate(paths):
-                self.progress.update(done, len(paths))
-                try:
-                    self.remove_keeping(root, path)
-                except OSError as error:
-                    raise OperationFailed(self._failure(error, paths[done:], len(paths))) from None
+            with self.progress:
+                for done, path in enumerate(paths):
+                    self.progress.update(done, len(paths))
+                    try:
+                        self.remove_keeping(root, path)
+                    except OSError as error:
+                        raise OperationFailed(self._failure(error, paths[done:], len(paths))) from None
         finally:
             os.close(root)
-            self.progress.clear()
 
     def remove_keeping(self, root: int, path: str) -> None:
         if path in self.live:
@@ -231,9 +231,9 @@ def _ignore_missing(action, parent: int, name: str) -> bool:
 
 
 class Progress:
-    """`Removing cache entries: k/n` (or another `label`) on a terminal, only once a run has taken a second."""
+    """`label: k/n` on a terminal, only once a run has taken a second; cleared when the `with` block ends."""
 
-    def __init__(self, stream: TextIO, voice: messages.Voice, label: str = "Removing cache entries") -> None:
+    def __init__(self, label: str, voice: messages.Voice, stream: TextIO) -> None:
         self.stream = stream
         self.label = label
         self.enabled = voice.quiet == 0 and messages.isatty(stream)
@@ -256,3 +256,9 @@ class Progress:
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.clear()
