@@ -252,7 +252,8 @@ def test_uncertain_live_set_refuses_by_default_and_the_policy_decides(sandbox, e
     assert "refused: the live set is uncertain" in out.stderr and '`uncertain = "refuse"`' in out.stderr
     assert archives(sandbox.cache) == {f"{ARCHIVES}/HHHHHHHHHHHHHHHH"}
     out = uvguard(sandbox, dict(env, UVGUARD_POLICY="ci"), "gc")
-    assert out.returncode == 0 and "warning: the live set is uncertain, collecting anyway" in out.stderr
+    assert out.returncode == 0 and "warning: the live set is uncertain (" in out.stderr
+    assert 'collecting anyway (`uncertain = "limit"`)' in out.stderr
     assert archives(sandbox.cache) == set()
 
 
@@ -389,3 +390,17 @@ def test_pointers_are_removed_when_the_whole_archive_bucket_is_gone(sandbox, env
     report = json.loads(uvguard(sandbox, env, "gc", "--json").stdout)
     assert [item["entry"] for item in report["gone"]] == [f"{ARCHIVES}/NNNNNNNNNNNNNNNN"]
     assert stale_pointers(sandbox.cache, {"NNNNNNNNNNNNNNNN"}) == []
+
+
+def test_symlink_mode_with_no_known_environment_is_decided_by_unknown(sandbox, env):
+    fake_cache(sandbox.cache, "OOOOOOOOOOOOOOOO")
+    env = dict(env, UV_LINK_MODE="symlink", UVGUARD_POLICY=str(sandbox.work / "p.toml"))
+    (sandbox.work / "p.toml").write_text('unknown = "refuse"\n')
+    out = uvguard(sandbox, env, "gc")
+    assert out.returncode == 3 and "refused: symlink mode is active, but no environment" in out.stderr
+    assert '`unknown = "refuse"`' in out.stderr and archives(sandbox.cache) == {f"{ARCHIVES}/OOOOOOOOOOOOOOOO"}
+    (sandbox.work / "p.toml").unlink()
+    del env["UVGUARD_POLICY"]
+    out = uvguard(sandbox, env, "gc")  # the default: unknown = "warn"
+    assert out.returncode == 0 and 'register them with `uvguard roots add PATH`' in out.stderr
+    assert 'collecting anyway (`unknown = "warn"`)' in out.stderr and archives(sandbox.cache) == set()

@@ -74,10 +74,7 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
         messages.info(f"No cache found at: {messages.user_display(cache_dir)}", voice)
         return None
     policy, live = survey(invocation, config, env, cwd)
-    _refuse_as_the_policy_says(policy, live, cache_dir)
-    if live.uncertain:
-        messages.warning("the live set is uncertain, collecting anyway (`uncertain = "
-                         f"\"{policy.action('uncertain')}\"`): " + "; ".join(live.reasons), voice)
+    _as_the_policy_says(policy, live, config.symlink_active, cache_dir, voice)
     for text in config.warnings:
         messages.warning(text, voice)
     decision = Decision("gc", policy.action("gc"), "collect what no environment uses")
@@ -88,16 +85,27 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
                   force=invocation.force, verbose=invocation.verbose)
 
 
-def _refuse_as_the_policy_says(policy: Policy, live: LiveSet, cache_dir: Path) -> None:
-    """`gc = "refuse"` refuses gc; an uncertain live set refuses when `uncertain = "refuse"`. Raises Refused."""
+def _as_the_policy_says(policy: Policy, live: LiveSet, symlink_active: bool, cache_dir: Path,
+                        voice: messages.Voice) -> None:
+    """`gc`, then the keys guarded operations consult when they hold: `uncertain` (a root cannot be read)
+    and `unknown` (symlink mode on, no environment linking into the cache known). Any of them at `refuse`
+    raises Refused; `warn` and `limit` say why, then gc goes on; `allow` goes on silently."""
     from uvguard.decision import DecidedBy
 
-    for key in ("gc", "uncertain") if live.uncertain else ("gc",):
+    reasons = {"gc": "`uvguard gc`"}
+    if live.uncertain:
+        reasons["uncertain"] = ("the live set is uncertain (" + "; ".join(live.reasons)
+                                + "), so uvguard cannot tell what is in use")
+    if symlink_active and not any(e.live_entries or e.dangling for e in live.environments):
+        reasons["unknown"] = ("symlink mode is active, but no environment linking into the cache is known: "
+                              "environments uvguard does not know of may break; register them with "
+                              "`uvguard roots add PATH` or the policy key `roots`")
+    for key, why in reasons.items():
         setting = policy.settings[key]
-        if setting.value != "refuse":
-            continue
-        why = ("`uvguard gc`" if key == "gc" else
-               "the live set is uncertain (" + "; ".join(live.reasons) + "), so uvguard cannot tell what is in use")
-        decided_by = DecidedBy(key, setting.source, setting.locked_by, setting.ignored).describe("refuse")
-        raise Refused(f"refused: {why}; decided by {decided_by}; the cache at `{cache_dir}` is untouched",
-                      hint="fix or unregister the roots above (`uvguard roots`)" if key == "uncertain" else None)
+        if setting.value == "refuse":
+            decided_by = DecidedBy(key, setting.source, setting.locked_by, setting.ignored).describe("refuse")
+            raise Refused(f"refused: {why}; decided by {decided_by}; the cache at `{cache_dir}` is untouched",
+                          hint="fix or unregister the roots above (`uvguard roots`)" if key == "uncertain" else None)
+    for key, why in reasons.items():
+        if key != "gc" and policy.action(key) != "allow":
+            messages.warning(f"{why}; collecting anyway (`{key} = \"{policy.action(key)}\"`)", voice)
