@@ -64,6 +64,12 @@ def install_wheelhouse(tmp_path_factory) -> Path:
     return _built["wheelhouse"]
 
 
+def source_checkout(wheelhouse: Path) -> Path:
+    """The copy of the work tree (git's files, no tests) the session's uvguard wheel was built from:
+    a checkout of uvguard as a recipe copies or installs it."""
+    return wheelhouse.parent / "uvguard-source"
+
+
 @dataclass(frozen=True)
 class SharedInstall:
     """A default install into its own sandbox HOME, with a real uv on PATH."""

@@ -51,7 +51,6 @@ TABLE = [
     (["--no-cache", "cache", "clean"], "clean", "allow", None),
     (["cache", "dir"], "passthrough", "allow", None),
     (["cache", "prune", "--help"], "passthrough", "allow", None),
-    (["cache", "prune", "--dry-run"], "passthrough", "allow", None),
     (["sync", "--frozen"], "passthrough", "allow", None),
 ]
 
@@ -109,3 +108,42 @@ def test_bad_policy_exits_2_like_the_shim(machine):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: UVGUARD_POLICY=nonsense: unknown preset")
     assert check(machine, "--json", "sync", UVGUARD_POLICY="nonsense").returncode == 0
+
+
+# Where the uv command line starts: a misplaced or mistyped uvguard option never yields a verdict.
+
+def test_json_after_the_uv_command_line_is_an_error_not_a_passthrough_verdict(machine):
+    assert check_json(machine, "cache", "prune", "--ci")["action"] == "limit"
+    for misplaced in (["cache", "prune", "--ci", "--json"], ["cache", "prune", "--ci", "--jsn"],
+                      ["--jsn", "cache", "prune", "--ci"], ["cache", "prune", "--dry-run"]):
+        result = check(machine, *misplaced)
+        assert result.returncode == 2, misplaced
+        assert result.stdout == "" and "operation:" not in result.stderr
+        assert result.stderr.startswith("error: ") and "\nhint: " in result.stderr
+    assert "`--json` is an option of `uvguard check`" in check(machine, "cache", "prune", "--json").stderr
+    assert "similar argument exists: `--json`" in check(machine, "--jsn", "cache", "prune").stderr
+
+
+def test_the_uv_command_line_starts_at_a_uv_global_option_a_subcommand_or_after_double_dash(machine):
+    assert check_json(machine, "--no-cache", "cache", "clean")["reason"].startswith("no cache")
+    assert check_json(machine, "-q", "cache", "prune", "--ci")["action"] == "limit"
+    # After `--` everything is uv's, `--json` too (for a command that is not a cache operation).
+    assert check_json(machine, "--", "run", "script.py", "--json")["operation"] == "passthrough"
+
+
+def test_uvguard_global_options_apply_to_the_uv_command_line(machine):
+    other = machine.sandbox.root / "other-cache"
+    env = {**machine.env, "UVGUARD_REAL_UV": str(uv_path())}
+    for args in (["check", "--cache-dir", str(other), "--json", "cache", "clean"],
+                 [f"--cache-dir={other}", "check", "--json", "cache", "clean"]):
+        result = subprocess.run([UVGUARD, *args], env=env, cwd=machine.elsewhere, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["cache_dir"] == str(other)
+
+
+def test_a_cache_line_the_real_release_rejects_gets_no_verdict(machine):
+    """`uv cache clear` arrived in 0.10.10: uv 0.8.24 rejects it, so there is nothing to allow."""
+    assert check_json(machine, "cache", "clear")["operation"] == "clean"
+    old = check(machine, "--json", "cache", "clear", UVGUARD_REAL_UV=str(uv_path("0.8.24")))
+    assert old.returncode == 2 and old.stdout == ""
+    assert old.stderr.startswith("error: uv would reject `uv cache clear`")

@@ -257,8 +257,13 @@ def test_project_venv_linking_to_a_removed_cache_entry_is_broken(sandbox):
 
 
 def test_no_environment_known_says_how_to_name_one(sandbox):
-    result = uvguard(sandbox, "doctor")
-    assert result.returncode == 0 and "no environments known" in result.stderr
+    result = uvguard(sandbox, "doctor", "--json")
+    assert "no environments known" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["environments"] == [] and not report["gone"]
+    # Not installed here: no uvguard shim on PATH is the one problem (tests/test_doctor_install.py).
+    assert [f["check"] for f in report["installation"] if not f["ok"]] == ["path"]
+    assert result.returncode == 1
 
 
 
@@ -280,3 +285,17 @@ def test_unreadable_directory_is_an_error_not_healthy():
     finally:
         locked.chmod(0o755)
         shutil.rmtree(shared)
+
+
+def test_distribution_names_are_printed_as_uv_prints_them(sandbox, tmp_path):
+    """A dist-info directory says `date_pkg`; uv (and so uvguard) says `date-pkg`."""
+    from tests.wheelfactory import build_wheel
+
+    build_wheel(tmp_path, "date_pkg", "2.9")
+    env = symlink_env(sandbox, tmp_path, ".venv", "date-pkg")
+    assert list((env / "lib").glob("python*/site-packages/date_pkg-2.9.dist-info"))
+    sandbox.uv("cache", "clean")
+    code, report = doctor_json(sandbox, env)
+    assert code == 1 and broken_names(report) == {str(env): {"date-pkg"}}
+    human = uvguard(sandbox, "doctor", str(env))
+    assert "  date-pkg 2.9: " in human.stdout and "date_pkg" not in human.stdout

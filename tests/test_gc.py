@@ -365,23 +365,29 @@ def test_keep_recent_keeps_the_wheels_a_recent_cached_environment_links_to(sandb
         (f"{ARCHIVES}/ENVENVENVENVENV1", "recent"), (f"{ARCHIVES}/WHEELWHEELWHEEL1", "recent")]
 
 
-def test_progress_on_a_terminal_while_checking_entries(sandbox):
+def test_progress_on_a_terminal_while_checking_entries(sandbox, monkeypatch):
     import io
 
-    from uvguard import messages
+    from uvguard import messages, progress
     from uvguard.gc import plan_gc
-    from uvguard.removal import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
+    class SlowCount(progress.Progress):
+        def update(self, done, total):  # the drawing thread needs a moment to see each count
+            super().update(done, total)
+            time.sleep(0.3)
+
+    monkeypatch.setattr(progress, "SHOW_AFTER", 0.0)
     fake_cache(sandbox.cache, "LLLLLLLLLLLLLLLL", "MMMMMMMMMMMMMMMM")
     stream = Terminal()
-    with Progress("Checking unpacked wheels", messages.Voice(), stream) as progress:
-        progress.start -= 2  # shown only once a run has taken a second
-        plan_gc(sandbox.cache, {}, None, physical=False, progress=progress)
-    assert stream.getvalue() == "\rChecking unpacked wheels: 0/2\r\x1b[K"
+    with SlowCount("Checking unpacked wheels", messages.Voice(progress=True), stream) as shown:
+        plan_gc(sandbox.cache, {}, None, physical=False, progress=shown)
+    drawn = stream.getvalue()
+    assert "Checking unpacked wheels: 0/2" in drawn and "Checking unpacked wheels: 1/2" in drawn
+    assert drawn.endswith("\r\x1b[K")
 
 
 def test_pointers_are_removed_when_the_whole_archive_bucket_is_gone(sandbox, env):

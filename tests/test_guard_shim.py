@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import pwd
 import shutil
 import signal
@@ -40,6 +41,12 @@ class Machine:
         env = {**self.env, **{k: str(v) for k, v in extra.items()}}
         return subprocess.run([str(self.shim), *args], env=env, cwd=cwd or self.elsewhere,
                               capture_output=True, text=True)
+
+    def uvguard(self, *args, cwd=None, **extra) -> subprocess.CompletedProcess:
+        """The `uvguard` command, installed beside the interpreter running the tests."""
+        env = {**self.env, **{k: str(v) for k, v in extra.items()}}
+        return subprocess.run([str(Path(sys.executable).parent / "uvguard"), *args], env=env,
+                              cwd=cwd or self.elsewhere, capture_output=True, text=True)
 
     def symlink_venv(self, name: str, *packages: str) -> Path:
         path = self.sandbox.work / name / ".venv"
@@ -98,7 +105,7 @@ def test_refuse_leaves_the_cache_untouched(machine):
     assert any("`uvguard materialize ENV`" in line for line in lines)
     assert any("`UVGUARD_POLICY=ci uv cache clean`" in line for line in lines)
     [record] = machine.decisions()
-    assert (record["operation"], record["action"], record["layer"], record["key"]) == \
+    assert (record["operation"], record["action"], record["decided_by"]["layer"], record["decided_by"]["key"]) == \
         ("clean", "refuse", "built-in", "clean")
     assert record["argv"] == ["uv", "cache", "clean"] and record["cwd"] == str(machine.elsewhere)
     assert record["breaking_environments"] == [str(venv)] and len(record["protected_entries"]) == 1
@@ -112,20 +119,20 @@ def test_limit_prune_ci_keeps_what_the_environment_uses(machine):
     shutil.rmtree(gone.parent)
     result = machine.uv("cache", "prune", "--ci")
     assert result.returncode == 0, result.stderr
-    assert "kept 2 entries used by 1 environment" in result.stderr
+    assert re.search(r"kept 2 entries \([\d.]+[KMG]?i?B\) used by 1 environment", result.stderr)
     assert {p.name for p in (machine.sandbox.cache / "archive-v0").iterdir()} == live
     assert machine.imports(venv, "purepkg.hello(); import speedpkg; speedpkg.answer()")
     [*_, record] = machine.decisions()
-    assert (record["operation"], record["action"], record["key"]) == ("prune-ci", "limit", "prune-ci")
+    assert (record["operation"], record["action"], record["decided_by"]["key"]) == ("prune-ci", "limit", "prune-ci")
 
 
 def test_limit_clean_packages_keeps_the_live_archive(machine):
     venv = machine.symlink_venv("app", "purepkg")
     result = machine.uv("cache", "clean", "purepkg")
     assert result.returncode == 0, result.stderr
-    assert "kept 1 entry used by 1 environment" in result.stderr
+    assert re.search(r"kept 1 entry \([\d.]+[KMG]?i?B\) used by 1 environment", result.stderr)
     assert machine.imports(venv, "purepkg.hello()")
-    assert machine.decisions()[-1]["key"] == "clean-packages"
+    assert machine.decisions()[-1]["decided_by"]["key"] == "clean-packages"
 
 
 def test_warn_names_the_environment_then_runs_uv(machine):
@@ -162,7 +169,7 @@ def test_allow_when_nothing_links_into_the_cache(machine):
     assert result.stderr.startswith("Clearing cache at: ")
     assert "warning" not in result.stderr and machine.imports(venv, "purepkg.hello()")
     record = machine.decisions()[-1]
-    assert (record["action"], record["key"], record["layer"]) == ("allow", None, None)
+    assert (record["action"], record["decided_by"]) == ("allow", None)
 
 
 def test_plain_prune_that_removes_nothing_live_runs_silently(machine):
@@ -182,11 +189,11 @@ def test_unknown_warns_how_to_register(machine):
     assert result.stderr.splitlines()[:3] == [
         "warning: symlink mode is active (link-mode = symlink, from UV_LINK_MODE), but no environment linking "
         "into the cache is known; running it anyway:",
-        "  environments uvguard does not know of may break; register them with `uvguard roots add PATH` "
-        "or the policy key `roots`",
+        "  environments uvguard does not know of may break; register them with `uvguard roots discover DIR`, "
+        "`uvguard roots add PATH` or the policy key `roots`",
         '  decided by `unknown = "warn"` in the built-in default policy',
     ]
-    assert machine.decisions()[-1]["key"] == "unknown"
+    assert machine.decisions()[-1]["decided_by"]["key"] == "unknown"
 
 
 def test_uncertain_refuses_by_default(machine):
@@ -219,7 +226,7 @@ def test_locked_system_key_beats_user_file_and_env(machine):
     assert "UVGUARD_POLICY=ci" not in result.stderr
     assert machine.imports(venv, "purepkg.hello()")
     record = machine.decisions()[-1]
-    assert (record["layer"], record["file"], record["locked"]) == ("system", str(system), True)
+    assert (record["decided_by"]["layer"], record["decided_by"]["file"], record["decided_by"]["locked"]) == ("system", str(system), True)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -294,8 +301,14 @@ def test_colour_follows_uv(machine, args, extra, colored):
 def test_team_log_gets_a_copy_and_a_failing_log_changes_nothing(machine):
     machine.symlink_venv("app", "purepkg")
     machine.write(machine.user_policy, 'log = "team/decisions.jsonl"\n')
-    assert machine.uv("cache", "clean").returncode == 3
     team = machine.user_policy.parent / "team" / "decisions.jsonl"
+    result = machine.uv("cache", "clean")
+    assert result.returncode == 3
+    assert (f"warning: could not write the decisions log `{team}`: its directory does not exist, and uvguard "
+            "creates none for a log it does not own") in result.stderr.splitlines()
+    assert not team.parent.exists()
+    team.parent.mkdir()
+    assert machine.uv("cache", "clean").returncode == 3
     [copy] = [json.loads(line) for line in team.read_text().splitlines()]
     assert copy == machine.decisions()[-1]
     blocker = machine.write(machine.sandbox.root / "not-a-dir", "")
@@ -320,14 +333,16 @@ def test_every_decision_is_one_json_line(machine):
     machine.uv("cache", "prune", "--ci", cwd=venv.parent)
     refused, no_cache, limited = machine.decisions()
     assert (refused["action"], no_cache["action"], limited["action"]) == ("refuse", "allow", "limit")
-    assert no_cache["reason"].startswith("no cache (--no-cache)") and no_cache["layer"] is None
+    assert no_cache["reason"].startswith("no cache (--no-cache)") and no_cache["decided_by"] is None
     assert limited["cwd"] == str(venv.parent) and limited["argv"] == ["uv", "cache", "prune", "--ci"]
     assert limited["protected_entries"] == [f"archive-v0/{a}" for a in sorted(machine.live_archives(venv))]
     assert limited["cache_dir"] == str(machine.sandbox.cache)
     assert {r["user"] for r in (refused, limited)} == {pwd.getpwuid(os.getuid()).pw_name}
     assert time.strptime(limited["time"], "%Y-%m-%dT%H:%M:%SZ")
-    assert set(limited) == {"time", "user", "cwd", "argv", "cache_dir", "operation", "action", "reason", "layer",
-                            "file", "preset", "key", "locked", "breaking_environments", "protected_entries"}
+    assert set(limited) == {"schema_version", "time", "user", "cwd", "argv", "cache_dir", "operation", "action",
+                            "reason", "decided_by", "live_environments", "breaking_environments",
+                            "protected_entries", "uncertain", "uncertain_reasons"}
+    assert (limited["decided_by"]["key"], limited["decided_by"]["layer"]) == ("prune-ci", "built-in")
 
 
 def test_ctrl_c_while_waiting_for_uvs_lock_exits_130_without_traceback(machine):
@@ -354,12 +369,13 @@ def test_project_policy_is_found_from_directory_option(machine):
     venv = machine.symlink_venv("app", "purepkg")
     project = machine.write(venv.parent / "pyproject.toml",
                             '[project]\nname = "app"\nversion = "1"\n\n[tool.uvguard]\nclean = "warn"\n')
+    assert machine.uvguard("policy", "trust", str(project)).returncode == 0  # it loosens `clean`
     result = machine.uv("--directory", str(venv.parent), "cache", "clean")
     assert result.returncode == 0, result.stderr
     assert f'  decided by `clean = "warn"` in `{project}:6` (project policy)' in result.stderr.splitlines()
     assert f"  {venv} (project, registry)" in result.stderr.splitlines()
     record = machine.decisions()[-1]
-    assert (record["layer"], record["file"], record["action"]) == ("project", str(project), "warn")
+    assert (record["decided_by"]["layer"], record["decided_by"]["file"], record["action"]) == ("project", str(project), "warn")
 
 
 def test_a_limited_prune_that_waited_for_the_lock_keeps_what_was_installed_meanwhile(machine):
@@ -382,6 +398,6 @@ def test_a_limited_prune_that_waited_for_the_lock_keeps_what_was_installed_meanw
         os.close(fd)
     rest = prune.stderr.read()
     assert prune.wait(timeout=120) == 0, rest
-    assert "kept 2 entries used by 2 environments" in rest
+    assert re.search(r"kept 2 entries \([\d.]+[KMG]?i?B\) used by 2 environments", rest)
     assert machine.imports(first, "speedpkg.answer()")
     assert machine.imports(second, "otherpkg.hello()")

@@ -185,10 +185,12 @@ def test_takeover_refuses_what_is_not_uv(sandbox, install_wheelhouse):
     impostor.write_text("#!/bin/sh\necho hello\n")
     impostor.chmod(0o755)
     env = install_env(sandbox, install_wheelhouse, [real_uv_dir(sandbox.root)])
+    before = snapshot(sandbox.home)
     result = run_install(env, "--takeover", str(impostor), "--no-modify-path", check=False)
     assert result.returncode == 2
     assert "does not print a uv version" in result.stderr
     assert impostor.read_text() == "#!/bin/sh\necho hello\n"
+    assert snapshot(sandbox.home) == before  # a refused first install leaves nothing behind
 
 
 def test_never_overwrites_a_uv_that_is_not_ours(sandbox, install_wheelhouse):
@@ -239,16 +241,22 @@ def test_without_uv_on_path_installs_uv_from_pypi_into_the_venv(sandbox, install
     assert json.loads(check.stdout)["operation"] == "prune-ci"
 
 
-def test_recorded_real_uv_is_read_only_from_an_install_receipt(tmp_path):
+def test_recorded_real_uv_is_read_only_from_an_install_receipt(tmp_path, sandbox):
+    env = sandbox.env()
     venv = tmp_path / "venv"
     venv.mkdir()
-    assert recorded_real_uv(venv) is None
+    assert recorded_real_uv(env, venv) is None
     (tmp_path / "receipt").write_text("real_uv=/somewhere/uv\n")  # no header: not ours
-    assert recorded_real_uv(venv) is None
+    assert recorded_real_uv(env, venv) is None
     (tmp_path / "receipt").write_text(f"{RECEIPT_HEADER}\nreal_uv=/old/uv\nlink=/x\nreal_uv=/new/uv\n")
-    assert recorded_real_uv(venv) == "/new/uv"
+    assert recorded_real_uv(env, venv) == "/new/uv"
     (tmp_path / ".venv").mkdir()
-    assert recorded_real_uv(tmp_path / ".venv") is None  # a project's .venv is no install.sh virtualenv
+    assert recorded_real_uv(env, tmp_path / ".venv") is None  # a project's .venv is no install.sh virtualenv
+    # A uvguard outside install.sh's layout (a tool install) reads the default prefix `uvguard setup` wrote.
+    default = sandbox.home / ".local" / "share" / "uvguard"
+    default.mkdir(parents=True)
+    (default / "receipt").write_text(f"{RECEIPT_HEADER}\nreal_uv=/setup/uv\n")
+    assert recorded_real_uv(env, tmp_path / ".venv") == "/setup/uv"
 
 
 def test_a_receipt_that_is_not_ours_stops_the_installer(sandbox, install_wheelhouse):

@@ -18,6 +18,7 @@ from uvguard.limited import LimitedResult, run_limited, summary_line
 from uvguard.messages import human_readable_bytes
 from uvguard.prune_plan import Plan, protected_entries, removal_plan, topmost
 from uvguard.removal import Remover
+from uvguard.sizes import measure
 
 UV = str(uv_releases.path(uv_releases.LATEST))
 
@@ -58,7 +59,10 @@ def test_stale_bucket_keeps_exactly_its_live_entries(cache):
     assert not (cache / "archive-v0" / "dead1").exists()
     assert set(result.kept) == {"archive-v0/live1", "wheels-v3/pypi/old"}
     assert result.environments == ("/env/a", "/env/b")
-    assert output.splitlines()[-1].endswith(", kept 2 entries used by 2 environments")
+    kept_size = sum(measure(cache / entry, result.physical).bytes for entry in result.kept)
+    assert kept_size > 0 and result.kept_bytes == tuple(measure(cache / e, result.physical).bytes for e in result.kept)
+    assert output.splitlines()[-1].endswith(f", kept 2 entries ({human_readable_bytes(kept_size)}) "
+                                            "used by 2 environments")
     assert (cache / "CACHEDIR.TAG").is_file() and (cache / ".gitignore").is_file()
 
 
@@ -159,6 +163,12 @@ def test_sizes_are_formatted_like_uv(size, text):
 def test_summary_line_wording(files, dirs, size, line):
     result = LimitedResult("prune", Path("/c"), (), (), (), files, dirs, size, size)
     assert summary_line(result) == line
+
+
+def test_nothing_removed_but_entries_kept_says_so_with_the_kept_size():
+    """Not uv's "No unused entries found": uv would have removed the kept entries."""
+    result = LimitedResult("prune", Path("/c"), (), ("archive-v0/a",), ("/env",), kept_bytes=(4096,))
+    assert summary_line(result) == "Removed nothing: kept 1 entry (4.0KiB) used by 1 environment"
 
 
 def test_topmost():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -37,10 +38,10 @@ def test_dry_run_lists_removals_and_live_entries_and_removes_nothing(sandbox, pr
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["operation"] == "prune-ci" and report["cache_dir"] == str(sandbox.cache)
-    kept = {item["path"] for item in report["keep"]}
+    kept = {item["path"] for item in report["kept"]}
     assert len(kept) == 2 and all(p.startswith("archive-v0/") for p in kept)
-    assert all(item["environments"] == [str(venv)] and item["bytes"] > 0 for item in report["keep"])
-    removed = {item["path"] for item in report["remove"]}
+    assert all(item["environments"] == [str(venv)] and item["bytes"] > 0 for item in report["kept"])
+    removed = {item["path"] for item in report["removed"]}
     assert any(p.startswith("archive-v0/") for p in removed)  # otherpkg's archive, no longer referenced
     assert any(p.startswith("wheels-v") for p in removed) and not kept & removed
     assert sorted(p.relative_to(sandbox.cache) for p in sandbox.cache.rglob("*")) == before
@@ -57,15 +58,16 @@ def test_clean_package_dry_run_takes_uv_global_options(sandbox, project):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["operation"] == "clean-packages"
-    assert [item["path"].rsplit("/", 1)[-1] for item in report["remove"]] == ["speedpkg"]
-    assert len(report["keep"]) == 1
+    assert [item["path"].rsplit("/", 1)[-1] for item in report["removed"]] == ["speedpkg"]
+    assert len(report["kept"]) == 1
 
 
 def test_prune_ci_for_real_keeps_the_environment_working(sandbox, project):
     venv, env = project
     out = uvguard(sandbox, env, "prune", "--ci")
     assert out.returncode == 0, out.stderr
-    assert out.stderr.splitlines()[-1].endswith("kept 2 entries used by 1 environment")
+    summary = out.stderr.splitlines()[-1]
+    assert re.fullmatch(r"Removed \d+ files \(.+\), kept 2 entries \([\d.]+[KM]iB\) used by 1 environment", summary)
     answer = subprocess.run([str(venv / "bin" / "python"), "-c", "import speedpkg, sdistpkg; print(speedpkg.answer())"],
                             capture_output=True, text=True, env=env)
     assert answer.stdout.strip() == "1.0", answer.stderr
@@ -77,3 +79,59 @@ def test_a_line_uv_would_reject_is_a_usage_error(sandbox, project):
     out = uvguard(sandbox, env, "prune", "--bogus")
     assert out.returncode == 2
     assert out.stderr.startswith("error: `uv cache prune --bogus` is not a command line uv would accept")
+
+
+def test_the_dry_run_counts_sizes_as_the_real_run_does(sandbox, project):
+    """One way of counting: uv 0.13.9 reports the space freed (blocks), so the dry run does too."""
+    _, env = project
+    dry = json.loads(uvguard(sandbox, env, "prune", "--ci", "--dry-run", "--json").stdout)
+    real = json.loads(uvguard(sandbox, env, "prune", "--ci", "--json").stdout)
+    assert dry["size_accounting"] == real["size_accounting"] == "physical"
+    assert dry["removed_bytes"] == real["removed_bytes"] > 0
+    assert dry["kept_bytes"] == real["kept_bytes"] > 0
+    assert (dry["files"], dry["directories"]) == (real["files"], real["directories"])
+    assert {e["path"]: e["bytes"] for e in dry["kept"]} == {e["path"]: e["bytes"] for e in real["kept"]}
+
+
+def test_a_bucket_holding_live_entries_is_sized_without_them(sandbox, project):
+    _, env = project
+    out = uvguard(sandbox, env, "clean", "--dry-run", "--json")  # everything: archive-v0 holds the live entries
+    report = json.loads(out.stdout)
+    archive = next(item for item in report["removed"] if item["path"] == "archive-v0")
+    from uvguard.sizes import measure
+
+    whole = measure(sandbox.cache / "archive-v0", physical=True).bytes
+    assert archive["bytes"] == whole - report["kept_bytes"] and report["kept_bytes"] > 0
+    human = uvguard(sandbox, env, "clean", "--dry-run").stdout
+    assert "archive-v0" in human and "(all but 2 live entries, below)" in human
+
+
+def test_every_long_phase_reports_progress(sandbox, project, monkeypatch, capsys):
+    """Scan, plan, measure and removal each run inside a progress phase (drawn only on a terminal)."""
+    import os
+    from unittest.mock import patch
+
+    from uvguard import progress
+    from uvguard.cli import main
+
+    _, env = project
+    labels = []
+    enter = progress.Progress.__enter__
+
+    def record(self):
+        labels.append(self.label)
+        return enter(self)
+
+    monkeypatch.setattr(progress.Progress, "__enter__", record)
+    monkeypatch.chdir(sandbox.work)
+    with patch.dict(os.environ, env, clear=True):
+        assert main(["prune", "--ci", "--dry-run", "--json"]) == 0
+        assert labels == ["Scanning environments", "Planning what to remove", "Planning what to remove", "Measuring"]
+        labels.clear()
+        assert main(["prune", "--ci"]) == 0
+        assert labels == ["Scanning environments", "Planning what to remove", "Planning what to remove",
+                          "Removing cache entries"]
+        labels.clear()
+        assert main(["live"]) == 0
+        assert labels == ["Scanning environments", "Measuring"]
+    capsys.readouterr()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from uvguard import trust
 from uvguard.errors import PolicyError
 from uvguard.policy import ACTION_KEYS, PRESETS, load_policy
 from uvguard.tomlfile import tomllib
@@ -30,6 +32,9 @@ class Machine:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         return path
+
+    def trust(self, path: Path) -> None:
+        trust.trust(path, trust.digest(path.read_bytes()), self.env)
 
     def load(self, **env):
         return load_policy({**self.env, **env}, self.sandbox.work, self.project, system_file=self.etc)
@@ -126,7 +131,6 @@ def test_user_layer_falls_back_to_home_config(machine):
 def test_project_walk_finds_pyproject_tool_uvguard_in_an_ancestor(machine):
     nested = machine.project / "src" / "pkg"
     nested.mkdir(parents=True)
-    machine.write(machine.project / "src" / "pyproject.toml", '[project]\nname = "x"\n')
     machine.write(machine.project / "pyproject.toml", '[project]\nname = "p"\n\n[tool.uvguard]\nprune = "refuse"\n')
     policy = load_policy(machine.env, machine.sandbox.work, nested, system_file=machine.etc)
     setting = policy.settings["prune"]
@@ -134,9 +138,24 @@ def test_project_walk_finds_pyproject_tool_uvguard_in_an_ancestor(machine):
         ("refuse", str(machine.project / "pyproject.toml"), 5)
 
 
+def test_project_walk_stops_at_the_nearest_pyproject_as_uvs_project_discovery_does(machine):
+    """A parent directory's policy is not the project's: uv's discovery stops at the nearest pyproject.toml."""
+    nested = machine.project / "src" / "pkg"
+    nested.mkdir(parents=True)
+    machine.write(machine.project / "src" / "pyproject.toml", '[project]\nname = "x"\n')
+    machine.write(machine.project / "pyproject.toml", '[project]\nname = "p"\n\n[tool.uvguard]\nprune = "refuse"\n')
+    machine.write(machine.project / "uvguard.toml", 'clean-packages = "refuse"\n')
+    policy = load_policy(machine.env, machine.sandbox.work, nested, system_file=machine.etc)
+    assert {setting.source.layer for setting in policy.settings.values()} == {"built-in"}
+    assert [f.source.layer for f in policy.files] == ["built-in"]
+    machine.write(machine.project / "src" / "uvguard.toml", 'prune = "refuse"\n')
+    policy = load_policy(machine.env, machine.sandbox.work, nested, system_file=machine.etc)
+    assert policy.settings["prune"].source.file == str(machine.project / "src" / "uvguard.toml")
+
+
 def test_uvguard_toml_wins_over_pyproject_in_the_same_directory(machine):
     machine.write(machine.project / "pyproject.toml", '[tool.uvguard]\nprune = "refuse"\n')
-    machine.write(machine.project / "uvguard.toml", 'prune = "warn"\n')
+    machine.trust(machine.write(machine.project / "uvguard.toml", 'prune = "warn"\n'))
     assert machine.load().action("prune") == "warn"
 
 
@@ -196,7 +215,7 @@ def test_roots_add_up_and_resolve_against_their_file(machine):
 def test_log_from_the_highest_layer_and_empty_turns_it_off(machine):
     machine.write(machine.etc, 'log = "/srv/team.jsonl"\n')
     assert machine.load().log == "/srv/team.jsonl"
-    machine.write(machine.project / "uvguard.toml", 'log = "decisions.jsonl"\n')
+    machine.trust(machine.write(machine.project / "uvguard.toml", 'log = "decisions.jsonl"\n'))
     assert machine.load().log == str(machine.project / "decisions.jsonl")
     machine.write(machine.user, 'log = ""\n')
     assert machine.load().log == str(machine.project / "decisions.jsonl")
@@ -400,3 +419,85 @@ def test_init_system_writes_the_system_file(machine, monkeypatch):
     assert result.exit_code == 0, result.output
     assert set(values(machine.load()).values()) == {"refuse"}
     assert {s.source.file for s in machine.load().settings.values()} == {str(machine.etc)}
+
+
+# Trust: an untrusted project file only tightens (see tests/test_trust.py for the same through the shim).
+
+def test_untrusted_project_file_only_tightens_what_the_layers_below_set(machine):
+    machine.write(machine.user, 'prune = "refuse"\nuncertain = "warn"\n')
+    project = machine.write(machine.project / "uvguard.toml",
+                            'prune = "limit"\nprune-ci = "refuse"\nclean = "refuse"\nuncertain = "limit"\n'
+                            'unknown = "allow"\nroots = ["envs/a"]\nlog = ""\n')
+    policy = machine.load()
+    assert values(policy) == {"prune": "refuse", "prune-ci": "refuse", "clean": "refuse", "clean-packages": "limit",
+                              "uncertain": "limit", "unknown": "warn"}
+    assert {key for key, s in policy.settings.items() if s.source.file == str(project)} == \
+        {"prune-ci", "clean", "uncertain"}  # `clean = "refuse"` as below: the same value applies too
+    assert [(i.kind, i.key, i.value, i.source.line) for i in policy.ignored] == \
+        [("untrusted", "prune", "limit", 1), ("untrusted", "unknown", "allow", 5), ("untrusted", "log", "", 7)]
+    assert policy.ignored[0].reason == f'"limit" is weaker than "refuse" from `{machine.user}:1` (user policy)'
+    assert policy.root_paths == (str(machine.project / "envs" / "a"),)
+    [warning] = policy.warnings
+    assert warning.startswith(f"ignoring keys of the untrusted project policy `{project}`")
+    assert warning.endswith(f"if you trust the file: `uvguard policy trust {project}`")
+    machine.trust(project)
+    policy = machine.load()
+    assert (policy.action("prune"), policy.action("unknown"), policy.ignored, policy.warnings) == \
+        ("limit", "allow", (), [])
+
+
+def test_user_and_env_layers_stay_trusted_and_env_beats_an_untrusted_project(machine):
+    machine.write(machine.user, 'clean = "allow"\n')
+    machine.write(machine.project / "uvguard.toml", 'clean = "limit"\n')
+    env_file = machine.write(machine.sandbox.work / "mine.toml", 'prune = "allow"\nlog = "mine.jsonl"\n')
+    policy = machine.load(UVGUARD_POLICY=str(env_file))
+    assert (policy.action("clean"), policy.settings["clean"].source.layer) == ("limit", "project")
+    assert (policy.action("prune"), policy.log, policy.ignored) == \
+        ("allow", str(machine.sandbox.work / "mine.jsonl"), ())
+    assert machine.load(UVGUARD_POLICY="permissive").action("clean") == "warn"
+
+
+def test_trust_is_for_one_real_path_and_one_content(machine):
+    project = machine.write(machine.project / "uvguard.toml", 'clean = "warn"\n')
+    machine.trust(project)
+    assert machine.load().action("clean") == "warn"
+    link = machine.sandbox.work / "link"
+    link.symlink_to(machine.project)
+    assert load_policy(machine.env, machine.sandbox.work, link, system_file=machine.etc).action("clean") == "warn"
+    copy = machine.write(machine.sandbox.work / "copy" / "uvguard.toml", 'clean = "warn"\n')
+    assert load_policy(machine.env, machine.sandbox.work, copy.parent, system_file=machine.etc).action("clean") == \
+        "refuse"
+    project.write_text('clean = "warn"\n\n')
+    assert machine.load().action("clean") == "refuse"
+    trust.store_path(machine.env).write_text("{garbled")
+    project.write_text('clean = "warn"\n')
+    assert machine.load().action("clean") == "refuse"  # a store that cannot be read trusts nothing
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_project_file_is_read_only_when_the_user_or_root_owns_it(machine):
+    project = machine.write(machine.project / "uvguard.toml", 'prune = "refuse"\n')
+    os.chown(project, 65534, 65534)
+    assert machine.load().action("prune") == "limit"  # running as root: uid 65534 is another user
+    assert load_policy(machine.env, machine.sandbox.work, machine.project, system_file=machine.etc,
+                       uid=65534).action("prune") == "refuse"  # the user's own file
+    policy = load_policy(machine.env, machine.sandbox.work, machine.project, system_file=machine.etc, uid=1000)
+    assert policy.action("prune") == "limit"
+    assert [(i.kind, i.source.file) for i in policy.ignored] == [("foreign", str(project))]
+    os.chown(project, 0, 0)
+    assert load_policy(machine.env, machine.sandbox.work, machine.project, system_file=machine.etc,
+                       uid=1000).action("prune") == "refuse"  # root's file
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_lock_in_a_file_users_can_change_does_not_bind(machine):
+    machine.write(machine.etc, 'clean = "refuse"\nlocked = ["clean"]\n').chmod(0o644)
+    machine.write(machine.user, 'clean = "warn"\n')
+    assert machine.load().settings["clean"].locked
+    os.chown(machine.etc, 1000, 1000)
+    policy = machine.load()
+    assert (policy.action("clean"), policy.settings["clean"].locked) == ("warn", False)
+    assert [(i.kind, i.reason.split(";")[0]) for i in policy.ignored] == [("lock", "it is owned by uid 1000, not root")]
+    os.chown(machine.etc, 0, 0)
+    machine.etc.chmod(0o646)
+    assert machine.load().ignored[0].reason.startswith("group or others can write it (mode 0646)")

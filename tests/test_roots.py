@@ -87,7 +87,7 @@ def test_environments_made_through_the_shim_are_found_from_an_unrelated_director
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert set(report["entries"]) == archives and report["total_bytes"] > 0 and not report["uncertain"]
+    assert {e["path"] for e in report["entries"]} == archives and report["kept_bytes"] > 0 and not report["uncertain"]
 
 
 def test_an_environment_deleted_after_registration_drops_out(sandbox, machine):
@@ -137,8 +137,14 @@ def test_policy_globs_and_manual_roots(sandbox):
     assert [(Path(r.path).relative_to(sandbox.root).as_posix(), r.origins) for r in roots] == [
         ("app/.venv", ("policy",)), ("manual-env", ("manual",)),
         ("opt/venvs/one", ("policy",)), ("opt/venvs/two", ("policy",))]
-    listed = json.loads(cli("--json").stdout)
+    listed = json.loads(cli("--all", "--json").stdout)
     assert [(r["path"], r["origins"], r["state"]) for r in listed["roots"]] == [(str(manual), ["manual"], "unlinked")]
+    # By default only the roots that matter: one with no links into this cache is counted, not listed.
+    default = json.loads(cli("--json").stdout)
+    assert (default["roots"], default["not_shown"]) == ([], 1)
+    human = cli().stdout
+    assert str(manual) not in human and "1 root with no links into this cache not shown" in human
+    assert str(manual) in cli("--all").stdout
     assert cli("remove", str(manual)).returncode == 0
     missing = cli("remove", str(manual))
     assert missing.returncode == 2 and "is not a manual root" in missing.stderr

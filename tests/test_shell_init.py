@@ -83,11 +83,12 @@ def test_detection_failure_is_a_usage_error():
     assert "shellingham found 'ksh'; SHELL is not set" in failure.value.message
 
 
-def test_without_an_installed_shim_says_so(tmp_path):
+def test_without_an_installed_shim_says_so(tmp_path, sandbox):
     (tmp_path / "venv").mkdir()
     with pytest.raises(UsageError) as failure:
-        shellinit.installed_shim_dir(tmp_path / "venv")
+        shellinit.installed_shim_dir(sandbox.env(), tmp_path / "venv")
     assert str(tmp_path / "bin" / "uv") in failure.value.message
+    assert str(sandbox.home / ".local/share/uvguard/bin/uv") in failure.value.message
 
 
 def _uvguard(shared, *args, env):

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import uv_path
-from uvguard import registry
+from uvguard import realuv, registry
 from uvguard.shimfile import write_shim
 
 # The sh front execs most lines itself and hands the rest over with
@@ -443,13 +443,18 @@ def _handoff_lines() -> list[list[str]]:
 
 
 def fake_front(sandbox) -> Path:
-    """A shim whose Python side exits 99 and whose real uv exits 0: which way did a line go?"""
+    """A shim whose Python side exits 99 and whose real uv exits 0: which way did a line go?
+
+    The fake uv is remembered as one that takes the cache lock itself (as the
+    Python side remembers uv >= 0.8.19), so install-type lines stay in sh.
+    """
     for name, text in (("fake-python", FAKE_PYTHON), ("fake-uv", FAKE_UV)):
         (sandbox.root / name).write_text(text)
         (sandbox.root / name).chmod(0o755)
     shim = sandbox.root / "fake-shim-bin" / "uv"
     shim.parent.mkdir()
     write_shim(shim, str(sandbox.root / "fake-python"), str(sandbox.root / "fake-uv"))
+    realuv.remember_takes_lock(str(sandbox.root / "fake-uv"), sandbox.env())
     return shim
 
 

@@ -55,13 +55,17 @@ PyMODINIT_FUNC PyInit_{module}(void) {{ return PyModule_Create(&def); }}
 
 
 def wheel_files(name: str, version: str, *, extension: bool = False,
-                scripts: dict[str, str] | None = None, tag: str | None = None) -> tuple[str, dict[str, bytes]]:
-    """The file name and contents of a wheel for package `name` (import name = name with `_`)."""
+                scripts: dict[str, str] | None = None, tag: str | None = None,
+                submodules: int = 0) -> tuple[str, dict[str, bytes]]:
+    """The file name and contents of a wheel for package `name` (import name = name with `_`);
+    `submodules` adds that many small modules (a wheel that takes a while to unpack and link)."""
     module = name.replace("-", "_")
     dist = f"{module}-{version}"
     if tag is None:
         tag = f"{PY_TAG}-{PY_TAG}-{PLATFORM_TAG}" if extension else "py3-none-any"
     files: dict[str, bytes] = {f"{module}/__init__.py": _module_source(name, version).encode()}
+    for index in range(submodules):
+        files[f"{module}/part{index // 100}/m{index}.py"] = f"VALUE = {index}\n".encode()
     if extension:
         suffix = sysconfig.get_config_var("EXT_SUFFIX")
         files[f"{module}/_speed{suffix}"] = _extension_binary("_speed", version)

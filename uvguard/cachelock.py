@@ -1,10 +1,11 @@
-"""uv's cache lock: an exclusive `flock` on `<cache>/.lock`, taken as `uv cache prune/clean` take it.
+"""uv's cache lock: a `flock` on `<cache>/.lock`, taken as uv takes it.
 
 uv 0.8.19+ holds a shared flock on `<cache>/.lock` for every normal command
 and an exclusive one for `uv cache clean/prune` (`crates/uv-cache/src/lib.rs`,
 `crates/uv-fs/src/locked_file.rs`). A limited operation takes the same
-exclusive lock, so no uv install runs while entries disappear. Not `lockf`:
-uv does not see POSIX record locks.
+exclusive lock, so no uv install runs while entries disappear. Older uv takes
+none, so the shim takes the shared one for it (`inherited_shared_lock`). Not
+`lockf`: uv does not see POSIX record locks.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ WAITING_MESSAGE = (
     "Cache is currently in-use, waiting for other uv processes to finish (use `--force` to override)"
 )
 DEFAULT_TIMEOUT = 300.0
+LOCKING_SINCE = (0, 8, 19)  # the first uv release that takes the cache lock itself
 _POLL_SECONDS = 0.05
 
 
@@ -62,18 +64,61 @@ def exclusive_lock(cache_dir: Path, env: Mapping[str, str], force: bool = False,
         os.close(fd)  # closing the descriptor releases the flock
 
 
-def _try_lock(fd: int) -> bool:
+def takes_lock_itself(version: tuple[int, int, int] | None) -> bool:
+    """Whether this uv release holds the cache lock on its own (an unknown one: assume not)."""
+    return version is not None and tuple(version) >= LOCKING_SINCE
+
+
+def inherited_shared_lock(cache_dir: Path, env: Mapping[str, str]) -> int:
+    """A descriptor holding uv's shared lock, left open across exec.
+
+    For uv releases that take no lock: the shim execs uv with this descriptor,
+    so the lock lives exactly as long as uv (and any child that keeps the
+    descriptor), with no process of ours left between uv and its caller.
+    Waits silently, as uv does, up to UV_LOCK_TIMEOUT while a limited
+    operation holds the exclusive lock. Creates the cache dir when missing,
+    as uv would a moment later.
+    """
+    path = Path(cache_dir) / ".lock"
+    os.makedirs(cache_dir, exist_ok=True)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        os.fchmod(fd, 0o666)  # whatever the umask, as uv makes it: every user of the cache can lock it
+    except FileExistsError:
+        fd = _open_existing(path)
+    return _lock_shared(fd, cache_dir, path, env)
+
+
+def _open_existing(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR)
+    except OSError:  # another user's lock file, a read-only cache: a shared flock needs no write access
+        return os.open(path, os.O_RDONLY)
+
+
+def _lock_shared(fd: int, cache_dir: Path, path: Path, env: Mapping[str, str]) -> int:
+    try:
+        if not _try_lock(fd, fcntl.LOCK_SH):
+            _wait_lock(fd, lock_timeout(env), cache_dir, path, fcntl.LOCK_SH)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def _try_lock(fd: int, mode: int = fcntl.LOCK_EX) -> bool:
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
 
 
-def _wait_lock(fd: int, timeout: float, cache_dir: Path, path: Path) -> bool:
+def _wait_lock(fd: int, timeout: float, cache_dir: Path, path: Path, mode: int = fcntl.LOCK_EX) -> bool:
     deadline = time.monotonic() + timeout
     while True:
-        if _try_lock(fd):
+        if _try_lock(fd, mode):
             return True
         if time.monotonic() >= deadline:
             raise CacheLockTimeout(

@@ -5,19 +5,27 @@
 path. Each line is written by a single O_APPEND write, so concurrent uv
 processes do not interleave. Writing can fail (a full disk, a team log the
 user may not write): that is reported, never allowed to change the decision.
+
+A log path is never written through a symlink (O_NOFOLLOW) nor to anything
+but a regular file (a FIFO would block, a device would be overwritten), and
+only uvguard's own state directory is created when missing: the team log's
+directory is whoever set `log`'s to make (the README's team recipe does).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pwd
+import stat
 import time
 from pathlib import Path
 from typing import Mapping
 
 from uvguard.decision import Decision
-from uvguard.registry import append_line, state_dir
+from uvguard.jsonout import stamped
+from uvguard.registry import state_dir
 
 
 def user_log_path(env: Mapping[str, str]) -> Path:
@@ -25,37 +33,61 @@ def user_log_path(env: Mapping[str, str]) -> Path:
 
 
 def entry(decision: Decision, argv, cwd: str | os.PathLike, cache_dir: str | os.PathLike) -> dict:
-    """The log record of one decision."""
-    decided_by = decision.decided_by
-    return {
+    """The log record of one decision: `uvguard check --json`'s fields, plus when, who, where and the line."""
+    return stamped("decision-log", {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "user": _user(),
         "cwd": str(cwd),
         "argv": ["uv", *argv],
         "cache_dir": str(cache_dir),
-        "operation": decision.operation,
-        "action": decision.action,
-        "reason": decision.reason,
-        "layer": decided_by.source.layer if decided_by else None,
-        "file": decided_by.source.file if decided_by else None,
-        "preset": decided_by.source.preset if decided_by else None,
-        "key": decided_by.key if decided_by else None,
-        "locked": bool(decided_by and decided_by.locked_by),
-        "breaking_environments": list(decision.breaking_environments),
-        "protected_entries": list(decision.protected_entries),
-    }
+        **decision.to_json(),
+    })
 
 
-def append(record: dict, paths) -> list[tuple[Path, str]]:
-    """Append `record` to each path; return the failures as (path, why)."""
+def append(record: dict, user_log: str | os.PathLike, team_log: str | os.PathLike | None = None
+           ) -> list[tuple[Path, str]]:
+    """Append `record` to the user's log and the team log; return the failures as (path, why)."""
     line = (json.dumps(record, sort_keys=False) + "\n").encode("utf-8", "surrogateescape")
     failures = []
-    for path in paths:
+    for path, own_directory in ((user_log, True), (team_log, False)):
+        if path is None:
+            continue
         try:
-            append_line(path, line, mode=0o666)  # a team log is shared by every user
+            _append_line(Path(path), line, own_directory)
         except OSError as error:
-            failures.append((Path(path), error.strerror or str(error)))
+            failures.append((Path(path), _why(error, own_directory)))
     return failures
+
+
+def _append_line(path: Path, data: bytes, own_directory: bool) -> None:
+    """One O_APPEND write of `data` to the regular file at `path`, never through a symlink."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    mode = 0o666  # a team log is shared by every user (the umask trims the user's own)
+    try:
+        fd = os.open(path, flags, mode)
+    except FileNotFoundError:
+        if not own_directory:
+            raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, mode)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file")
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(errno.EIO, f"only {written} of {len(data)} bytes written")
+    finally:
+        os.close(fd)
+
+
+def _why(error: OSError, own_directory: bool) -> str:
+    if error.errno == errno.ELOOP:
+        return "it is a symbolic link, and uvguard never writes through one"
+    if isinstance(error, FileNotFoundError) and not own_directory:
+        return "its directory does not exist, and uvguard creates none for a log it does not own"
+    if error.errno == errno.ENXIO:  # a FIFO nobody reads (O_NONBLOCK), a device that is not there
+        return "it is not a regular file"
+    return error.strerror or str(error)
 
 
 def _user() -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -137,6 +138,7 @@ def distributions(env_path: str) -> list[Distribution]:
 def read_distribution(site: str, dist_info: str) -> Distribution:
     # The directory name, not METADATA: METADATA is itself a link that may dangle.
     name, _, version = dist_info[: -len(".dist-info")].partition("-")
+    name = re.sub(r"[-_.]+", "-", name).lower()  # as uv prints it: `python-dateutil`, not `python_dateutil`
     info = os.path.join(site, dist_info)
     url, editable = _direct_url(os.path.join(info, "direct_url.json"))
     return Distribution(name=name, version=version, dist_info=info,

@@ -36,7 +36,8 @@ from typing import Callable, Iterable, Mapping, TextIO
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock
 from uvguard.errors import UsageError
-from uvguard.removal import Progress, Remover, removed_line
+from uvguard.progress import Progress
+from uvguard.removal import Remover, removed_line
 
 ARCHIVES = "archive-v0"
 SYMLINK, HARDLINK, RECENT = "symlink", "hardlink", "recent"

@@ -13,6 +13,12 @@ pipeline without acting, shared with `uvguard check`:
 policy is read, only in the user's log) and acts: allow and warn exec the real uv (warn
 first names every environment that will break), limit runs the limited
 operation under uv's cache lock, refuse exits 3 with the cache untouched.
+
+Allow and warn hand the cache to uv only when that is safe: a uv that takes
+no cache lock (< 0.8.19) could remove what an install is writing, and a uv
+that follows links while removing (< 0.11.20) would delete outside the cache
+when a link there leads out. Then uvguard removes what uv would remove itself,
+with the limited operation's mechanics (`_removal_by_uvguard`).
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from uvguard import decisionlog, messages
+from uvguard.cachelock import takes_lock_itself
 from uvguard.decision import Decision, Situation, decide
 from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
 from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
+from uvguard.progress import phase
 from uvguard.realuv import exec_uv, uv_version
 from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
@@ -63,7 +71,9 @@ def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: 
 def survey(invocation: Invocation, config: EffectiveConfig, env: Mapping[str, str], cwd: str) -> tuple[Policy, LiveSet]:
     """The policy and the live set of `config`'s cache: what guarded operations and `uvguard gc` decide from."""
     policy = _load_policy(env, cwd, config)
-    return policy, scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
+    with phase("Scanning environments"):
+        live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
+    return policy, live
 
 
 def _load_policy(env: Mapping[str, str], cwd: str, config: EffectiveConfig) -> Policy:
@@ -81,7 +91,8 @@ def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, r
     if entries:
         from uvguard.prune_plan import protected_entries, removal_plan  # ~7 ms of imports, needed only here
 
-        protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
+        with phase("Planning what to remove"):
+            protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
     breaking = sorted({path for entry in protected for path in entries[entry]})
     linked = [e.path for e in live.environments if e.live_entries or e.dangling]
     return Situation(
@@ -122,22 +133,27 @@ def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str)
 
 
 def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
-    """uv's own rules for this line: `--color`/`--no-color`, NO_COLOR, `-q`."""
+    """uv's own rules for this line: `--color`/`--no-color`, NO_COLOR, `-q`, `--no-progress`."""
     color = "never" if invocation.option("no-color") else invocation.option("color")
-    return messages.Voice.detect(color_flag=color, quiet=invocation.quiet, env=env)
+    return messages.Voice.detect(color_flag=color, quiet=invocation.quiet, env=env,
+                                 no_progress=bool(invocation.option("no-progress")))
 
 
 def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
         version: Version | None = None) -> int:
     """Guard one intercepted command line; returns the exit code, or execs the real uv."""
     voice = voice_for(invocation, env)
+    messages.use_voice(voice)  # progress of the scan and the plan speaks as this line says
     try:
+        version = version or uv_version(real_uv, env)
         try:
             evaluation = evaluate(invocation, real_uv, env, cwd, version)
         except OSError as error:  # e.g. a state directory that is a file: fail closed, say where
             raise UvguardError(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`: {error}",
                                hint="the cache is untouched") from None
         decision = evaluation.decision
+        for text in evaluation.policy.warnings if evaluation.policy else ():
+            messages.warning(text, voice=voice)
         _log(evaluation, env, cwd, voice)
         if decision.action == "refuse":
             messages.error(*refusal(evaluation), voice=voice)
@@ -152,6 +168,14 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
             return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
                                rescan=live_entries_again(evaluation, env, cwd)).exit_code
+        if decision.action in ("allow", "warn") and _removal_by_uvguard(evaluation, version, voice):
+            from uvguard.limited import run_limited
+
+            # What uv would remove: the live entries the decision lets go included.
+            keep = not decision.protected_entries and evaluation.live_set is not None
+            return run_limited(invocation, evaluation.config, real_uv, env,
+                               evaluation.live_set.entries if keep else {}, voice,
+                               rescan=live_entries_again(evaluation, env, cwd) if keep else None).exit_code
     except UvguardError as error:
         messages.error(error.message, hint=error.hint, voice=voice)
         return error.exit_code
@@ -162,12 +186,28 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
     return 0  # not reached: exec_uv replaces this process
 
 
+def _removal_by_uvguard(evaluation: Evaluation, version: Version | None, voice: messages.Voice) -> bool:
+    """Whether uvguard, not uv, must remove what uv would (see the module docstring); says why
+    when the reason is a link leading out of the cache."""
+    from uvguard.escapes import find_escape, follows_links
+
+    config = evaluation.config
+    if config.no_cache or not config.cache_dir.is_dir():
+        return False
+    escape = find_escape(config.cache_dir) if follows_links(version, evaluation.invocation.operation) else None
+    if escape is not None:
+        release = "This uv" if version is None else f"uv {'.'.join(map(str, version))}"
+        messages.warning(f"{release} follows symlinks while removing, and `{config.cache_dir / escape.path}` leads "
+                         f"out of the cache (to `{escape.target}`): uvguard removes what uv would remove itself, "
+                         "following no link", voice=voice)
+        return True
+    return not takes_lock_itself(version)
+
+
 def _log(evaluation: Evaluation, env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
     record = decisionlog.entry(evaluation.decision, evaluation.invocation.args, cwd, evaluation.config.cache_dir)
-    paths = [decisionlog.user_log_path(env)]
-    if evaluation.policy is not None and evaluation.policy.log:
-        paths.append(evaluation.policy.log)
-    for path, why in decisionlog.append(record, paths):
+    team_log = evaluation.policy.log if evaluation.policy is not None else None
+    for path, why in decisionlog.append(record, decisionlog.user_log_path(env), team_log):
         messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)
 
 
@@ -181,7 +221,7 @@ def _details(evaluation: Evaluation) -> list[str]:
         return [f"  {reason}" for reason in decision.uncertain]
     if key == "unknown":
         return ["  environments uvguard does not know of may break; register them with "
-                "`uvguard roots add PATH` or the policy key `roots`"]
+                "`uvguard roots discover DIR`, `uvguard roots add PATH` or the policy key `roots`"]
     origins = {e.path: e.origins for e in evaluation.live_set.environments}
     return [f"  {path} ({', '.join(origins.get(path, ()))})" for path in decision.breaking_environments]
 
@@ -213,8 +253,8 @@ def _ways_forward(evaluation: Evaluation) -> list[str]:
         ways.append("  make those environments readable to this user, or drop a stale one with "
                     "`uvguard roots remove PATH`")
     elif key == "unknown":
-        ways.append("  register the environments that use this cache with `uvguard roots add PATH` "
-                    "(or the policy key `roots`), then retry")
+        ways.append("  register the environments that use this cache with `uvguard roots discover DIR` "
+                    "(every one under DIR), `uvguard roots add PATH` or the policy key `roots`, then retry")
     else:
         ways.append("  `uvguard materialize ENV` copies an environment's files out of the cache, so it no "
                     "longer depends on it (`uvguard repair` reinstalls one a cache operation already broke)")

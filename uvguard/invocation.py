@@ -165,6 +165,7 @@ class Invocation:
     help: bool = False
     rest: tuple[str, ...] = ()
     trailing: tuple[str, ...] = ()
+    rejected: bool = False  # uv would refuse the line (so it runs nothing)
 
     @property
     def intercepted(self) -> bool:
@@ -206,7 +207,7 @@ def parse(args: list[str] | tuple[str, ...], uv_version: Version | None = None) 
         return scan.result()
     except _Reject:
         return Invocation(args=args, command=tuple(scan.command), options=scan.options,
-                          help=scan.help, rest=tuple(scan.rest), trailing=tuple(scan.trailing))
+                          help=scan.help, rest=tuple(scan.rest), trailing=tuple(scan.trailing), rejected=True)
 
 
 def _since(version: Version | None, first: tuple) -> bool:

@@ -16,9 +16,11 @@ from typing import Callable, Iterable, Mapping, TextIO
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
-from uvguard.messages import plural, user_display
+from uvguard.messages import human_readable_bytes, plural, user_display
+from uvguard.progress import phase
 from uvguard.prune_plan import removal_plan, size_accounting
 from uvguard.removal import Remover, removed_line
+from uvguard.sizes import measure
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class LimitedResult:
     bytes: int = 0  # as uv reports them: physical or logical, see `prune_plan.size_accounting`
     logical_bytes: int = 0
     exit_code: int = 0
+    removed_bytes: tuple[int, ...] = ()  # per removed path, counted as `bytes`
+    kept_bytes: tuple[int, ...] = ()  # per kept entry, counted the same way (`sizes.measure`)
+    physical: bool = False  # how `bytes` counts: blocks freed (uv 0.12+) or file sizes
 
 
 def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, str],
@@ -61,23 +66,35 @@ def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, 
             messages.info(f"{noun} cache at: {user_display(cache_dir)}", voice, stream)
         if rescan is not None:
             live_entries = rescan()
-        plan = removal_plan(invocation, config, real_uv, env)
+        with phase("Planning what to remove", voice, stream):
+            plan = removal_plan(invocation, config, real_uv, env)
         physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
         remover = Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
         remover.run(plan.remove)
     kept = tuple(sorted(remover.kept))
     environments = tuple(sorted({str(e) for entry in kept for e in live_entries.get(entry, ())}))
     result = LimitedResult(invocation.operation, cache_dir, tuple(remover.removed), kept, environments,
-                           remover.files, remover.dirs, remover.reported_bytes, remover.logical_bytes)
+                           remover.files, remover.dirs, remover.reported_bytes, remover.logical_bytes,
+                           removed_bytes=tuple(remover.removed_bytes),
+                           kept_bytes=tuple(measure(cache_dir / entry, physical).bytes for entry in kept),
+                           physical=physical)
     messages.info(summary_line(result), voice, stream)
     return result
 
 
 def summary_line(result: LimitedResult) -> str:
-    """uv's own summary (`Removed 3 files (1.2MiB)`), plus what was kept and for how many environments."""
+    """uv's own summary (`Removed 3 files (1.2MiB)`), plus what was kept (its size) and for how many environments.
+
+    With nothing removed but live entries kept, uv's "No unused entries found"
+    would be untrue (uv would have removed them): it says so instead.
+    """
+    kept = ""
+    if result.kept:
+        kept = (f"kept {plural(len(result.kept), 'entry', 'entries')} ({human_readable_bytes(sum(result.kept_bytes))}) "
+                f"used by {plural(len(result.environments), 'environment', 'environments')}")
+    if result.num_files == 0 and result.num_dirs == 0 and kept:
+        return f"Removed nothing: {kept}"
     empty = "No cache entries found" if result.operation in (CLEAN, CLEAN_PACKAGES) else "No unused entries found"
     line = removed_line(result.num_files, result.num_dirs, result.bytes, result.logical_bytes, empty)
-    if result.kept:
-        entries = plural(len(result.kept), "entry", "entries")
-        line += f", kept {entries} used by {plural(len(result.environments), 'environment', 'environments')}"
-    return line
+    return f"{line}, {kept}" if kept else line
+

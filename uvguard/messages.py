@@ -1,7 +1,13 @@
 """Messages on stderr in uv's voice: `warning: ...`, `error: ...`, plain hints.
 
 Colour follows uv's rules: `--color always|never` wins, then `NO_COLOR`
-(any non-empty value) and `FORCE_COLOR`, then whether stderr is a terminal.
+(any non-empty value), then `FORCE_COLOR` or `CLICOLOR_FORCE` (any non-empty
+value, "0" too, as uv 0.13.9 reads them), then whether stderr is a terminal.
+Progress is drawn unless `--no-progress`, `UV_NO_PROGRESS` or `-q` say not,
+and only on a terminal (`uvguard.progress`).
+
+The `uvguard` command sets the voice of the whole run once from its global
+options (`use_voice`); the shim passes the voice of each uv line explicitly.
 """
 
 from __future__ import annotations
@@ -15,25 +21,42 @@ from typing import Mapping, TextIO
 
 @dataclass(frozen=True)
 class Voice:
-    """How to speak: colour or not, and how quiet (`-q` counts)."""
+    """How to speak: colour or not, how quiet (`-q` counts), and whether progress may be drawn."""
 
     color: bool = False
     quiet: int = 0
+    progress: bool = False
 
     @classmethod
     def detect(cls, color_flag: str | None = None, quiet: int = 0,
-               env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> "Voice":
+               env: Mapping[str, str] | None = None, stream: TextIO | None = None,
+               no_progress: bool = False) -> "Voice":
         env = os.environ if env is None else env
         stream = sys.stderr if stream is None else stream
         if color_flag == "always":
             color = True
         elif color_flag == "never" or env.get("NO_COLOR"):
             color = False
-        elif env.get("FORCE_COLOR"):
+        elif env.get("FORCE_COLOR") or env.get("CLICOLOR_FORCE"):
             color = True
         else:
             color = isatty(stream)
-        return cls(color=color, quiet=quiet)
+        progress = not no_progress and quiet == 0 and env.get("UV_NO_PROGRESS", "").lower() not in _TRUE
+        return cls(color=color, quiet=quiet, progress=progress)
+
+
+_TRUE = {"y", "yes", "t", "true", "on", "1"}  # clap's boolish values (`uvinputs`), for UV_NO_PROGRESS
+_voice: Voice | None = None
+
+
+def use_voice(voice: Voice | None) -> None:
+    """The voice of messages that name none: the `uvguard` command's global options."""
+    global _voice
+    _voice = voice
+
+
+def current_voice() -> Voice:
+    return _voice or Voice()
 
 
 def isatty(stream: TextIO) -> bool:
@@ -55,8 +78,9 @@ def _emit(level: str, text: str, voice: Voice, stream: TextIO | None) -> None:
     stream.flush()
 
 
-def warning(text: str, voice: Voice = Voice(), stream: TextIO | None = None) -> None:
+def warning(text: str, voice: Voice | None = None, stream: TextIO | None = None) -> None:
     """A warning; silenced by `-q` like uv's own."""
+    voice = voice or current_voice()
     if voice.quiet == 0:
         _emit("warning", text, voice, stream)
 
@@ -64,14 +88,15 @@ def warning(text: str, voice: Voice = Voice(), stream: TextIO | None = None) -> 
 def error(text: str, hint: str | None = None, voice: Voice | None = None,
           stream: TextIO | None = None) -> None:
     """An error, always printed, with an optional `hint:` line saying how to proceed."""
-    voice = voice or Voice.detect(stream=stream)
+    voice = voice or _voice or Voice.detect(stream=stream)
     _emit("error", text, voice, stream)
     if hint:
         _emit("hint", hint, voice, stream)
 
 
-def info(text: str, voice: Voice = Voice(), stream: TextIO | None = None) -> None:
+def info(text: str, voice: Voice | None = None, stream: TextIO | None = None) -> None:
     """A plain status line (like uv's `Removed 3 files`); silenced by `-q`."""
+    voice = voice or current_voice()
     if voice.quiet == 0:
         stream = sys.stderr if stream is None else stream
         stream.write(text + "\n")

@@ -12,7 +12,7 @@ keys under `[tool.uvguard]` in `pyproject.toml`:
     gc = "limit"               # `uvguard gc`: limit (collect what nothing uses) | refuse
     roots = ["/app/.venv"]     # extra roots for the live set (paths or globs)
     log = "/srv/uvguard.jsonl" # a team-wide copy of the decisions log
-    locked = ["clean"]         # system layer only: no higher layer may change these keys
+    locked = ["clean"]         # system layer only (a root-owned file): no higher layer may change these keys
 
 Layers, lowest to highest: the built-in default (preset `default`) → system
 → user (`$XDG_CONFIG_HOME/uvguard/policy.toml`, else
@@ -36,10 +36,25 @@ Where issue 5 leaves room, these are the rules:
   can hide another's). `log` comes from the highest layer that sets it;
   `log = ""` turns the team copy off. Relative paths in `roots` and `log` are
   relative to the directory of the file that names them; `~` is `$HOME`.
-- Project layer: from the project directory up, the first directory holding
+- Project layer: from where uv's config walk starts (the workspace root, see
+  `uvworkspace.discovery_start`) up, the first directory holding
   `uvguard.toml`, or a `pyproject.toml` with a `[tool.uvguard]` table; in one
   directory `uvguard.toml` wins, like `uv.toml` over `pyproject.toml` in uv's
-  own walk. uv's `--no-config` does not switch the policy off.
+  own walk. The walk never goes above the nearest directory holding a
+  `pyproject.toml`, where uv's project discovery stops: a parent directory
+  is not the project's to configure. A file owned by neither the user nor
+  root is skipped with a warning, as git skips a repository another user owns.
+  uv's `--no-config` does not switch the policy off.
+- Trust (`uvguard.trust`): a project file comes with a repository someone
+  cloned, so until `uvguard policy trust` records its real path and content
+  hash, it may only tighten: an action key applies when it is at least as
+  strict as the value below it (built-in, system, user), `roots` always
+  apply (they only add protection), and a weaker action or `log` (where
+  uvguard writes) is ignored, listed in `Policy.ignored` and warned about
+  once per file. The user's own files and `UVGUARD_POLICY` are trusted.
+- A lock binds only from a system file owned by root and writable by nobody
+  else: `$XDG_CONFIG_DIRS` is the user's to set, so a `locked` in a file a
+  user can change is ignored with a warning; the file's values still apply.
 - `UVGUARD_POLICY`: a value containing `/` or ending in `.toml` is a file
   (relative to the cwd), anything else a preset name; empty means unset.
 - A missing file is skipped; a file that exists but cannot be read or parsed,
@@ -50,13 +65,16 @@ Where issue 5 leaves room, these are the rules:
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
+from uvguard import trust
 from uvguard.errors import PolicyError
-from uvguard.tomlfile import key_line, load_toml, parse_toml
+from uvguard.tomlfile import key_line, parse_toml, parse_toml_bytes
 
 ACTIONS = ("allow", "warn", "limit", "refuse")
 OPERATION_KEYS = ("prune", "prune-ci", "clean", "clean-packages")
@@ -112,23 +130,52 @@ class Setting:
 
 @dataclass(frozen=True)
 class PolicyFile:
-    """One layer's validated content: key -> value, and the line of each key."""
+    """One layer's validated content: key -> value, the line of each key; who owns the file, its
+    mode and content hash (None for a preset); `trusted`: False for a project file not yet trusted."""
 
     source: Source
     values: Mapping[str, object]
     lines: Mapping[str, int] = field(default_factory=dict)
+    owner: int | None = None
+    mode: int | None = None
+    digest: str | None = None
+    trusted: bool = True
 
     def source_of(self, key: str) -> Source:
         return replace(self.source, line=self.lines.get(key))
 
 
 @dataclass(frozen=True)
+class Ignored:
+    """What uvguard does not obey, and why: a key of an untrusted project file (`untrusted`), a whole
+    project file another user owns (`foreign`, `key` None), a `locked` a user could change (`lock`)."""
+
+    kind: str
+    key: str | None
+    value: object
+    source: Source
+    reason: str
+
+    def describe(self) -> str:
+        if self.kind == "foreign":
+            return f"{self.source.describe()}: {self.reason}"
+        why = f"not trusted, and {self.reason}" if self.kind == "untrusted" else self.reason
+        return f"`{self.key} = {json.dumps(self.value)}` in {self.source.describe()}: {why}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "key": self.key, "value": self.value, **self.source.to_json(),
+                "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class Policy:
-    """The layered policy: one Setting per action key and `log`, and the roots of every layer."""
+    """The layered policy: one Setting per action key and `log`, the roots of every layer, and what
+    was ignored (untrusted keys, foreign files, locks that cannot bind)."""
 
     settings: Mapping[str, Setting]
     roots: tuple[tuple[str, Source], ...] = ()
     files: tuple[PolicyFile, ...] = ()
+    ignored: tuple[Ignored, ...] = ()
 
     def action(self, key: str) -> str:
         return self.settings[key].value
@@ -142,45 +189,73 @@ class Policy:
         setting = self.settings.get("log")
         return setting.value if setting and setting.value else None
 
+    @property
+    def warnings(self) -> list[str]:
+        """One warning per file with something ignored: the file, each key, why, and the way on."""
+        by_file: dict[str | None, list[Ignored]] = {}
+        for item in self.ignored:
+            by_file.setdefault(item.source.file, []).append(item)
+        texts = []
+        for file, items in by_file.items():
+            kind = items[0].kind
+            if kind == "foreign":
+                texts.append(f"ignoring the project policy `{file}`: {items[0].reason}")
+            elif kind == "lock":
+                texts.append(f"ignoring `locked` in `{file}`: {items[0].reason}")
+            else:
+                keys = "; ".join(f"`{item.key} = {json.dumps(item.value)}` ({item.reason})" for item in items)
+                texts.append(f"ignoring keys of the untrusted project policy `{file}`, which can only tighten "
+                             f"the policy: {keys}; if you trust the file: `{trust_command(file)}`")
+        return texts
+
+
+def trust_command(file: str | None) -> str:
+    return shlex.join(["uvguard", "policy", "trust", file or "."])
+
 
 def load_policy(env: Mapping[str, str], cwd: str | os.PathLike, project_dir: str | os.PathLike | None = None,
-                system_file: str | os.PathLike = SYSTEM_POLICY_FILE) -> Policy:
-    """The effective policy for a command run in `cwd` on the project at `project_dir`."""
+                system_file: str | os.PathLike = SYSTEM_POLICY_FILE, uid: int | None = None) -> Policy:
+    """The effective policy for a command run in `cwd` on the project at `project_dir`, for the
+    user `uid` (default: this process's effective uid)."""
     builtin = read_preset("default", Source("built-in", preset="default"))
     xdg = _xdg_system_file(env)
     etc = _existing(Path(system_file), "system", env)
-    project = Path(os.path.abspath(os.path.join(cwd, project_dir or ".")))
-    higher = [*_user_file(env), *_project_file(project, env), *_env_file(env, cwd)]
-    return combine(builtin, xdg[0] if xdg else None, etc[0] if etc else None, higher)
+    start = Path(os.path.abspath(os.path.join(cwd, project_dir or ".")))
+    project, skipped = project_policy(start, env, os.geteuid() if uid is None else uid)
+    higher = [*_user_file(env), *project, *_env_file(env, cwd)]
+    policy = combine(builtin, xdg[0] if xdg else None, etc[0] if etc else None, higher)
+    return replace(policy, ignored=(*skipped, *policy.ignored))
 
 
 def combine(builtin: PolicyFile, xdg: PolicyFile | None, etc: PolicyFile | None,
             higher: list[PolicyFile]) -> Policy:
-    """Apply the layers in order, holding locked keys at their system value."""
+    """Apply the layers in order, holding locked keys at their system value; an untrusted
+    file only tightens."""
     system = [layer_file for layer_file in (xdg, etc) if layer_file is not None]
     settings: dict[str, Setting] = {}
+    ignored: list[Ignored] = []
     for layer_file in (builtin, *system):
-        _apply(settings, layer_file)
-    if xdg is not None:
+        _apply(settings, layer_file, ignored)
+    if xdg is not None and _binds_locks(xdg, ignored):
         for key in xdg.values.get("locked", ()):
             settings[key] = replace(settings.get(key) or Setting(key, "", builtin.source),
                                     locked_by=xdg.source_of("locked"))
-    if etc is not None:
+    if etc is not None and _binds_locks(etc, ignored):
         for key in etc.values.get("locked", ()):
             holder = etc if key in etc.values else builtin
             settings[key] = Setting(key, holder.values.get(key, ""), holder.source_of(key),
                                     locked_by=etc.source_of("locked"))
     for layer_file in higher:
-        _apply(settings, layer_file)
+        _apply(settings, layer_file, ignored)
     roots: list[tuple[str, Source]] = []
     for layer_file in (builtin, *system, *higher):
         for path in layer_file.values.get("roots", ()):
             if path not in (seen for seen, _ in roots):
                 roots.append((path, layer_file.source_of("roots")))
-    return Policy(settings=settings, roots=tuple(roots), files=(builtin, *system, *higher))
+    return Policy(settings=settings, roots=tuple(roots), files=(builtin, *system, *higher), ignored=tuple(ignored))
 
 
-def _apply(settings: dict[str, Setting], layer_file: PolicyFile) -> None:
+def _apply(settings: dict[str, Setting], layer_file: PolicyFile, ignored: list[Ignored]) -> None:
     for key in LOCKABLE_KEYS:
         if key not in layer_file.values:
             continue
@@ -190,7 +265,40 @@ def _apply(settings: dict[str, Setting], layer_file: PolicyFile) -> None:
             if value != current.value:
                 settings[key] = replace(current, ignored=current.ignored + ((value, source),))
             continue
+        if not layer_file.trusted and not _tightens(key, value, current):
+            ignored.append(Ignored("untrusted", key, value, source, _loosens(key, value, current)))
+            continue
         settings[key] = Setting(key, value, source)
+
+
+def _tightens(key: str, value: object, current: Setting | None) -> bool:
+    """Whether an untrusted file may set `key` to `value`: only an action at least as strict as the one below."""
+    return key in ACTION_KEYS and current is not None and ACTIONS.index(value) >= ACTIONS.index(current.value)
+
+
+def _loosens(key: str, value: object, current: Setting | None) -> str:
+    if key in ACTION_KEYS and current is not None:
+        return f'"{value}" is weaker than "{current.value}" from {current.source.describe()}'
+    if key == "log":
+        return "only a trusted file chooses where uvguard writes"
+    return "only a trusted file may set it"
+
+
+def _binds_locks(system_file: PolicyFile, ignored: list[Ignored]) -> bool:
+    """Whether `locked` in this system file binds: only in a file owned by root that nobody else can write."""
+    if not system_file.values.get("locked"):
+        return False
+    why = None
+    if system_file.owner != 0:
+        why = f"it is owned by uid {system_file.owner}, not root"
+    elif system_file.mode is not None and system_file.mode & 0o022:
+        why = f"group or others can write it (mode {system_file.mode & 0o777:04o})"
+    if why is None:
+        return True
+    ignored.append(Ignored("lock", "locked", list(system_file.values["locked"]), system_file.source_of("locked"),
+                           f"{why}; a lock binds only in a system policy owned by root and writable by "
+                           "nobody else, since a lock that a user can change protects nobody"))
+    return False
 
 
 # Finding the layers' files.
@@ -222,22 +330,36 @@ def _user_file(env: Mapping[str, str]) -> list[PolicyFile]:
     return _existing(user_policy_path(env), "user", env)
 
 
-def _project_file(start: Path, env: Mapping[str, str]) -> list[PolicyFile]:
+def project_policy(start: Path, env: Mapping[str, str], uid: int) -> tuple[list[PolicyFile], list[Ignored]]:
+    """The project layer for the walk from `start` (at most one file, marked trusted or not),
+    and the files skipped because user `uid` does not own them (nor root)."""
+    skipped: list[Ignored] = []
     for directory in (start, *start.parents):
-        candidate = directory / PROJECT_FILE
-        if candidate.is_file():
-            return [read_policy_file(candidate, "project", env)]
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file():
+        for candidate in (directory / PROJECT_FILE, directory / "pyproject.toml"):
+            if not candidate.is_file():
+                continue
+            content, info = _read(candidate)
+            if info.st_uid not in (uid, 0):
+                skipped.append(Ignored("foreign", None, None, Source("project", file=str(candidate)), (
+                    f"it is owned by uid {info.st_uid}, neither you (uid {uid}) nor root, and a file "
+                    "another user can change is not your policy")))
+                continue
             try:
-                data = load_toml(pyproject, PolicyError)
+                data = parse_toml_bytes(content, candidate, PolicyError)
             except PolicyError as error:
+                if candidate.name == PROJECT_FILE:
+                    raise
                 raise PolicyError(error.message, hint=(
                     "uvguard cannot tell whether this file holds a project policy (`[tool.uvguard]`) "
                     "until it parses; fix it (uv only warns about it); the cache is untouched")) from None
-            if isinstance(data.get("tool"), dict) and "uvguard" in data["tool"]:
-                return [read_policy_file(pyproject, "project", env)]
-    return []
+            if candidate.name == "pyproject.toml" and not (isinstance(data.get("tool"), dict)
+                                                           and "uvguard" in data["tool"]):
+                continue
+            found = _policy_file(candidate, "project", env, content, info, data)
+            return [replace(found, trusted=trust.is_trusted(candidate, found.digest, env))], skipped
+        if (directory / "pyproject.toml").is_file():
+            break  # uv's project discovery stops at the nearest pyproject.toml; so does the policy's walk
+    return [], skipped
 
 
 def _env_file(env: Mapping[str, str], cwd: str | os.PathLike) -> list[PolicyFile]:
@@ -268,16 +390,32 @@ def read_preset(name: str, source: Source) -> PolicyFile:
 
 def read_policy_file(path: Path, layer: str, env: Mapping[str, str]) -> PolicyFile:
     """A file of layer `layer`, validated; `[tool.uvguard]` when it is a pyproject.toml."""
-    data = load_toml(path, PolicyError)
-    text = path.read_text(encoding="utf-8")
+    content, info = _read(path)
+    return _policy_file(path, layer, env, content, info, parse_toml_bytes(content, path, PolicyError))
+
+
+def _read(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of `path` and the facts of the very file they came from (its owner, its mode)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(), os.fstat(stream.fileno())
+    except OSError as error:
+        raise PolicyError(f"Failed to read `{path}`: {error.strerror or error}") from None
+
+
+def _policy_file(path: Path, layer: str, env: Mapping[str, str], content: bytes, info: os.stat_result,
+                 data: dict) -> PolicyFile:
+    text = content.decode("utf-8")
     source = Source(layer, file=str(path))
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("uvguard", {}) if isinstance(data.get("tool"), dict) else {}
         if not isinstance(table, dict):
             raise PolicyError(_where(source, key_line(text, "tool", "uvguard"))
                               + f"`tool.uvguard` must be a table, not {_type_name(table)}")
-        return validate(table, text, source, table="tool.uvguard", env=env)
-    return validate(data, text, source, table="", env=env)
+        checked = validate(table, text, source, table="tool.uvguard", env=env)
+    else:
+        checked = validate(data, text, source, table="", env=env)
+    return replace(checked, owner=info.st_uid, mode=info.st_mode, digest=trust.digest(content))
 
 
 def validate(data: dict, text: str, source: Source, table: str, env: Mapping[str, str]) -> PolicyFile:

@@ -56,7 +56,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
@@ -78,16 +78,11 @@ _CACHE_VARIABLES = ("UV_CACHE_DIR", "UV_NO_CACHE", "UV_CONFIG_FILE", "UV_NO_CONF
 
 @dataclass(frozen=True)
 class Plan:
-    """The topmost cache-relative POSIX paths real uv would remove, sorted.
-
-    `sizes` maps a path to its size in bytes, filled in by `measure` (a dry
-    run) since it means reading every file below.
-    """
+    """The topmost cache-relative POSIX paths real uv would remove, sorted (sized by `sizes.measure`)."""
 
     operation: str
     cache_dir: Path
     remove: tuple[str, ...]
-    sizes: Mapping[str, int] = field(default_factory=dict)
 
 
 def removal_plan(invocation: Invocation, config, real_uv: str, env: Mapping[str, str]) -> Plan:
@@ -236,29 +231,6 @@ def topmost(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(p for p in paths if p.rpartition("/")[0] not in paths))
 
 
-def measure(plan: Plan) -> Plan:
-    """The plan with the size in bytes of every path (files and links, not followed)."""
-    sizes = {path: _size(plan.cache_dir / path) for path in plan.remove}
-    return Plan(plan.operation, plan.cache_dir, plan.remove, sizes)
-
-
-def _size(path: Path) -> int:
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return 0
-    if not stat.S_ISDIR(info.st_mode):
-        return info.st_size
-    total = 0
-    for directory, dirs, files in os.walk(path):
-        for name in files + [d for d in dirs if os.path.islink(os.path.join(directory, d))]:
-            try:
-                total += os.lstat(os.path.join(directory, name)).st_size
-            except FileNotFoundError:
-                pass
-    return total
-
-
 def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:
     """Mirror `cache_dir` at `skeleton` (see the module docstring); return its relative paths."""
     skeleton.mkdir()
@@ -291,16 +263,22 @@ class _SkeletonBuilder:
                 child_rel = f"{rel}/{entry.name}" if rel else entry.name
                 target = f"{dest}/{entry.name}"
                 self.paths.add(child_rel)
-                if entry.is_symlink():
-                    self.copy_link(entry.path, target)
-                elif not entry.is_dir(follow_symlinks=False):
-                    self.copy_file(entry, target, rel)
-                elif _ARCHIVE_ENTRY.match(child_rel):
-                    self.placeholder(target)
-                else:
-                    os.mkdir(target)
-                    if not (_OPAQUE.match(child_rel) or child_rel.startswith(SKELETON_PREFIX)):
-                        self.copy_dir(entry.path, target, child_rel)
+                try:
+                    self.copy_entry(entry, target, rel, child_rel)
+                except FileNotFoundError:  # gone while we walk (an install's temp dir): no longer in the cache
+                    self.paths.discard(child_rel)
+
+    def copy_entry(self, entry: os.DirEntry, target: str, rel: str, child_rel: str) -> None:
+        if entry.is_symlink():
+            self.copy_link(entry.path, target)
+        elif not entry.is_dir(follow_symlinks=False):
+            self.copy_file(entry, target, rel)
+        elif _ARCHIVE_ENTRY.match(child_rel):
+            self.placeholder(target)
+        else:
+            os.mkdir(target)
+            if not (_OPAQUE.match(child_rel) or child_rel.startswith(SKELETON_PREFIX)):
+                self.copy_dir(entry.path, target, child_rel)
 
     def placeholder(self, target: str) -> None:
         """An archive entry's stand-in: a hard link to one empty file, far cheaper than a new inode."""

@@ -41,10 +41,10 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
         raise RealUvNotFound(
             f"the real uv resolves to a uvguard shim again ({shim}); set UVGUARD_REAL_UV to the real uv binary"
         )
-    if recorded is None and shim is None:  # the uvguard command: the uv install.sh recorded
+    if recorded is None and shim is None:  # the uvguard command: the uv its installation recorded
         from uvguard.installation import recorded_real_uv
 
-        recorded = recorded_real_uv()
+        recorded = recorded_real_uv(env)
     if "UVGUARD_REAL_UV" in env:
         real = env["UVGUARD_REAL_UV"]
         if not _is_executable_file(real):
@@ -52,7 +52,7 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
     elif recorded and _is_executable_file(recorded):
         real = recorded
     else:
-        real = _search_path(env.get("PATH", os.defpath), shim)
+        real = search_path(env.get("PATH", os.defpath), shim)
         if real is None:
             raise RealUvNotFound(
                 "no real uv found (looked at UVGUARD_REAL_UV, the uv recorded at install, and PATH);"
@@ -63,7 +63,8 @@ def find_real_uv(env: Mapping[str, str], shim: str | None, recorded: str | None 
     return real
 
 
-def _search_path(path: str, shim: str | None) -> str | None:
+def search_path(path: str, shim: str | None) -> str | None:
+    """The first `uv` on `path` that is neither `shim` nor any other uvguard shim."""
     for directory in path.split(os.pathsep):
         candidate = os.path.join(directory or ".", "uv")
         if _is_executable_file(candidate) and not _same_file(candidate, shim) and not is_shim(candidate):
@@ -105,6 +106,32 @@ def uv_version(real_uv: str, env: Mapping[str, str] | None = None) -> tuple[int,
         except OSError:
             pass
     return version
+
+
+def verdict_path(real_uv: str, env: Mapping[str, str]) -> str | None:
+    """Where the sh front looks for "this uv takes the cache lock itself": the
+    binary's own path under `<state>/uv-takes-lock`; None for a path the sh
+    front does not look up (relative, or not in normal form)."""
+    if not real_uv.startswith("/") or real_uv.startswith("//") or os.path.normpath(real_uv) != real_uv:
+        return None
+    return os.path.join(registry.state_dir(env), "uv-takes-lock") + real_uv
+
+
+def remember_takes_lock(real_uv: str, env: Mapping[str, str]) -> None:
+    """Tell the sh front that `real_uv` takes the cache lock itself, so its
+    install-type lines are exec'd with no Python started: an empty file whose
+    mtime is the binary's (a replaced binary has another and is asked again).
+    Best effort: without it the Python side is asked each time."""
+    path = verdict_path(real_uv, env)
+    if path is None:
+        return
+    try:
+        info = os.stat(real_uv)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    except OSError:
+        pass
 
 
 def _binary_key(path: str) -> str | None:

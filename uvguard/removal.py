@@ -12,13 +12,13 @@ import errno
 import os
 import stat
 import sys
-import time
 from pathlib import Path
 from typing import Iterable, TextIO
 
 from uvguard import messages
 from uvguard.errors import OperationFailed
 from uvguard.messages import human_readable_bytes
+from uvguard.progress import Progress
 from uvguard.prune_plan import MARKERS
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -47,6 +47,7 @@ class Remover:
         self.verbose = verbose
         self.stream = sys.stderr if stream is None else stream
         self.removed: list[str] = []
+        self.removed_bytes: list[int] = []
         self.kept: set[str] = set()
         self.physical = physical
         self.files = self.dirs = self.logical_bytes = self.physical_bytes = 0
@@ -91,10 +92,12 @@ class Remover:
         parent, name = _open_parent(root, path)
         if parent is None:
             return
+        before = self.reported_bytes
         try:
             self._debug(f"Removing {self.cache_dir / path}")
             if self._remove_entry(parent, name):
                 self.removed.append(path)
+                self.removed_bytes.append(self.reported_bytes - before)
         finally:
             os.close(parent)
 
@@ -228,37 +231,3 @@ def _ignore_missing(action, parent: int, name: str) -> bool:
         os.fchmod(parent, stat.S_IMODE(mode) | 0o300)
         action(parent, name)
     return True
-
-
-class Progress:
-    """`label: k/n` on a terminal, only once a run has taken a second; cleared when the `with` block ends."""
-
-    def __init__(self, label: str, voice: messages.Voice, stream: TextIO) -> None:
-        self.stream = stream
-        self.label = label
-        self.enabled = voice.quiet == 0 and messages.isatty(stream)
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def update(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self.start < 1.0 or now - self.last < 0.1:
-            return
-        self.last = now
-        self.shown = True
-        self.stream.write(f"\r{self.label}: {done}/{total}")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-    def __enter__(self) -> "Progress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.clear()

@@ -2,9 +2,9 @@
 
 A PATH prepend, not an alias: it also reaches scripts and `uv run` children
 started from the shell, and the shim's directory holds nothing but `uv` and
-`uvguard`, so nothing else is shadowed. `uvguard shell-init` prints the code
-and, with `--install`, appends it once to the shell's rc file; `install.sh`
-writes the same code into the env files its rc lines source. Never imported
+`uvx` and `uvguard`, so nothing else is shadowed. `uvguard shell-init` prints
+the code and, with `--install`, appends it once to the shell's rc file;
+`uvguard setup` writes the same code into the env files its rc lines source. Never imported
 on the passthrough path (shellingham is loaded lazily, here only).
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from uvguard.errors import UsageError
+from uvguard.installation import candidate_prefixes
 from uvguard.realuv import is_shim
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
@@ -24,19 +25,18 @@ BLOCK_END = "# <<< uvguard shell-init <<<"
 _ALIASES = {"pwsh": "powershell"}
 
 
-def installed_shim_dir(prefix: str | os.PathLike = sys.prefix) -> Path:
-    """The bin dir holding the shim of the installation this uvguard runs from.
-
-    install.sh lays an installation out as PREFIX/venv (this interpreter's
-    prefix) beside PREFIX/bin/uv (the shim) and PREFIX/bin/uvguard.
-    """
-    directory = Path(prefix).parent / "bin"
-    if not is_shim(str(directory / "uv")):
-        raise UsageError(
-            f"no uvguard shim next to this uvguard (looked for {directory / 'uv'})",
-            hint="install uvguard with install.sh, then run the `uvguard` it puts on PATH",
-        )
-    return directory
+def installed_shim_dir(env: Mapping[str, str], sys_prefix: str | os.PathLike = sys.prefix,
+                       command: str = sys.argv[0]) -> Path:
+    """The bin dir holding the shim of the installation this uvguard runs for (see
+    `installation.candidate_prefixes`)."""
+    candidates = [prefix / "bin" for prefix in candidate_prefixes(env, sys_prefix, command)]
+    for directory in candidates:
+        if is_shim(str(directory / "uv")):
+            return directory
+    raise UsageError(
+        f"no uvguard shim found (looked for {' and '.join(str(d / 'uv') for d in candidates)})",
+        hint="run `uvguard setup` (with --prefix DIR, put DIR/bin first on PATH yourself)",
+    )
 
 
 def render(shell: str, directory: Path) -> str:

@@ -6,6 +6,10 @@ Passthrough lines are exec'd to the real uv with the standard library only;
 cache-mutating ones are read again for the real uv's version (releases differ
 on which lines they accept) and go through the guard pipeline
 (`uvguard.guard`), which is imported only then.
+
+The sh front also hands over install-type lines for a uv it does not know to
+take the cache lock itself: `python -I -m uvguard.shim --shared-lock REAL_UV
+ARG...` (see `install_with_lock`).
 """
 
 from __future__ import annotations
@@ -16,13 +20,17 @@ import sys
 from uvguard import registry
 from uvguard.errors import UvguardError, report
 from uvguard.invocation import parse, writes_environment
-from uvguard.realuv import exec_uv, find_real_uv, uv_version
+from uvguard.realuv import exec_uv, find_real_uv, remember_takes_lock, uv_version
 
 LOCALE_VARIABLE = "UVGUARD_SHIM_LC_CTYPE"  # the caller's LC_CTYPE, from the sh front
+SHARED_LOCK_FLAG = "--shared-lock"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [SHARED_LOCK_FLAG] and len(argv) >= 2:
+        restore_locale(os.environ)
+        return install_with_lock(argv[1], argv[2:], os.environ)
     if len(argv) < 2:
         sys.stderr.write("usage: python -m uvguard.shim SHIM RECORDED_UV [UV-ARGS...]\n")
         return 2
@@ -52,6 +60,36 @@ def main(argv: list[str] | None = None) -> int:
     from uvguard.guard import run
 
     return run(invocation, real, dict(env), cwd, version)
+
+
+def install_with_lock(real: str, args: list[str], env) -> int:
+    """Exec an install-type line (already recorded by the sh front), holding
+    uv's shared cache lock for a uv that does not take it itself (< 0.8.19).
+
+    Without it, a limited prune could remove the entries this install is
+    writing and linking, and the new environment would dangle. A uv that
+    takes the lock itself is exec'd at once and remembered for the sh front.
+    """
+    from uvguard.cachelock import CacheLockTimeout, inherited_shared_lock, takes_lock_itself
+
+    version = uv_version(real, env)
+    if takes_lock_itself(version):
+        remember_takes_lock(real, env)
+        exec_uv(real, args)
+    from uvguard import messages
+    from uvguard.uvconfig import effective_config
+
+    try:
+        config = effective_config(parse(args, version), env, os.getcwd(), version)
+        if not config.no_cache:
+            inherited_shared_lock(config.cache_dir, env)  # stays open across exec: uv holds it
+    except CacheLockTimeout as error:
+        return report(error)  # exit 2, as uv itself on a timeout
+    except (UvguardError, OSError) as error:  # uv reports a bad config itself; never block uv for a lock
+        messages.warning(f"could not take uv's cache lock for this command ({getattr(error, 'message', error)}): "
+                         "a `uv cache prune` running meanwhile may remove what it installs")
+    exec_uv(real, args)
+    return 0  # not reached
 
 
 def restore_locale(env) -> None:

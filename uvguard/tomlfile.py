@@ -29,6 +29,11 @@ def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict
         data = Path(path).read_bytes()
     except OSError as exc:
         raise error(f"Failed to read `{path}`: {exc.strerror or exc}") from None
+    return parse_toml_bytes(data, path, error)
+
+
+def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+    """Parse the bytes read from `path` (the caller's one read, e.g. to hash the same content)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -8,35 +8,50 @@ exactly where the shim would stop too.
 
 from __future__ import annotations
 
-import json
 import os
+import shlex
 from typing import List, Mapping
 
 import typer
 
+from uvguard import globalopts
 from uvguard.decision import Decision
-from uvguard.errors import UvguardError, report
-from uvguard.invocation import parse
+from uvguard.errors import UsageError, UvguardError, report
+from uvguard.invocation import CACHE_OPERATIONS, Invocation, parse
+from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
+
+
+UV_LINE_HELP = "A uv command line, without `uv` (after uvguard's options, or after `--`)."
 
 
 def register(app: typer.Typer) -> None:
     @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
     def check(
-        json_output: bool = typer.Option(False, "--json", help="Print the decision as JSON (put it before the uv args)."),
-        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS...", help="A uv command line, without `uv`."),
+        json_output: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS", help=UV_LINE_HELP),
     ) -> None:
-        """Show the decision for a uv command line, without running it."""
+        """Show the decision for a uv command line, without running it.
+
+        uvguard's options come first; the uv command line starts at the first
+        argument that is not one of them (a uv global option such as
+        `--no-cache`, or a subcommand such as `cache`), or after `--`.
+        uvguard's global options (`--cache-dir`...) apply to the uv command line too.
+        """
+        uv_line = [*globalopts.current().uv_args, *(uv_args or [])]
         try:
-            decision, cache_dir = check_command_line(uv_args or [], dict(os.environ), os.getcwd())
+            decision, cache_dir = check_command_line(uv_line, dict(os.environ), os.getcwd())
         except UvguardError as error:
             raise typer.Exit(report(error)) from None
-        typer.echo(as_json(decision, cache_dir) if json_output else render(decision, cache_dir))
+        if json_output:
+            emit_json("check", {**decision.to_json(), "cache_dir": cache_dir})
+        else:
+            typer.echo(render(decision, cache_dir))
 
 
 def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> tuple[Decision, str | None]:
     """The decision for `uv UV_ARGS...`, and the cache it is about (None for passthrough)."""
-    invocation = parse(uv_args)
+    invocation = _accepted(parse(uv_args))
     if not invocation.intercepted:
         reason = "only prints help" if invocation.help else "not a cache-mutating command"
         return Decision(invocation.operation, "allow", f"{reason}: uv runs it untouched"), None
@@ -44,12 +59,19 @@ def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> 
 
     real_uv = find_real_uv(env, shim=None)
     version = uv_version(real_uv, env)
-    evaluation = evaluate(parse(uv_args, version), real_uv, env, cwd, version)
+    evaluation = evaluate(_accepted(parse(uv_args, version)), real_uv, env, cwd, version)
     return evaluation.decision, str(evaluation.config.cache_dir)
 
 
-def as_json(decision: Decision, cache_dir: str | None) -> str:
-    return json.dumps({**decision.to_json(), "cache_dir": cache_dir}, indent=2)
+def _accepted(invocation: Invocation) -> Invocation:
+    """`invocation`, unless it is a cache command uv (this release) would reject: no verdict for those,
+    since a misplaced or mistyped option (`cache prune --jsn`) must never read as "allow"."""
+    if invocation.rejected and invocation.command[:2] in CACHE_OPERATIONS:
+        raise UsageError(f"uv would reject `{shlex.join(['uv', *invocation.args])}`, so it would run nothing; "
+                         "no decision to show",
+                         hint="uvguard's own options go before the uv command line "
+                              f"(`uvguard check --json {shlex.join(invocation.command)}`)")
+    return invocation
 
 
 def render(decision: Decision, cache_dir: str | None) -> str:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import List, Mapping, Optional
 
 import typer
 from typer.core import TyperCommand
 
-from uvguard import messages
+from uvguard import globalopts, messages
 from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
-from uvguard.errors import EXIT_OK, EXIT_PROBLEM, RealUvNotFound, UsageError
+from uvguard.errors import EXIT_OK, EXIT_PROBLEM, PolicyError, RealUvNotFound, UsageError
+from uvguard.installcheck import check_installation
 from uvguard.invocation import parse
+from uvguard.jsonout import emit_json
 from uvguard.materialize import Materialized, materialize_environment
 from uvguard.policy import load_policy
 from uvguard.realuv import find_real_uv
@@ -42,7 +43,7 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
     """
     if paths:
         return [open_environment(path, cwd) for path in paths], []
-    invocation = parse([])
+    invocation = parse(globalopts.current().uv_args)
     config = effective_config(invocation, env, cwd)
     policy_roots = load_policy(env, cwd, config.project_dir).root_paths
     found, gone = [], []
@@ -53,15 +54,15 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
         elif os.path.isfile(os.path.join(root.path, "pyvenv.cfg")):
             found.append(open_environment(root.path, cwd))
     if not found and not gone:
-        messages.warning("no environments known: name one (`uvguard doctor .venv`) or register it "
-                         "(`uvguard roots add PATH`)")
+        messages.warning("no environments known: name one (`uvguard doctor .venv`) or register them "
+                         "(`uvguard roots discover DIR`, `uvguard roots add PATH`)")
     for text in gone:
         messages.error(text, hint="recreate the environment (`uv sync`, `uv venv`)")
     return found, gone
 
 
 def _cache_dir(env: Mapping[str, str], cwd: str):
-    return effective_config(parse([]), env, cwd).cache_dir
+    return effective_config(parse(globalopts.current().uv_args), env, cwd).cache_dir
 
 
 def _describe(diagnosis: Diagnosis) -> list[str]:
@@ -82,14 +83,23 @@ def _describe(diagnosis: Diagnosis) -> list[str]:
 
 
 def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
+    """With no ENV named, the guard itself is checked first (uvguard/installcheck.py)."""
+    findings = [] if paths else check_installation(env, cwd)
     cache_dir = _cache_dir(env, cwd)
-    environments, gone = _environments(paths, env, cwd)
+    try:
+        environments, gone = _environments(paths, env, cwd)
+    except PolicyError:
+        if all(finding.ok for finding in findings):
+            raise
+        environments, gone = [], []  # the roots come from the policy, whose finding says what is wrong
     diagnoses = [diagnose(path, cache_dir) for path in environments]
-    healthy = not gone and all(d.healthy for d in diagnoses)
+    healthy = not gone and all(d.healthy for d in diagnoses) and all(f.ok for f in findings)
     if as_json_output:
-        typer.echo(json.dumps({"healthy": healthy, "environments": [as_json(d) for d in diagnoses],
-                               "gone": gone}, indent=2))
+        emit_json("doctor", {"healthy": healthy, "installation": [f.to_json() for f in findings],
+                             "environments": [as_json(d) for d in diagnoses], "gone": gone})
     else:
+        for finding in findings:
+            typer.echo(finding.line())
         for diagnosis in diagnoses:
             typer.echo("\n".join(_describe(diagnosis)))
         broken = [d.path for d in diagnoses if d.broken]
@@ -120,7 +130,7 @@ def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[st
     check_link_mode(link_mode)
     environments, gone = _environments(paths, env, cwd)
     real_uv = _real_uv_for_repair(env)
-    config = effective_config(parse([]), env, cwd)
+    config = effective_config(parse(globalopts.current().uv_args), env, cwd)
     if link_mode is None and config.pip_link_mode == "symlink":
         messages.warning(f"reinstalling with link-mode = symlink (from {config.pip_link_mode_source}): the next "
                          "unguarded prune breaks these again; `--link-mode copy` or `uvguard materialize` avoid it")
@@ -163,16 +173,18 @@ def register(app: typer.Typer) -> None:
         envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
         as_json_output: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
     ) -> None:
-        """Find distributions whose files dangle into the uv cache. Exit 1 when any is broken.
+        """Check the guard and the environments. Exit 1 on any problem.
 
-        With no ENV, checks every environment the live set knows (`uvguard roots`).
+        With no ENV, first checks the installation (`uv` on PATH is the shim, the real uv runs, a takeover
+        is intact, the registry and policy are readable), then every environment the live set knows
+        (`uvguard roots`). Each ENV named: distributions whose files dangle into the uv cache.
         """
         raise typer.Exit(run_doctor(envs, as_json_output, os.environ, os.getcwd()))
 
     @app.command(cls=_SplitAtDoubleDash)
     def repair(
         ctx: typer.Context,
-        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV... [-- UV-PIP-ARGS...]", help=envs_help),
+        envs: Optional[List[str]] = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
         link_mode: Optional[str] = typer.Option(None, "--link-mode", metavar="MODE",
                                                 help="Link mode for the reinstall: clone, copy, hardlink or symlink."),
     ) -> None:

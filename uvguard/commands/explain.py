@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import List
 
 import typer
 
-from uvguard import messages
+from uvguard import globalopts, messages
+from uvguard.commands.check import UV_LINE_HELP
 from uvguard.errors import RealUvNotFound, UvguardError, report
 from uvguard.guard import voice_for
 from uvguard.invocation import parse
+from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
 from uvguard.uvconfig import EffectiveConfig, effective_config
 
@@ -19,14 +20,18 @@ from uvguard.uvconfig import EffectiveConfig, effective_config
 def register(app: typer.Typer) -> None:
     @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
     def explain(
-        as_json: bool = typer.Option(False, "--json", help="Print the config as JSON (put it before the uv args)."),
-        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS...",
-                                            help="A uv command line, without `uv` (default: `cache prune`)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the config as JSON."),
+        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS", help=f"{UV_LINE_HELP} Default: `cache prune`."),
     ) -> None:
-        """Show the cache dir and link modes uv would use for a command line, and where each comes from."""
+        """Show the cache dir and link modes uv would use for a command line, and where each comes from.
+
+        As for `uvguard check`, the uv command line starts at the first argument
+        that is not one of uvguard's options, or after `--`.
+        """
         env = dict(os.environ)
+        uv_line = [*globalopts.current().uv_args, *(uv_args or ["cache", "prune"])]
         try:
-            raise typer.Exit(_explain(uv_args or ["cache", "prune"], env, os.getcwd(), as_json))
+            raise typer.Exit(_explain(uv_line, env, os.getcwd(), as_json))
         except UvguardError as error:
             raise typer.Exit(report(error)) from None
 
@@ -39,7 +44,7 @@ def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:
     for warning in config.warnings:
         messages.warning(warning, voice)
     if as_json:
-        typer.echo(json.dumps(as_dict(config, real_uv), indent=2))
+        emit_json("explain", as_dict(config, real_uv))
     else:
         typer.echo(render(config, real_uv))
     return 0

@@ -16,7 +16,7 @@ from typing import List, Mapping, Optional
 
 import typer
 
-from uvguard import messages
+from uvguard import globalopts, messages
 from uvguard.errors import Refused, UsageError, UvguardError, report
 from uvguard.invocation import PRUNE, parse
 from uvguard.live_set import LiveSet
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove every unpacked wheel no environment uses, and the cache pointers naming it."""
         try:
-            result = gc_command(uv_args or [], dry_run, keep_recent, dict(os.environ), os.getcwd())
+            result = gc_command([*globalopts.current().uv_args, *(uv_args or [])], dry_run, keep_recent, dict(os.environ), os.getcwd())
         except UvguardError as error:
             raise typer.Exit(report(error)) from None
         if result is None:

@@ -10,17 +10,20 @@ what to keep.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import List, Mapping
 
 import typer
 
+from uvguard import globalopts
 from uvguard.errors import Refused, UsageError, UvguardError, report
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, parse
 from uvguard.limited import run_limited
 from uvguard.messages import human_readable_bytes, plural
-from uvguard.prune_plan import Plan, measure, protected_entries, removal_plan
+from uvguard.jsonout import emit_json
+from uvguard.progress import phase
+from uvguard.prune_plan import Plan, protected_entries, removal_plan
+from uvguard.sizes import counts_blocks, measure
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 _UV_ARGS_HELP = "uv's global options (`--cache-dir DIR`, `--no-config`, `-q`...)"
@@ -32,19 +35,20 @@ def register(app: typer.Typer) -> None:
         ci: bool = typer.Option(False, "--ci", help="Also remove unzipped wheels, as `uv cache prune --ci`."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]...", help=_UV_ARGS_HELP),
+        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]", help=_UV_ARGS_HELP),
     ) -> None:
         """Prune the cache like `uv cache prune`, keeping every entry a known environment links into."""
-        _run(["cache", "prune", *(["--ci"] if ci else []), *(uv_args or [])], dry_run, as_json)
+        _run(["cache", "prune", *(["--ci"] if ci else []), *globalopts.current().uv_args, *(uv_args or [])],
+             dry_run, as_json)
 
     @app.command(context_settings=_SETTINGS)
     def clean(
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        uv_args: List[str] = typer.Argument(None, metavar="[PKG|UV-OPTIONS]...", help="Packages, and " + _UV_ARGS_HELP),
+        uv_args: List[str] = typer.Argument(None, metavar="[PKG|UV-OPTIONS]", help="Packages, and " + _UV_ARGS_HELP),
     ) -> None:
         """Clean the cache (or the given packages) like `uv cache clean`, keeping live entries."""
-        _run(["cache", "clean", *(uv_args or [])], dry_run, as_json)
+        _run(["cache", "clean", *globalopts.current().uv_args, *(uv_args or [])], dry_run, as_json)
 
 
 def _run(uv_args: list[str], dry_run: bool, as_json: bool) -> None:
@@ -52,11 +56,11 @@ def _run(uv_args: list[str], dry_run: bool, as_json: bool) -> None:
         result = limited_command(uv_args, dry_run, dict(os.environ), os.getcwd())
     except UvguardError as error:
         raise typer.Exit(report(error)) from None
-    if dry_run:
-        typer.echo(json.dumps(result, indent=2) if as_json else render_dry_run(result))
-    elif as_json:
-        typer.echo(json.dumps(result, indent=2))
-    raise typer.Exit(result.get("exit_code", 0))
+    if as_json:
+        emit_json("cache-operation", result)
+    elif dry_run:
+        typer.echo(render_dry_run(result))
+    raise typer.Exit(result["exit_code"])
 
 
 def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], cwd: str) -> dict:
@@ -74,50 +78,82 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     config, live = evaluation.config, evaluation.live_set
     entries = live.entries if live is not None else {}
     if dry_run:
-        return dry_run_report(measure(removal_plan(invocation, config, real_uv, env)), entries)
+        with phase("Planning what to remove"):
+            plan = removal_plan(invocation, config, real_uv, env)
+        physical = plan.remove != () and counts_blocks(plan.cache_dir, invocation, real_uv, env)
+        with phase("Measuring"):
+            return dry_run_report(plan, entries, physical)
     if live is not None and live.uncertain:
         raise Refused("the live set is uncertain, so uvguard cannot tell what to keep: " + "; ".join(live.reasons),
                       hint="fix or unregister the roots above (`uvguard roots`), or run uv itself")
     result = run_limited(invocation, config, real_uv, env, entries, voice_for(invocation, env),
                          rescan=live_entries_again(evaluation, env, cwd))
-    return {"operation": result.operation, "cache_dir": str(result.cache_dir), "removed": list(result.removed),
-            "kept": list(result.kept), "environments": list(result.environments), "files": result.num_files,
-            "directories": result.num_dirs, "bytes": result.bytes, "exit_code": result.exit_code}
+    return operation_report(
+        result.operation, result.cache_dir, False, result.physical, list(zip(result.removed, result.removed_bytes)),
+        [(entry, size, list(entries.get(entry, ()))) for entry, size in zip(result.kept, result.kept_bytes)],
+        result.num_files, result.num_dirs, result.exit_code)
 
 
-def dry_run_report(plan: Plan, entries: Mapping[str, tuple[str, ...]]) -> dict:
-    """What would be removed (with sizes) and which live entries would be kept (and for whom)."""
-    kept = protected_entries(plan, entries)
-    kept_sizes = measure(Plan(plan.operation, plan.cache_dir, kept)).sizes
+def operation_report(operation: str, cache_dir, dry_run: bool, physical: bool, removed, kept,
+                     files: int, directories: int, exit_code: int) -> dict:
+    """The one JSON shape of a limited operation, run or dry run (`cache-operation.schema.json`)."""
     return {
-        "operation": plan.operation,
-        "cache_dir": str(plan.cache_dir),
-        "remove": [{"path": path, "bytes": plan.sizes[path], "keeps_live_entries": any(
-            k.startswith(path + "/") for k in kept)} for path in plan.remove if path not in kept],
-        "keep": [{"path": entry, "bytes": kept_sizes[entry], "environments": list(entries[entry])}
-                 for entry in kept],
-        "bytes_removed": sum(plan.sizes.values()) - sum(kept_sizes.values()),
-        "bytes_kept": sum(kept_sizes.values()),
+        "operation": operation,
+        "cache_dir": str(cache_dir),
+        "dry_run": dry_run,
+        "size_accounting": "physical" if physical else "logical",
+        "removed": [{"path": path, "bytes": size} for path, size in removed],
+        "kept": [{"path": path, "bytes": size, "environments": users} for path, size, users in kept],
+        "environments": sorted({user for _, _, users in kept for user in users}),
+        "removed_bytes": sum(size for _, size in removed),
+        "kept_bytes": sum(size for _, size, _ in kept),
+        "files": files,
+        "directories": directories,
+        "exit_code": exit_code,
     }
+
+
+def dry_run_report(plan: Plan, entries: Mapping[str, tuple[str, ...]], physical: bool) -> dict:
+    """What would be removed and which live entries would be kept (and for whom), sized as the run counts.
+
+    A removed path holding live entries (a whole bucket) is sized without them.
+    """
+    kept = protected_entries(plan, entries)
+    kept_sizes = {entry: measure(plan.cache_dir / entry, physical) for entry in kept}
+    removed, files, directories = [], 0, 0
+    for path in plan.remove:
+        if path in kept:
+            continue
+        size = measure(plan.cache_dir / path, physical)
+        inside = [kept_sizes[entry] for entry in kept if entry.startswith(path + "/")]
+        removed.append((path, size.bytes - sum(k.bytes for k in inside)))
+        files += size.files - sum(k.files for k in inside)
+        directories += size.directories - sum(k.directories for k in inside)
+    return operation_report(plan.operation, plan.cache_dir, True, physical, removed,
+                            [(entry, kept_sizes[entry].bytes, list(entries[entry])) for entry in kept],
+                            files, directories, 0)
 
 
 def render_dry_run(report_: dict) -> str:
     lines = [f"Cache: {report_['cache_dir']} (`{report_['operation']}`, dry run: nothing is removed)"]
-    if report_["remove"]:
+    kept = [item["path"] for item in report_["kept"]]
+    if report_["removed"]:
         lines.append("Would remove:")
-        for item in report_["remove"]:
-            note = " (except the live entries below)" if item["keeps_live_entries"] else ""
+        for item in report_["removed"]:
+            inside = sum(entry.startswith(item["path"] + "/") for entry in kept)
+            note = f" (all but {plural(inside, 'live entry', 'live entries')}, below)" if inside else ""
             lines.append(f"  {item['path']}  {human_readable_bytes(item['bytes'])}{note}")
     else:
         lines.append("Would remove nothing")
-    if report_["keep"]:
+    if report_["kept"]:
         lines.append("Would keep (live):")
-        for item in report_["keep"]:
+        for item in report_["kept"]:
             lines.append(f"  {item['path']}  {human_readable_bytes(item['bytes'])}  used by "
                          + ", ".join(item["environments"]))
-    environments = {env for item in report_["keep"] for env in item["environments"]}
-    lines.append(f"{human_readable_bytes(report_['bytes_removed'])} would be freed; kept "
-                 f"{plural(len(report_['keep']), 'entry', 'entries')} ({human_readable_bytes(report_['bytes_kept'])}) "
-                 f"used by {plural(len(environments), 'environment', 'environments')}")
+    freed = f"{human_readable_bytes(report_['removed_bytes'])} would be freed"
+    if report_["kept"]:
+        freed += (f"; kept {plural(len(report_['kept']), 'entry', 'entries')} "
+                  f"({human_readable_bytes(report_['kept_bytes'])}) used by "
+                  f"{plural(len(report_['environments']), 'environment', 'environments')}")
+    lines.append(freed)
     return "\n".join(lines)
-

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         elif shellinit.normalize(shell) is None or "/" in shell:
             raise UsageError(f"unsupported shell '{shell}'", hint="use one of: bash, zsh, fish, powershell")
         shell = shellinit.normalize(shell)
-        code = shellinit.render(shell, shellinit.installed_shim_dir())
+        code = shellinit.render(shell, shellinit.installed_shim_dir(env))
         if not install:
             typer.echo(code, nl=False)
             return
