@@ -149,7 +149,7 @@ def measure(base: Path, real_uv: str, archives: int = 1000, files_per_archive: i
         env = {**isolated_env(copy / "home"), "VIRTUAL_ENV": str(venv), "UVGUARD_REAL_UV": real_uv}
         elapsed, _, out = run_measured([sys.executable, "-c", _UVGUARD, "gc", "--json", "--no-config",
                                         "--cache-dir", str(copy / "cache")], env)
-        outcomes["gc"] = (*check(copy, layout), json.loads(out)["bytes"])
+        outcomes["gc"] = (*check(copy, layout), json.loads(out)["removed_bytes"])
         shutil.rmtree(copy.parent)
         return elapsed
 

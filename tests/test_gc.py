@@ -90,11 +90,11 @@ def test_gc_keeps_what_is_used_and_each_release_installs_the_rest_again(sandbox,
 
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    kept = {item["entry"]: item["use"] for item in report["keep"]}
+    kept = {item["path"]: item["use"] for item in report["kept"]}
     assert sorted(kept.values()) == ["hardlink", "symlink"]
-    collected = {item["entry"] for item in report["collect"]}
+    collected = {item["path"] for item in report["removed"]}
     assert len(collected) == 3 and collected | set(kept) == before
-    assert all(item["pointers"] for item in report["collect"])
+    assert all(item["pointers"] for item in report["removed"])
     assert archives(sandbox.cache) == set(kept)
     assert stale_pointers(sandbox.cache, {entry.split("/")[1] for entry in collected}) == []
     imports_compiled(linked, "speedpkg")
@@ -136,10 +136,10 @@ def test_http_pointers_go_too_and_uv_fetches_the_wheels_again(sandbox, served_wh
     shutil.rmtree(sandbox.work / "gone")
     out = uvguard(sandbox, sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version))), "gc", "--json")
     assert out.returncode == 0, out.stderr
-    collected = json.loads(out.stdout)["collect"]
+    collected = json.loads(out.stdout)["removed"]
     assert len(collected) == 2 and all(any(p.endswith(".http") for p in c["pointers"]) for c in collected)
     assert archives(sandbox.cache) == set()
-    assert stale_pointers(sandbox.cache, {c["entry"].split("/")[1] for c in collected}) == []
+    assert stale_pointers(sandbox.cache, {c["path"].split("/")[1] for c in collected}) == []
     sandbox.uv(*install[:2], "--python", str(sandbox.work / "again"), *install[2:], version=version, env=online)
     imports_compiled(sandbox.work / "again", "speedpkg")
 
@@ -159,7 +159,7 @@ def test_pointers_to_an_archive_already_gone_are_removed_so_uv_installs_again(sa
     assert result.returncode != 0 and f"failed to read directory `{sandbox.cache / entry}`" in result.stderr
     out = uvguard(sandbox, sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version))), "gc", "--json")
     assert out.returncode == 0, out.stderr
-    assert [item["entry"] for item in json.loads(out.stdout)["gone"]] == [entry]
+    assert [item["path"] for item in json.loads(out.stdout)["gone"]] == [entry]
     sandbox.uv(*install, version=version)
 
 
@@ -191,7 +191,7 @@ def test_hard_link_anywhere_keeps_an_entry(sandbox, env, tmp_path):
     out = uvguard(sandbox, env, "gc", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert [(k["entry"], k["use"]) for k in report["keep"]] == [(f"{ARCHIVES}/AAAAAAAAAAAAAAAA", "hardlink")]
+    assert [(k["path"], k["use"]) for k in report["kept"]] == [(f"{ARCHIVES}/AAAAAAAAAAAAAAAA", "hardlink")]
     assert archives(sandbox.cache) == {f"{ARCHIVES}/AAAAAAAAAAAAAAAA"}
     assert (sandbox.cache / "wheels-v8" / "index" / "0123" / "pkg-AAAAAAAAAAAAAAAA" / "1.0-py3-none-any.rev").exists()
     assert not (sandbox.cache / "wheels-v8" / "index" / "0123" / "pkg-BBBBBBBBBBBBBBBB" / "1.0-py3-none-any.rev").exists()
@@ -201,7 +201,7 @@ def test_hard_link_anywhere_keeps_an_entry(sandbox, env, tmp_path):
 def test_absolute_links_of_old_releases_are_pointers_too(sandbox, env):
     fake_cache(sandbox.cache, "CCCCCCCCCCCCCCCCCCCCC", absolute=True)
     report = json.loads(uvguard(sandbox, env, "gc", "--dry-run", "--json").stdout)
-    (collected,) = report["collect"]
+    (collected,) = report["removed"]
     assert [p.rsplit("/", 1)[1] for p in collected["pointers"]] == ["1.0-py3-none-any", "1.0-py3-none-any.rev"]
 
 
@@ -210,7 +210,7 @@ def test_keep_recent_keeps_entries_by_age(sandbox, env):
     old = time.time() - 3 * 86400
     os.utime(sandbox.cache / ARCHIVES / "OLDOLDOLDOLDOLD1", (old, old))
     report = json.loads(uvguard(sandbox, env, "gc", "--keep-recent", "2d", "--json").stdout)
-    assert [k["entry"] for k in report["keep"] if k["use"] == "recent"] == [f"{ARCHIVES}/NEWNEWNEWNEWNEW1"]
+    assert [k["path"] for k in report["kept"] if k["use"] == "recent"] == [f"{ARCHIVES}/NEWNEWNEWNEWNEW1"]
     assert archives(sandbox.cache) == {f"{ARCHIVES}/NEWNEWNEWNEWNEW1"}
     bad = uvguard(sandbox, env, "gc", "--keep-recent", "two days")
     assert bad.returncode == 2 and bad.stderr.startswith("error: invalid duration `two days` for `--keep-recent`")
@@ -225,8 +225,13 @@ def test_dry_run_removes_nothing_and_counts_what_the_run_frees(sandbox, env):
     human = uvguard(sandbox, env, "gc", "--dry-run").stdout
     assert "Would remove (unused unpacked wheels" in human and "would be freed; kept none in use" in human
     real = json.loads(uvguard(sandbox, env, "gc", "--json").stdout)
-    assert dry["bytes"] == real["bytes"] > 0
+    assert dry["removed_bytes"] == real["removed_bytes"] > 0
+    assert [(r["path"], r["bytes"]) for r in dry["removed"]] == [(r["path"], r["bytes"]) for r in real["removed"]]
     assert real["files"] == 2 * (2 + 2)  # two files and two pointers per archive
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).parent.parent / "uvguard" / "schemas" / "gc.schema.json").read_text())
+    for report in (dry, real):
+        jsonschema.Draft202012Validator(schema).validate(report)
 
 
 def test_never_follows_a_link_out_of_the_cache(sandbox, env, tmp_path):
@@ -331,7 +336,7 @@ def test_cached_environments_go_with_their_links_and_uv_run_makes_them_again(san
     assert run_with().stdout.strip() == "1.0"
     out = uvguard(sandbox, sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(version))), "gc", "--json")
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["collect"]
+    assert json.loads(out.stdout)["removed"]
     assert archives(sandbox.cache) == set()
     environments = [p for p in sandbox.cache.glob("environments-v*/**/*") if p.is_symlink()]
     assert environments == []
@@ -349,9 +354,9 @@ def test_a_venv_linking_to_a_cached_environment_keeps_it(sandbox, env):
     out = uvguard(sandbox, dict(env, VIRTUAL_ENV=str(venv)), "gc", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
-    assert [(k["entry"], k["use"], k["environments"]) for k in report["keep"]] == [
+    assert [(k["path"], k["use"], k["environments"]) for k in report["kept"]] == [
         (f"{ARCHIVES}/KKKKKKKKKKKKKKKK", "symlink", [str(venv)])]
-    assert report["collect"] == []
+    assert report["removed"] == []
 
 
 def test_keep_recent_keeps_the_wheels_a_recent_cached_environment_links_to(sandbox, env):
@@ -361,7 +366,7 @@ def test_keep_recent_keeps_the_wheels_a_recent_cached_environment_links_to(sandb
     old = time.time() - 3 * 86400
     os.utime(sandbox.cache / ARCHIVES / "WHEELWHEELWHEEL1", (old, old))
     report = json.loads(uvguard(sandbox, env, "gc", "--keep-recent", "1d", "--json").stdout)
-    assert sorted((k["entry"], k["use"]) for k in report["keep"]) == [
+    assert sorted((k["path"], k["use"]) for k in report["kept"]) == [
         (f"{ARCHIVES}/ENVENVENVENVENV1", "recent"), (f"{ARCHIVES}/WHEELWHEELWHEEL1", "recent")]
 
 
@@ -394,7 +399,7 @@ def test_pointers_are_removed_when_the_whole_archive_bucket_is_gone(sandbox, env
     fake_cache(sandbox.cache, "NNNNNNNNNNNNNNNN")
     shutil.rmtree(sandbox.cache / ARCHIVES)
     report = json.loads(uvguard(sandbox, env, "gc", "--json").stdout)
-    assert [item["entry"] for item in report["gone"]] == [f"{ARCHIVES}/NNNNNNNNNNNNNNNN"]
+    assert [item["path"] for item in report["gone"]] == [f"{ARCHIVES}/NNNNNNNNNNNNNNNN"]
     assert stale_pointers(sandbox.cache, {"NNNNNNNNNNNNNNNN"}) == []
 
 

@@ -74,6 +74,9 @@ def test_the_same_thing_has_the_same_name_everywhere():
     assert "dangling_into_cache" in every["roots"] and "dangling_into_cache" in every["doctor"]
     # A live entry is one shape: in `live`, and kept by a prune or clean (run or dry run).
     assert schema("live")["$defs"]["entry"] == schema("cache-operation")["$defs"]["entry"]
+    # gc's kept entry is that shape too, plus why it is in use.
+    live_entry = schema("live")["$defs"]["entry"]["properties"]
+    assert {key: schema("gc")["$defs"]["kept"]["properties"][key] for key in live_entry} == live_entry
     # The decisions log nests `decided_by` exactly as `check` does.
     assert properties("decision-log")["decided_by"] == properties("check")["decided_by"]
     assert set(schema("check")["properties"]) - {"cache_dir"} <= set(schema("decision-log")["properties"])
@@ -156,6 +159,7 @@ def uvguard(machine, *args: str) -> dict:
     ("policy-show", ["policy", "show", "--json"]),
     ("cache-operation", ["prune", "--ci", "--dry-run", "--json"]),
     ("cache-operation", ["clean", "purepkg", "--dry-run", "--json"]),
+    ("gc", ["gc", "--dry-run", "--json"]),
 ])
 def test_real_outputs_match_their_schema(machine, kind, args):
     data = uvguard(machine, *args)

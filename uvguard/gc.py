@@ -38,6 +38,7 @@ from uvguard.cachelock import exclusive_lock
 from uvguard.errors import UsageError
 from uvguard.progress import Progress
 from uvguard.removal import Remover, removed_line
+from uvguard.sizes import measure
 
 ARCHIVES = "archive-v0"
 SYMLINK, HARDLINK, RECENT = "symlink", "hardlink", "recent"
@@ -81,21 +82,44 @@ class GcPlan:
 class GcResult:
     plan: GcPlan
     dry_run: bool
+    physical: bool  # how bytes count: blocks freed (uv 0.12+) or file sizes, as `sizes.counts_blocks` says
     removed: tuple[str, ...] = ()
+    removed_bytes: tuple[int, ...] = ()  # per removed path, counted as `bytes`
     files: int = 0
     dirs: int = 0
     bytes: int = 0  # as uv reports freed space
     logical_bytes: int = 0
 
-    def to_json(self) -> dict:
+    def report(self) -> dict:
+        """The JSON of `uvguard gc [--dry-run] --json` (`gc.schema.json`), in the words of `cache-operation`.
+
+        `removed` lists the archives collected (a dry run: to collect), each with
+        the pointers removed before it; `gone`, the archives already missing whose
+        pointers were removed. A run sizes each by what its removal freed.
+        """
         plan = self.plan
+        freed = dict(zip(self.removed, self.removed_bytes))
+
+        def gone_or_removed(archives: tuple[Archive, ...]) -> list[dict]:
+            if self.dry_run:
+                return [{"path": a.entry, "bytes": a.bytes, "pointers": list(a.pointers)} for a in archives]
+            return [{"path": a.entry, "bytes": sum(freed.get(p, 0) for p in (*a.pointers, a.entry)),
+                     "pointers": [p for p in a.pointers if p in freed]}
+                    for a in archives if any(p in freed for p in (*a.pointers, a.entry))]
+
+        removed, gone = gone_or_removed(plan.collect), gone_or_removed(plan.gone)
+        kept = [{"path": a.entry, "bytes": measure(plan.cache_dir / a.entry, self.physical).bytes, "use": a.use,
+                 "environments": list(a.environments)} for a in plan.keep]
         return {
             "cache_dir": str(plan.cache_dir),
             "dry_run": self.dry_run,
-            "collect": [{"entry": a.entry, "bytes": a.bytes, "pointers": list(a.pointers)} for a in plan.collect],
-            "keep": [{"entry": a.entry, "use": a.use, "environments": list(a.environments)} for a in plan.keep],
-            "gone": [{"entry": a.entry, "pointers": list(a.pointers)} for a in plan.gone],
-            "bytes": plan.bytes if self.dry_run else self.bytes,
+            "size_accounting": "physical" if self.physical else "logical",
+            "removed": removed,
+            "gone": gone,
+            "kept": kept,
+            "environments": sorted({user for a in plan.keep for user in a.environments}),
+            "removed_bytes": sum(item["bytes"] for item in removed + gone),
+            "kept_bytes": sum(item["bytes"] for item in kept),
             "files": self.files,
             "directories": self.dirs,
             "exit_code": 0,
@@ -296,15 +320,16 @@ def run_gc(cache_dir: Path, live_entries: Callable[[], Mapping[str, Iterable[str
     progress = Progress("Checking unpacked wheels", voice, stream)
     if dry_run:
         with progress:
-            return GcResult(plan_gc(cache_dir, live_entries(), keep_recent, physical, progress=progress), True)
+            return GcResult(plan_gc(cache_dir, live_entries(), keep_recent, physical, progress=progress), True,
+                            physical)
     with exclusive_lock(cache_dir, env, force=force, voice=voice, stream=stream):
         messages.info(f"Collecting unused entries in cache at: {messages.user_display(cache_dir)}", voice, stream)
         with progress:
             plan = plan_gc(cache_dir, live_entries(), keep_recent, physical, progress=progress)
         remover = Remover(cache_dir, set(), voice, stream, verbose, physical)
         remover.run(plan.removal_order())
-    result = GcResult(plan, False, tuple(remover.removed), remover.files, remover.dirs, remover.reported_bytes,
-                      remover.logical_bytes)
+    result = GcResult(plan, False, physical, tuple(remover.removed), tuple(remover.removed_bytes), remover.files,
+                      remover.dirs, remover.reported_bytes, remover.logical_bytes)
     messages.info(summary_line(result), voice, stream)
     return result
 

@@ -9,7 +9,6 @@ command is mapped to gc: only this command runs it.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import List, Mapping, Optional
@@ -19,6 +18,7 @@ import typer
 from uvguard import globalopts, messages
 from uvguard.errors import Refused, UsageError, UvguardError, report
 from uvguard.invocation import PRUNE, parse
+from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
 from uvguard.policy import Policy
 
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         if result is None:
             return
         if as_json:
-            typer.echo(json.dumps(result.to_json(), indent=2))
+            emit_json("gc", result.report())
         elif dry_run:
             from uvguard.gc import render_dry_run
 
@@ -56,8 +56,8 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
     from uvguard.decision import Decision
     from uvguard.gc import parse_duration, run_gc
     from uvguard.guard import Evaluation, live_entries_again, survey, voice_for
-    from uvguard.prune_plan import size_accounting
     from uvguard.realuv import find_real_uv, uv_version
+    from uvguard.sizes import counts_blocks
     from uvguard.uvconfig import effective_config
 
     recent = parse_duration(keep_recent) if keep_recent is not None else None
@@ -80,7 +80,7 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
     decision = Decision("gc", policy.action("gc"), "collect what no environment uses")
     rescan = live_entries_again(Evaluation(invocation, config, decision, policy, live), env, cwd)
     live_entries = (lambda: live.entries) if dry_run else rescan
-    physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
+    physical = counts_blocks(cache_dir, invocation, real_uv, env)
     return run_gc(cache_dir, live_entries, recent, physical, env, voice, dry_run=dry_run,
                   force=invocation.force, verbose=invocation.verbose)
 
