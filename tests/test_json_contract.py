@@ -109,11 +109,11 @@ def test_the_policy_schema_knows_exactly_the_keys_and_actions_uvguard_does():
     table = schema("policy")["$defs"]["policy"]
     assert set(table["properties"]) == set(policy.KEYS)
     for key in policy.ACTION_KEYS:
-        assert table["properties"][key]["enum"] == list(policy.ACTIONS)
+        assert table["properties"][key]["enum"] == list(policy.GC_ACTIONS if key == "gc" else policy.ACTIONS), key
     assert table["properties"]["locked"]["items"]["enum"] == list(policy.LOCKABLE_KEYS)
 
 
-@pytest.mark.parametrize("text", ['prune = "maybe"\n', 'frobnicate = "limit"\n', "roots = \"/one\"\n",
+@pytest.mark.parametrize("text", ['prune = "maybe"\n', 'gc = "warn"\n', 'frobnicate = "limit"\n', "roots = \"/one\"\n",
                                   'locked = ["roots"]\n'])
 def test_what_the_schema_rejects_uvguard_rejects_too(tmp_path, text):
     path = tmp_path / "policy.toml"

@@ -430,7 +430,7 @@ def test_untrusted_project_file_only_tightens_what_the_layers_below_set(machine)
                             'unknown = "allow"\nroots = ["envs/a"]\nlog = ""\n')
     policy = machine.load()
     assert values(policy) == {"prune": "refuse", "prune-ci": "refuse", "clean": "refuse", "clean-packages": "limit",
-                              "uncertain": "limit", "unknown": "warn"}
+                              "uncertain": "limit", "unknown": "warn", "gc": "limit"}
     assert {key for key, s in policy.settings.items() if s.source.file == str(project)} == \
         {"prune-ci", "clean", "uncertain"}  # `clean = "refuse"` as below: the same value applies too
     assert [(i.kind, i.key, i.value, i.source.line) for i in policy.ignored] == \
@@ -444,6 +444,18 @@ def test_untrusted_project_file_only_tightens_what_the_layers_below_set(machine)
     policy = machine.load()
     assert (policy.action("prune"), policy.action("unknown"), policy.ignored, policy.warnings) == \
         ("limit", "allow", (), [])
+
+
+def test_an_untrusted_project_may_refuse_gc_but_not_allow_it_back(machine):
+    project = machine.write(machine.project / "uvguard.toml", 'gc = "refuse"\n')
+    policy = machine.load()
+    assert (policy.action("gc"), policy.settings["gc"].source.file, policy.ignored) == ("refuse", str(project), ())
+    machine.write(machine.user, 'gc = "refuse"\n')
+    project.write_text('gc = "limit"\n')
+    policy = machine.load()
+    assert (policy.action("gc"), policy.settings["gc"].source.file) == ("refuse", str(machine.user))
+    assert [(i.kind, i.key, i.value) for i in policy.ignored] == [("untrusted", "gc", "limit")]
+    assert policy.ignored[0].reason == f'"limit" is weaker than "refuse" from `{machine.user}:1` (user policy)'
 
 
 def test_user_and_env_layers_stay_trusted_and_env_beats_an_untrusted_project(machine):
