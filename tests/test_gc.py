@@ -270,6 +270,42 @@ def test_policy_gc_refuse_leaves_the_cache_untouched(sandbox, env):
     assert archives(sandbox.cache) == {f"{ARCHIVES}/IIIIIIIIIIIIIIII"}
 
 
+def decisions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_every_gc_run_is_a_line_in_the_decisions_logs_as_a_guarded_decision(sandbox, env):
+    from uvguard.decisionlog import user_log_path
+
+    fake_cache(sandbox.cache, "LOGLOGLOGLOGLOG1")
+    team = sandbox.work / "team.jsonl"
+    (sandbox.work / "p.toml").write_text(f'log = "{team}"\n')
+    env = dict(env, UVGUARD_POLICY=str(sandbox.work / "p.toml"))
+    mine = user_log_path(env)
+    assert uvguard(sandbox, env, "gc", "--dry-run").returncode == 0
+    assert decisions(mine) == decisions(team) == []  # a dry run decides nothing
+    assert uvguard(sandbox, env, "gc", "--keep-recent", "1s").returncode == 0
+    (sandbox.work / "p.toml").write_text(f'log = "{team}"\ngc = "refuse"\n')
+    assert uvguard(sandbox, env, "gc").returncode == 3
+    lines = decisions(mine)
+    assert decisions(team) == lines and len(lines) == 2
+    assert [(line["operation"], line["action"], line["decided_by"]["key"], line["argv"]) for line in lines] == [
+        ("gc", "limit", "gc", ["uvguard", "gc", "--keep-recent", "1s"]), ("gc", "refuse", "gc", ["uvguard", "gc"])]
+    assert lines[1]["decided_by"]["file"] == str(sandbox.work / "p.toml") and lines[1]["cache_dir"] == str(sandbox.cache)
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).parent.parent / "uvguard" / "schemas" / "decision-log.schema.json").read_text())
+    for line in lines:
+        jsonschema.Draft202012Validator(schema).validate(line)
+
+
+def test_an_untrusted_project_file_refusing_gc_applies(sandbox, env):
+    fake_cache(sandbox.cache, "TRUSTTRUSTTRUST1")
+    (sandbox.work / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "1"\n\n[tool.uvguard]\ngc = "refuse"\n')
+    out = uvguard(sandbox, env, "gc")
+    assert out.returncode == 3 and 'decided by `gc = "refuse"` in' in out.stderr and "(project policy)" in out.stderr
+    assert archives(sandbox.cache) == {f"{ARCHIVES}/TRUSTTRUSTTRUST1"}
+
+
 def test_waits_for_uvs_lock_times_out_and_force_goes_on(sandbox, env):
     fake_cache(sandbox.cache, "JJJJJJJJJJJJJJJJ")
     fd = os.open(sandbox.cache / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
@@ -310,7 +346,7 @@ def test_a_crash_after_the_pointers_leaves_a_cache_uv_accepts(sandbox, wheelhous
 
     with monkeypatch.context() as patch, pytest.raises(OperationFailed) as failure:
         patch.setattr(os, "rmdir", crash_at_the_archive)
-        gc_command([], False, None, env, str(sandbox.work))
+        gc_command([], False, None, env, str(sandbox.work), ["gc"])
     assert "Input/output error" in failure.value.message
     assert stale_pointers(sandbox.cache, {entry.split("/")[1]}) == []
     sandbox.uv("venv", str(sandbox.work / "b"))

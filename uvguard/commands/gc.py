@@ -3,19 +3,22 @@
 uv's global options (`--cache-dir`, `--no-config`, `-q`, `--force`...) are
 read as `uv cache prune` would read them, through the same pipeline as the
 shim: effective config, policy, roots, live set. The policy's `gc` key can
-refuse it; an uncertain live set is decided by the `uncertain` key. No uv
+refuse it; an uncertain live set is decided by the `uncertain` key. A run's
+decision goes to the decisions logs as a guarded operation's does. No uv
 command is mapped to gc: only this command runs it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import List, Mapping, Optional
 
 import typer
 
-from uvguard import globalopts, messages
+from uvguard import decisionlog, globalopts, messages
+from uvguard.decision import DecidedBy, Decision
 from uvguard.errors import Refused, UsageError, UvguardError, report
 from uvguard.invocation import PRUNE, parse
 from uvguard.jsonout import emit_json
@@ -38,7 +41,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Remove every unpacked wheel no environment uses, and the cache pointers naming it."""
         try:
-            result = gc_command([*globalopts.current().uv_args, *(uv_args or [])], dry_run, keep_recent, dict(os.environ), os.getcwd())
+            result = gc_command([*globalopts.current().uv_args, *(uv_args or [])], dry_run, keep_recent,
+                                dict(os.environ), os.getcwd(), sys.argv[1:])
         except UvguardError as error:
             raise typer.Exit(report(error)) from None
         if result is None:
@@ -51,9 +55,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(render_dry_run(result))
 
 
-def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: Mapping[str, str], cwd: str):
-    """Run (or with `dry_run` only plan) gc on the cache `uv UV_ARGS cache prune` would use; None without a cache."""
-    from uvguard.decision import Decision
+def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: Mapping[str, str], cwd: str,
+               argv: list[str]):
+    """Run (or with `dry_run` only plan) gc on the cache `uv UV_ARGS cache prune` would use; None without a cache.
+
+    A run, refused or not, is logged as `uvguard ARGV` (the command line as typed).
+    """
     from uvguard.gc import parse_duration, run_gc
     from uvguard.guard import Evaluation, live_entries_again, survey, voice_for
     from uvguard.realuv import find_real_uv, uv_version
@@ -74,38 +81,58 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
         messages.info(f"No cache found at: {messages.user_display(cache_dir)}", voice)
         return None
     policy, live = survey(invocation, config, env, cwd)
-    _as_the_policy_says(policy, live, config.symlink_active, cache_dir, voice)
+    for text in policy.warnings:
+        messages.warning(text, voice)
+    decision = gc_decision(policy, live, config.symlink_active, cache_dir)
+    evaluation = Evaluation(invocation, config, decision, policy, live)
+    if not dry_run:
+        _log(evaluation, argv, env, cwd, voice)
+    if decision.action == "refuse":
+        raise Refused(f"refused: {decision.reason}; decided by {decision.decided_by.describe('refuse')}; "
+                      f"the cache at `{cache_dir}` is untouched",
+                      hint="fix or unregister the roots above (`uvguard roots`)"
+                      if decision.decided_by.key == "uncertain" else None)
+    for key, why in _conditions(live, config.symlink_active).items():
+        if policy.action(key) != "allow":
+            messages.warning(f"{why}; collecting anyway (`{key} = \"{policy.action(key)}\"`)", voice)
     for text in config.warnings:
         messages.warning(text, voice)
-    decision = Decision("gc", policy.action("gc"), "collect what no environment uses")
-    rescan = live_entries_again(Evaluation(invocation, config, decision, policy, live), env, cwd)
-    live_entries = (lambda: live.entries) if dry_run else rescan
+    live_entries = (lambda: live.entries) if dry_run else live_entries_again(evaluation, env, cwd)
     physical = counts_blocks(cache_dir, invocation, real_uv, env)
     return run_gc(cache_dir, live_entries, recent, physical, env, voice, dry_run=dry_run,
                   force=invocation.force, verbose=invocation.verbose)
 
 
-def _as_the_policy_says(policy: Policy, live: LiveSet, symlink_active: bool, cache_dir: Path,
-                        voice: messages.Voice) -> None:
+def gc_decision(policy: Policy, live: LiveSet, symlink_active: bool, cache_dir: Path) -> Decision:
     """`gc`, then the keys guarded operations consult when they hold: `uncertain` (a root cannot be read)
-    and `unknown` (symlink mode on, no environment linking into the cache known). Any of them at `refuse`
-    raises Refused; `warn` and `limit` say why, then gc goes on; `allow` goes on silently."""
-    from uvguard.decision import DecidedBy
+    and `unknown` (symlink mode on, no environment linking into the cache known). The first of them at
+    `refuse` decides, as the strictest action does in `decision.decide`; else `gc` does (`limit`), and
+    `warn` or `limit` on the others only says why before gc goes on."""
+    conditions = {"gc": "`uvguard gc`", **_conditions(live, symlink_active)}
+    key = next((key for key in conditions if policy.settings[key].value == "refuse"), "gc")
+    setting = policy.settings[key]
+    reason = conditions[key] if key != "gc" or setting.value == "refuse" else "collect what no environment uses"
+    return Decision("gc", setting.value, reason,
+                    DecidedBy(key, setting.source, setting.locked_by, setting.ignored),
+                    live_environments=tuple(e.path for e in live.environments if e.live_entries or e.dangling),
+                    uncertain=live.reasons if live.uncertain else ())
 
-    reasons = {"gc": "`uvguard gc`"}
+
+def _conditions(live: LiveSet, symlink_active: bool) -> dict[str, str]:
+    """The keys beside `gc` that hold for this live set, each with why."""
+    conditions = {}
     if live.uncertain:
-        reasons["uncertain"] = ("the live set is uncertain (" + "; ".join(live.reasons)
-                                + "), so uvguard cannot tell what is in use")
+        conditions["uncertain"] = ("the live set is uncertain (" + "; ".join(live.reasons)
+                                   + "), so uvguard cannot tell what is in use")
     if symlink_active and not any(e.live_entries or e.dangling for e in live.environments):
-        reasons["unknown"] = ("symlink mode is active, but no environment linking into the cache is known: "
-                              "environments uvguard does not know of may break; register them with "
-                              "`uvguard roots add PATH` or the policy key `roots`")
-    for key, why in reasons.items():
-        setting = policy.settings[key]
-        if setting.value == "refuse":
-            decided_by = DecidedBy(key, setting.source, setting.locked_by, setting.ignored).describe("refuse")
-            raise Refused(f"refused: {why}; decided by {decided_by}; the cache at `{cache_dir}` is untouched",
-                          hint="fix or unregister the roots above (`uvguard roots`)" if key == "uncertain" else None)
-    for key, why in reasons.items():
-        if key != "gc" and policy.action(key) != "allow":
-            messages.warning(f"{why}; collecting anyway (`{key} = \"{policy.action(key)}\"`)", voice)
+        conditions["unknown"] = ("symlink mode is active, but no environment linking into the cache is known: "
+                                 "environments uvguard does not know of may break; register them with "
+                                 "`uvguard roots add PATH` or the policy key `roots`")
+    return conditions
+
+
+def _log(evaluation, argv: list[str], env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
+    """One line in the decisions log, as for a guarded operation: a team sees every gc that ran or was refused."""
+    record = decisionlog.entry(evaluation.decision, argv, cwd, evaluation.config.cache_dir, program="uvguard")
+    for path, why in decisionlog.append(record, decisionlog.user_log_path(env), evaluation.policy.log):
+        messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)
