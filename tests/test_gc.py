@@ -270,6 +270,17 @@ def test_policy_gc_refuse_leaves_the_cache_untouched(sandbox, env):
     assert archives(sandbox.cache) == {f"{ARCHIVES}/IIIIIIIIIIIIIIII"}
 
 
+def test_global_options_before_or_after_gc_choose_the_cache_as_for_uv(sandbox, env):
+    other = sandbox.root / "other-cache"
+    fake_cache(other, "OTHEROTHEROTHER1")
+    for args in (["--cache-dir", str(other), "gc"], ["gc", "--cache-dir", str(other)]):
+        out = uvguard(sandbox, env, *args, "--dry-run", "--json")
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        assert report["cache_dir"] == str(other) and [r["path"] for r in report["removed"]] == [
+            f"{ARCHIVES}/OTHEROTHEROTHER1"]
+
+
 def decisions(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
