@@ -12,7 +12,7 @@ install adds its import finder. The guard decides "allow" and execs uv; after
 the first run the prune has nothing left to remove, so every run measures the
 decision plus uv's own scan of the cache.
 
-Budget: the installed shim adds at most 60 ms median over bare uv.
+Budget: the installed shim adds at most 40 ms median over bare uv.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from harness import (REPO, Stats, Variant, command, figure_line, interleave, iso
 
 from uvguard.shimfile import write_shim
 
-BUDGET_MS = 60
+BUDGET_MS = 40
 WHEELHOUSE = REPO / ".test-cache" / "wheelhouse"
 INSTALLED, EDITABLE = "shim (installed) uv cache prune", "shim (dev venv, editable) uv cache prune"
 

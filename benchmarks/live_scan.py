@@ -1,30 +1,37 @@
-"""Live-set scan throughput and registry read cost, on a synthetic machine.
+"""Live-set scan throughput, the remembered scan, and registry read cost, on a synthetic machine.
 
     python benchmarks/live_scan.py [--environments 20] [--files 200000] [--records 2000] [--dir /dev/shm]
+                                   [--memory-environments 200] [--memory-files-each 10000]
 
 Builds, in a temporary directory: a fake uv cache (`archive-v0/<id>/...`),
 environments laid out like symlink-mode venvs (`lib/pythonX/site-packages/
 <pkg>/<module>.py` links into the archive, plus a few real files and
 dist-info directories), and a registry of `uv sync`/`uv venv`/`uv pip
 install` records across projects. Prints directory entries scanned per
-second (budget: 100k/s) and the cost of reading and resolving the registry.
+second (budget: 100k/s), the cost of reading and resolving the registry,
+and a decision's live-set step over 200 environments of 10,000 links each
+with no scan remembered (cold) and with every environment remembered and
+checked unchanged (warm; budget 0.3 s; `uvguard.scanmemory`).
 The figures are measured on the machine at hand; nothing here asserts them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from harness import Stats, figure_line, interleave, ms, timed, verdict_line
 
-from uvguard import registry
+from uvguard import registry, scanmemory
 from uvguard.live_set import scan_live_set
 from uvguard.roots import Root, read_registry
 
 BUDGET_PER_SECOND = 100_000
+WARM_BUDGET_SECONDS = 0.3
 FILES_PER_ARCHIVE = 50
 
 
@@ -96,6 +103,38 @@ def measure_scan(base: Path, environments: int, files: int, repeat: int) -> tupl
     return Stats.of(samples["scan"]), entries
 
 
+def measure_memory(base: Path, environments: int, files_each: int, repeat: int) -> tuple[Stats, Stats]:
+    """Seconds for a decision's live-set step with nothing remembered (cold) and everything (warm).
+
+    Both read the memory file from disk and write it when something changed,
+    as a decision does; cold runs start without the file (removed off the clock).
+    """
+    roots, _ = build_machine(base, environments, environments * files_each)
+    state = str(base / "state")
+    memory = scanmemory.memory_path(state)
+    time.sleep(scanmemory.RACY_SECONDS)  # directories just made are not trusted yet
+
+    def cold() -> float:
+        if os.path.exists(memory):
+            os.unlink(memory)
+        return timed(lambda: scan_live_set(base / "cache", roots, state))()
+
+    expected = scan_live_set(base / "cache", roots)
+    samples = interleave({"cold": cold, "warm": timed(lambda: scan_live_set(base / "cache", roots, state))},
+                         repeat, warmup=1)
+    warm = scan_live_set(base / "cache", roots, state)
+    assert warm.environments == expected.environments, "the remembered scan differs from a full one"
+    return Stats.of(samples["cold"]), Stats.of(samples["warm"])
+
+
+def memory_verdict(cold: Stats, warm: Stats, environments: int, files_each: int) -> str:
+    return verdict_line(warm.median <= WARM_BUDGET_SECONDS,
+                        f"live set, {environments} environments × {files_each:,} links, warm",
+                        f"{ms(warm.median).strip()} median, {ms(warm.p95).strip()} p95 "
+                        f"(cold {ms(cold.median).strip()}, {cold.median / warm.median:.0f}x)",
+                        f"≤ {WARM_BUDGET_SECONDS} s median")
+
+
 def scan_verdict(stats: Stats, environments: int, entries: int) -> str:
     median, slow = entries / stats.median, entries / stats.p95
     return verdict_line(median >= BUDGET_PER_SECOND, f"live-set scan, {environments} environments, {entries} entries",
@@ -109,6 +148,8 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=200_000, help="total links across all environments")
     parser.add_argument("--records", type=int, default=2000, help="registry records")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--memory-environments", type=int, default=200)
+    parser.add_argument("--memory-files-each", type=int, default=10_000)
     parser.add_argument("--dir", default=None, help="where to build the tree (default: the temp dir)")
     options = parser.parse_args()
 
@@ -121,6 +162,11 @@ def main() -> int:
         build_registry(base, env, options.records, projects=50)
         samples = interleave({"read": timed(lambda: read_registry(env))}, options.repeat, warmup=0)
         print(figure_line(f"registry read, {options.records} records", Stats.of(samples["read"])))
+    with tempfile.TemporaryDirectory(prefix="uvguard-bench-", dir=options.dir) as tmp:
+        cold, warm = measure_memory(Path(tmp), options.memory_environments, options.memory_files_each, options.repeat)
+        print(figure_line("live set, cold", cold))
+        print(figure_line("live set, warm", warm))
+        print(memory_verdict(cold, warm, options.memory_environments, options.memory_files_each))
     return 0
 
 

@@ -3,8 +3,10 @@
     benchmarks/run [--quick] [--uv PATH] [--dir DIR]
 
 Runs, in order: passthrough overhead, the guard on `uv cache prune` with
-nothing live, effective-config resolution, live-set scan throughput,
-the limited prune against real `uv cache prune` with its peak memory, and
+nothing live, effective-config resolution, live-set scan throughput, the
+limited prune against real `uv cache prune` with its peak memory, the
+guard after 10,000 and 100,000 recorded commands against a fresh registry,
+the live set of 200 environments × 10,000 links cold and remembered, and
 `uvguard gc` against real `uv cache prune`. Each
 section prints median and p95 of its variants, measured interleaved in this
 run, and a PASS or OVER line against its budget. Nothing here is a test:
@@ -26,17 +28,21 @@ import intercepted
 import limited_prune
 import live_scan
 import passthrough
-from harness import Stats, figure_line, interleave, machine, pinned_uv
+import registry_growth
+from harness import Stats, figure_line, interleave, machine, ms, pinned_uv
 
 SIZES = {
     # runs per variant, and the sizes of the synthetic trees
     "default": {"passthrough": 100, "intercepted": 40, "config": 500, "scan_files": 200_000, "scan": 7,
-                "prune_archives": 1000, "prune": 5, "gc": 3},
+                "prune_archives": 1000, "prune": 5, "records": [10_000, 100_000], "growth": 20,
+                "memory_files_each": 10_000, "memory": 5, "gc": 3},
     # --quick keeps the 50k-file prune cache: on a smaller one a Python start dominates the ratio.
     "quick": {"passthrough": 30, "intercepted": 10, "config": 100, "scan_files": 50_000, "scan": 3,
-              "prune_archives": 1000, "prune": 2, "gc": 1},
+              "prune_archives": 1000, "prune": 2, "records": [10_000], "growth": 5,
+              "memory_files_each": 1_000, "memory": 3, "gc": 1},
 }
 SCAN_ENVIRONMENTS = 20
+MEMORY_ENVIRONMENTS = 200
 
 
 def section(title: str) -> None:
@@ -88,7 +94,24 @@ def run(options: argparse.Namespace, real_uv: str) -> list[str]:
             print(figure_line(name, figures))
         verdicts += show(limited_prune.verdicts(result))
 
-        section(f"7. `uvguard gc` vs real `uv cache prune`, half the wheels in use ({size['gc']} interleaved runs)")
+        section(f"7. guarded `uv cache prune` after {' and '.join(f'{n:,}' for n in size['records'])} recorded "
+                f"commands vs a fresh registry ({size['growth']} interleaved runs)")
+        runs, once = registry_growth.variants(base / "growth", real_uv, size["records"])
+        stats = interleaved_stats(runs, size["growth"])
+        for name, run_once in once.items():
+            print(f"    {name:42} {ms(run_once())} (once)")
+        verdicts += show(registry_growth.verdicts(stats, size["records"]))
+
+        section(f"8. live set, {MEMORY_ENVIRONMENTS} environments × {size['memory_files_each']:,} links, cold and "
+                f"remembered ({size['memory']} interleaved runs, tree in {options.scan_dir})")
+        with tempfile.TemporaryDirectory(prefix="uvguard-bench-", dir=options.scan_dir) as scan_tmp:
+            cold, warm = live_scan.measure_memory(Path(scan_tmp), MEMORY_ENVIRONMENTS, size["memory_files_each"],
+                                                  size["memory"])
+        print(figure_line("live set, nothing remembered (cold)", cold))
+        print(figure_line("live set, every environment remembered", warm))
+        verdicts += show([live_scan.memory_verdict(cold, warm, MEMORY_ENVIRONMENTS, size["memory_files_each"])])
+
+        section(f"9. `uvguard gc` vs real `uv cache prune`, half the wheels in use ({size['gc']} interleaved runs)")
         times, outcome, files, _ = gc_vs_prune.measure(base / "gc", real_uv, size["prune_archives"], runs=size["gc"])
         for name, figures in times.items():
             print(figure_line(name, figures))

@@ -146,4 +146,20 @@ def test_a_cache_line_the_real_release_rejects_gets_no_verdict(machine):
     assert check_json(machine, "cache", "clear")["operation"] == "clean"
     old = check(machine, "--json", "cache", "clear", UVGUARD_REAL_UV=str(uv_path("0.8.24")))
     assert old.returncode == 2 and old.stdout == ""
-    assert old.stderr.startswith("error: uv would reject `uv cache clear`")
+    assert old.stderr.startswith("error: ") and "clear" in old.stderr
+
+
+def test_where_uv_refuses_check_reports_uvs_refusal_not_a_decision(machine):
+    """uv's own error and exit code, as the shim relays them; never a decision about a config uv would not use."""
+    inside = machine.sandbox.cache / "archive-v0"
+    env = {**machine.env, "UVGUARD_REAL_UV": str(uv_path())}
+    for args, cwd, extra in ((["cache", "prune", "--ci"], inside, {}),
+                             (["cache", "prune", "--dry-run"], machine.elsewhere, {}),
+                             (["cache", "clean", "purepkg"], machine.elsewhere, {"UV_CONCURRENT_DOWNLOADS": "abc"})):
+        bare = subprocess.run([str(uv_path()), *args], env={**env, **extra}, cwd=cwd, capture_output=True, text=True)
+        result = subprocess.run([UVGUARD, "check", "--json", *args], env={**env, **extra}, cwd=cwd,
+                                capture_output=True, text=True)
+        assert bare.returncode == 2 and bare.stderr.startswith("error: ")
+        assert (result.returncode, result.stdout) == (2, ""), result.stdout
+        assert result.stderr.startswith(bare.stderr), args
+    assert check_json(machine, "cache", "prune", "--ci")["action"] == "limit"  # the same machine, elsewhere

@@ -64,10 +64,11 @@ def test_config_uv_rejects_exits_2_naming_the_file(sandbox):
     write(sandbox.work / "uv.toml", 'link-mode = "Symlink"\n')
     result = explain(sandbox, "cache", "prune")
     assert result.returncode == 2
-    assert result.stderr.startswith("error: Failed to parse")
-    assert str(sandbox.work / "uv.toml") in result.stderr
+    assert result.stderr.startswith("error: Failed to parse: uv.toml")  # uv's own words, for a cache command
     assert "Traceback" not in result.stderr
     assert sandbox.uv("cache", "dir", env=_without_cache(sandbox), check=False).returncode == 2
+    result = explain(sandbox, "sync")  # not run: uvguard's model of uv's schema speaks
+    assert result.returncode == 2 and str(sandbox.work / "uv.toml") in result.stderr
 
 
 def test_config_uv_warns_about_gives_the_same_warning_and_goes_on(sandbox):
@@ -84,6 +85,9 @@ def test_config_uv_warns_about_gives_the_same_warning_and_goes_on(sandbox):
 
 def test_bad_environment_variable_exits_2(sandbox):
     result = explain(sandbox, UV_NO_CACHE="maybe")
+    assert result.returncode == 2  # uv's own refusal of `cache prune`, relayed
+    assert result.stderr.startswith("error: invalid value 'maybe' for '--no-cache'")
+    result = explain(sandbox, "sync", UV_NO_CACHE="maybe")  # not run: uvguard's model names the variable
     assert result.returncode == 2
     assert "UV_NO_CACHE" in result.stderr and "Traceback" not in result.stderr
 
@@ -101,3 +105,44 @@ def test_no_color_wins_over_force_color_as_in_uv(sandbox):
     plain = explain(sandbox, "--", "--no-color", "cache", "prune", FORCE_COLOR="1")
     assert "\x1b[" in colored.stderr and "warning" in colored.stderr
     assert "\x1b[" not in plain.stderr and "warning: " in plain.stderr
+
+
+def test_where_uv_refuses_explain_prints_uvs_error_and_exit_code(sandbox):
+    """Inside the cache (a rule uvguard models) and a setting it does not check (uv is asked)."""
+    inside = sandbox.home / ".cache" / "uv" / "w"
+    inside.mkdir(parents=True)
+    for args in ((), ("sync",)):
+        result = explain(sandbox, "--json", *args, cwd=inside)
+        bare = sandbox.uv(*(args or ("cache", "prune")), env=_without_cache(sandbox), cwd=inside, check=False)
+        assert bare.stderr == f"error: The project directory `.` is inside the cache directory `{inside.parent}`\n"
+        assert (result.returncode, result.stdout, result.stderr) == (2, "", bare.stderr)
+    write(sandbox.work / "uv.toml", 'resolution = "bogus"\n')
+    result = explain(sandbox, "--json", "cache", "clean")
+    bare = sandbox.uv("cache", "clean", env=_without_cache(sandbox), check=False)
+    assert bare.returncode == result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(bare.stderr) and "unknown variant `bogus`" in bare.stderr
+    assert result.stderr[len(bare.stderr):].startswith("hint: that is uv's own refusal (exit 2)")
+
+
+def test_isolated_is_honoured_per_scope_as_uv_does(sandbox):
+    """`--isolated` hides the project's uv.toml from `uv pip` and the cache command, never from `uv sync`."""
+    write(sandbox.work / "uv.toml", 'link-mode = "copy"\ncache-dir = "project-cache"\n')
+    data = json.loads(explain(sandbox, "--json", "--isolated").stdout)
+    env = _without_cache(sandbox)
+    sync = sandbox.uv("--isolated", "sync", "--show-settings", env=env).stdout
+    pip = sandbox.uv("--isolated", "pip", "install", "--show-settings", "six", env=env).stdout
+    assert "link_mode: Copy" in sync and "link_mode: Copy" not in pip
+    assert (data["link_mode"], data["pip_link_mode"]) == ("copy", "clone")
+    assert data["link_mode_source"] == f"{sandbox.work / 'uv.toml'}: link-mode"
+    assert data["cache_dir"] == sandbox.uv("--isolated", "cache", "dir", env=env).stdout.strip()
+
+
+def test_isolated_cache_command_never_reads_a_broken_project_file(sandbox):
+    write(sandbox.work / "uv.toml", "x = \n")
+    env = _without_cache(sandbox)
+    assert sandbox.uv("--isolated", "cache", "prune", env=env, check=False).returncode == 0
+    assert sandbox.uv("--isolated", "sync", env=env, check=False).returncode == 2
+    result = explain(sandbox, "--json", "--isolated")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "`uv sync` would reject its files" in data["config_discovery"] and data["link_mode"] == "clone"

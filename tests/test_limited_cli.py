@@ -135,3 +135,15 @@ def test_every_long_phase_reports_progress(sandbox, project, monkeypatch, capsys
         assert main(["live"]) == 0
         assert labels == ["Scanning environments", "Measuring"]
     capsys.readouterr()
+
+
+def test_a_line_uv_refuses_is_refused_unchanged_whatever_the_decision(sandbox, project):
+    """A plain prune removes nothing live (the policy allows it), yet uv rejects the project's uv.toml."""
+    _, env = project
+    (sandbox.work / "uv.toml").write_text('resolution = "bogus"\n')
+    before = sorted(p.relative_to(sandbox.cache) for p in sandbox.cache.rglob("*"))
+    bare = sandbox.uv("cache", "prune", env=env, check=False)
+    out = uvguard(sandbox, env, "prune")
+    assert out.returncode == bare.returncode == 2
+    assert out.stderr.startswith(bare.stderr) and "unknown variant `bogus`" in bare.stderr
+    assert sorted(p.relative_to(sandbox.cache) for p in sandbox.cache.rglob("*")) == before

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from uvguard import registry
+from uvguard import envindex, registry
+from uvguard.envindex import GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS
 from uvguard.invocation import parse
 from uvguard.live_set import OK, scan_live_set
-from uvguard.roots import (COMPACT_MIN_LINES, GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS, Root, compact_registry, find_roots,
-                           maybe_compact, merge_roots, read_registry)
+from uvguard.roots import Root, find_roots, merge_roots, read_registry
 from uvguard.uvconfig import effective_config
 
 UVGUARD = str(Path(sys.executable).with_name("uvguard"))
@@ -90,23 +90,21 @@ def test_environments_made_through_the_shim_are_found_from_an_unrelated_director
     assert {e["path"] for e in report["entries"]} == archives and report["kept_bytes"] > 0 and not report["uncertain"]
 
 
+def index_lines(env: dict) -> list[str]:
+    """The records the index keeps, one per environment."""
+    text = Path(envindex.index_path(env)).read_bytes().decode("utf-8", "surrogateescape")
+    return [entry[0] for entry in json.loads(text)["entries"]]
+
+
 def test_an_environment_deleted_after_registration_drops_out(sandbox, machine):
     shutil.rmtree(machine["b"])
     paths = {root.path for root in roots_from(sandbox, sandbox.work)}
     assert str(machine["b"]) not in paths and str(machine["a"]) in paths
     env = sandbox.env()
-
-    def registered() -> str:
-        return "".join(p.read_text() for p in Path(registry.registry_path(env)).parent.glob("registry*")
-                       if not p.name.endswith((".lock", ".gone")))
-
-    assert compact_registry(env)  # first seen gone: kept for the grace period
-    assert "envs/one" in registered()
-    later = time.time() + GONE_GRACE_SECONDS + 1
-    assert compact_registry(env, now=later)  # dropped; the rotated copy stays readable a while
-    assert "envs/one" in registered()
-    assert compact_registry(env, now=later + ROTATED_KEEP_SECONDS)
-    assert "envs/one" not in registered() and str(machine["a"].parent) in registered()
+    assert any("envs/one" in line for line in index_lines(env))  # first seen gone: kept for the grace period
+    read_registry(env, now=time.time() + GONE_GRACE_SECONDS + 1)
+    assert not any("envs/one" in line for line in index_lines(env))
+    assert any(str(machine["a"].parent) in line for line in index_lines(env))
     assert {root.path for root in roots_from(sandbox, sandbox.work)} == paths
 
 
@@ -168,7 +166,11 @@ def append_venv_records(env: dict, paths, cwd: Path) -> None:
         registry.append(str(cwd), env, ["venv", str(path)])
 
 
-def test_a_corrupt_line_is_skipped_with_a_warning(sandbox, capsys):
+def registry_files(env: dict) -> list[str]:
+    return sorted(p.name for p in Path(registry.state_dir(env)).glob("registry*") if p.name != "registry.lock")
+
+
+def test_corrupt_lines_make_the_live_set_uncertain_with_one_warning(sandbox, capsys):
     env = sandbox.env()
     good = sandbox.work / "good"
     good.mkdir()
@@ -179,13 +181,51 @@ def test_a_corrupt_line_is_skipped_with_a_warning(sandbox, capsys):
     with open(path, "a") as handle:
         handle.write("u1\x1ftruncated\n")
     roots = roots_from(sandbox, sandbox.root)
-    assert [r.path for r in roots] == [str(good)]
+    kept = Path(registry.state_dir(env)) / registry_files(env)[0]
+    assert registry_files(env) == [kept.name] and kept.name.startswith("registry.unreadable.")
+    assert {r.path: bool(r.error) for r in roots} == {str(good): False, str(kept): True}
+    assert "2 unreadable records in the uvguard registry" in roots[0].error
     err = capsys.readouterr().err
-    assert err.count("warning: skipping a corrupt line in the uvguard registry") == 2
-    assert f"{path}, line 1)" in err and f"{path}, line 3)" in err
+    assert err.count("warning:") == 1 and f"2 unreadable records in the uvguard registry `{kept}`" in err
+    # Still uncertain at the next decision, whose records are read from the index; deleting the file ends it.
+    append_venv_records(env, [good], sandbox.work)
+    assert {r.path for r in roots_from(sandbox, sandbox.root)} == {str(good), str(kept)}
+    kept.unlink()
+    assert [r.path for r in roots_from(sandbox, sandbox.root)] == [str(good)]
+    assert capsys.readouterr().err.count("warning:") == 1
 
 
-@pytest.mark.parametrize("odd", ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028"])
+def test_garbage_without_a_newline_is_unreadable_once_settled(sandbox):
+    """A shim's record always ends with a newline; a tail without one is a write in flight only briefly."""
+    env = sandbox.env()
+    path = Path(registry.registry_path(env))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(bytes(range(11, 256)) * 40)
+    assert read_registry(env).unknown == ()  # may still be a write in flight
+    view = read_registry(env, now=time.time() + envindex.SETTLED_SECONDS)
+    [(kept, why)] = view.unknown
+    assert Path(kept).name.startswith("registry.unreadable.") and why.startswith("1 unreadable record ")
+
+
+def test_an_unreadable_index_is_set_aside_and_makes_the_live_set_uncertain(sandbox, capsys):
+    env = sandbox.env()
+    envs = [sandbox.work / f"env{i}" for i in range(3)]
+    for path in envs:
+        path.mkdir()
+    append_venv_records(env, envs, sandbox.work)
+    assert set(read_registry(env).paths) == {str(p) for p in envs}
+    index = Path(envindex.index_path(env))
+    index.write_bytes(os.urandom(200))
+    view = read_registry(env)
+    assert set(view.paths) == {str(p) for p in envs}  # rebuilt from the registry files still there
+    [(aside, why)] = view.unknown
+    assert Path(aside).name.startswith("index.unreadable.") and "an unreadable uvguard index" in why
+    assert read_registry(env).unknown == view.unknown
+    Path(aside).unlink()
+    assert read_registry(env).unknown == ()
+
+
+@pytest.mark.parametrize("odd", ["\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\udcff"])
 def test_a_record_holding_a_line_break_other_than_newline_stays_one_record(sandbox, odd):
     """Writers split records on newline only; a reader that also splits on \\r & co loses the record."""
     env = sandbox.env()
@@ -193,28 +233,87 @@ def test_a_record_holding_a_line_break_other_than_newline_stays_one_record(sandb
     venv.mkdir()
     append_venv_records(env, [venv], sandbox.work)
     view = read_registry(env)
-    assert view.paths == (str(venv),) and not view.warnings
-    assert compact_registry(env)
-    assert read_registry(env).paths == (str(venv),)
+    assert view.paths == (str(venv),) and not view.unknown
+    assert read_registry(env).paths == (str(venv),)  # from the index this time
+    assert index_lines(env)[0].endswith(str(venv))
 
 
-def test_compaction_keeps_the_newest_record_per_environment(sandbox):
+def test_the_index_keeps_one_entry_per_environment_and_removes_folded_files(sandbox, monkeypatch):
+    monkeypatch.setattr(envindex, "ROTATE_BYTES", 2000)
     env = sandbox.env()
     envs = [sandbox.work / f"env{i}" for i in range(4)]
     for path in envs:
         path.mkdir()
-    for _ in range(COMPACT_MIN_LINES // 4 + 1):
+    for _ in range(30):
         append_venv_records(env, envs, sandbox.work)
-    view = read_registry(env)
-    assert view.current_lines == 4 * (COMPACT_MIN_LINES // 4 + 1) and len(view.keep) == 4
-    assert maybe_compact(env, view)
-    assert not maybe_compact(env, read_registry(env))  # compact now: nothing to gain
-    assert Path(registry.registry_path(env)).read_text().count("\n") == 4
+    assert set(read_registry(env).paths) == {str(p) for p in envs}
+    assert len(index_lines(env)) == 4
+    assert [name.split(".")[1] for name in registry_files(env)] == ["rotated"]  # large: rotated
+    append_venv_records(env, envs[:1], sandbox.work)
+    assert set(read_registry(env).paths) == {str(p) for p in envs}
+    read_registry(env, now=time.time() + ROTATED_KEEP_SECONDS)
+    assert registry_files(env) == ["registry"] and len(index_lines(env)) == 4
+
+
+def test_a_registry_rewritten_in_place_is_read_again_whole(sandbox):
+    """Same inode, at least as long: only the bytes before the folded offset tell it apart."""
+    env = sandbox.env()
+    one, two = sandbox.work / "one", sandbox.work / "two-with-a-longer-name"
+    one.mkdir()
+    two.mkdir()
+    append_venv_records(env, [one], sandbox.work)
+    assert read_registry(env).paths == (str(one),)
+    path = Path(registry.registry_path(env))
+    line = registry.format_record(str(sandbox.work), env, ["venv", str(two)])
+    with open(path, "r+") as handle:  # truncate and rewrite: the inode stays
+        handle.truncate(0)
+        handle.write(line)
+    assert set(read_registry(env).paths) == {str(one), str(two)}
+
+
+def test_a_fold_interrupted_after_rotating_loses_nothing(sandbox, monkeypatch):
+    """A crash between renaming `registry` and writing the index: the next fold reads the rotated file."""
+    monkeypatch.setattr(envindex, "ROTATE_BYTES", 1)
+    env = sandbox.env()
+    envs = [sandbox.work / f"env{i}" for i in range(3)]
+    for path in envs:
+        path.mkdir()
+    append_venv_records(env, envs[:1], sandbox.work)
+
+    def crash(self) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+        patched.setattr(envindex._Fold, "_write", crash)
+        read_registry(env)
+    assert [name.split(".")[1] for name in registry_files(env)] == ["rotated"]
+    append_venv_records(env, envs[1:], sandbox.work)
     assert set(read_registry(env).paths) == {str(p) for p in envs}
 
 
-def test_compaction_loses_no_record_appended_by_concurrent_shims(sandbox):
-    """Writers append with sh `>>` like the shim; compaction runs flat out beside them."""
+def test_an_index_that_cannot_be_written_still_decides_and_deletes_nothing(sandbox, monkeypatch):
+    """A full disk: the decision uses what it read; no registry file goes before a fold is written."""
+    monkeypatch.setattr(envindex, "ROTATE_BYTES", 1)
+    env = sandbox.env()
+    envs = [sandbox.work / f"env{i}" for i in range(3)]
+    for path in envs:
+        path.mkdir()
+    append_venv_records(env, envs, sandbox.work)
+
+    def full(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(envindex._Fold, "_write", full)
+        assert set(read_registry(env).paths) == {str(p) for p in envs}
+        assert set(read_registry(env, now=time.time() + ROTATED_KEEP_SECONDS).paths) == {str(p) for p in envs}
+        assert any(".rotated." in name for name in registry_files(env))
+    assert set(read_registry(env).paths) == {str(p) for p in envs}
+
+
+def test_folding_loses_no_record_appended_by_concurrent_shims(sandbox, monkeypatch):
+    """Writers append with sh `>>` like the shim; folds (rotating often) run flat out beside them."""
+    monkeypatch.setattr(envindex, "ROTATE_BYTES", 4000)
     env = sandbox.env()
     writers, per_writer = 4, 150
     envs = [sandbox.work / f"w{w}" / f"e{i}" for w in range(writers) for i in range(per_writer)]
@@ -228,14 +327,15 @@ def test_compaction_loses_no_record_appended_by_concurrent_shims(sandbox):
     procs = [subprocess.Popen(["sh", "-c", script, "sh", *map(str, envs[w * per_writer:(w + 1) * per_writer])],
                               cwd=sandbox.work, env={**env, "R": registry_file, "P": prefix})
              for w in range(writers)]
-    compactions = 0
+    folds = 0
     while any(p.poll() is None for p in procs):
-        compactions += compact_registry(env)
+        read_registry(env)
+        folds += 1
     assert all(p.wait() == 0 for p in procs)
-    assert compactions > 1
+    assert folds > 1 and sum(".rotated." in name for name in registry_files(env)) > 1
     assert set(read_registry(env).paths) == {str(p) for p in envs}
-    compact_registry(env)
-    compact_registry(env)
+    assert set(read_registry(env, now=time.time() + ROTATED_KEEP_SECONDS).paths) == {str(p) for p in envs}
+    assert not any(".rotated." in name for name in registry_files(env))
     assert set(read_registry(env).paths) == {str(p) for p in envs}
 
 

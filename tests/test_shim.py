@@ -345,6 +345,14 @@ def test_importing_the_passthrough_modules_loads_no_heavy_module(sandbox):
     assert not {name.split(".")[0] for name in json.loads(result.stdout)} & HEAVY
 
 
+def test_the_registry_module_loads_neither_dataclasses_nor_typing(sandbox):
+    """The shim's Python side records through it; `dataclasses` alone pulls in `inspect` (~10 ms)."""
+    code = "import json, sys, uvguard.registry; print(json.dumps(sorted(sys.modules)))"
+    result = run(sys.executable, ["-I", "-c", code], sandbox.env())
+    assert result.returncode == 0, result.stderr
+    assert not set(json.loads(result.stdout)) & {"dataclasses", "typing", "inspect"}
+
+
 # --- registry records: the sh front and the Python side agree ---------------------------
 
 RECORD_ENV = {"VIRTUAL_ENV": "/venvs/with space", "UV_PROJECT_ENVIRONMENT": "ünï/.venv", "UV_CACHE_DIR": "/c"}

@@ -329,6 +329,15 @@ def test_parity_with_real_uv(sandbox, scenario):
     if ours is not None:
         assert ours.pip_link_mode == _link_mode(pip.stdout), ours.pip_link_mode_source
 
+    # Any line answers for both scopes, as `uv sync` and `uv pip install` with its global options
+    # would (they differ under `--isolated`, which only the pip scope honours).
+    if sync.returncode == pip.returncode == 0 and not scenario["sync_args"] + scenario["pip_args"]:
+        for line in (["cache", "prune"], ["sync"], ["pip", "install", "six"]):
+            ours = _ours([*args, *line], env, cwd, version)
+            if ours is not None:
+                assert (ours.link_mode, ours.pip_link_mode) == (_link_mode(sync.stdout), _link_mode(pip.stdout)), \
+                    (line, ours.link_mode_source, ours.pip_link_mode_source)
+
     # `uv venv` takes the pip scope; `uv tool` reads only the user and system files.
     for command, scope in ((("venv", "--show-settings"), "pip_link_mode"),
                            (("tool", "install", "--show-settings", "six"), "link_mode")):

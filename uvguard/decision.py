@@ -19,7 +19,7 @@ all, uv runs as it would, silently.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PASSTHROUGH, PRUNE, PRUNE_CI
 from uvguard.messages import plural
@@ -35,8 +35,7 @@ COMMAND_LINES = {
 }
 
 
-@dataclass(frozen=True)
-class Situation:
+class Situation(NamedTuple):
     """What the pipeline found for one command line: the input of `decide`."""
 
     operation: str
@@ -50,8 +49,7 @@ class Situation:
     uncertain: tuple[str, ...] = ()  # why the live set is incomplete, one line per unreadable root
 
 
-@dataclass(frozen=True)
-class DecidedBy:
+class DecidedBy(NamedTuple):
     """The policy key that decided, where its value came from, and whether a lock held it."""
 
     key: str
@@ -77,8 +75,7 @@ class DecidedBy:
         }
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """allow | warn | limit | refuse, the reason, and what it protects."""
 
     operation: str

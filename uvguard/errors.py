@@ -5,6 +5,8 @@ Exit codes (documented in the README):
   1    a check found a problem (`uvguard doctor`), or a limited operation stopped part-way
   2    uvguard's own usage or configuration error (bad flag, bad uv config, bad policy)
   3    the policy refused a cache operation; the cache is untouched
+  uv's real uv itself refuses the cache command line (its own error and exit
+       code, relayed unchanged by the shim, `uvguard check` and `explain`)
   127  the `uv` shim (and `uvguard check`/`explain`) found no real uv binary;
        `uvguard repair` counts a missing uv as bad input (2)
   130  interrupted (Ctrl-C)
@@ -58,6 +60,15 @@ class Refused(UvguardError):
     exit_code = EXIT_REFUSED
 
 
+class UvRefused(UvguardError):
+    """Real uv refuses the command line before it touches the cache: its own output and exit code."""
+
+    def __init__(self, stderr: str, exit_code: int, stdout: str = "") -> None:
+        super().__init__(stderr)
+        self.exit_code = exit_code
+        self.stdout = stdout
+
+
 class OperationFailed(UvguardError):
     """A limited operation stopped part-way; the message says what was and was not removed."""
 
@@ -68,6 +79,13 @@ def report(error: UvguardError) -> int:
     """Print `error` in uv's voice on stderr and return its exit code."""
     from uvguard import messages
 
+    if isinstance(error, UvRefused):
+        from uvguard.uvrefusal import relay
+
+        code = relay(error)
+        messages.hint(f"that is uv's own refusal (exit {code}): uv rejects this command line before it "
+                      "touches the cache; uvguard relays it unchanged, and so does the `uv` shim")
+        return code
     messages.error(error.message, hint=error.hint)
     return error.exit_code
 

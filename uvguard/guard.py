@@ -7,7 +7,8 @@ pipeline without acting, shared with `uvguard check`:
 
     effective uv config → (no cache: nothing to guard) → policy → roots → live
     set → what the operation would remove (only when something is live) →
-    decide()
+    decide() → unless allowed, ask the real uv whether it refuses the line
+    (`uvrefusal`): then that refusal, unchanged, is the outcome
 
 `run` then logs the decision (a `--no-cache` line, decided before the
 policy is read, only in the user's log) and acts: allow and warn exec the real uv (warn
@@ -25,24 +26,23 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from uvguard import decisionlog, messages
 from uvguard.cachelock import takes_lock_itself
 from uvguard.decision import Decision, Situation, decide
-from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError
+from uvguard.errors import EXIT_INTERRUPTED, EXIT_REFUSED, PolicyError, UvguardError, UvRefused
 from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
 from uvguard.progress import phase
 from uvguard.realuv import exec_uv, uv_version
+from uvguard.registry import state_dir
 from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """Everything the pipeline found for one command line, and the decision."""
 
     invocation: Invocation
@@ -53,12 +53,37 @@ class Evaluation:
 
 
 def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
-             version: Version | None = None) -> Evaluation:
-    """Decide for `invocation` without acting. Raises ConfigError or PolicyError (exit 2).
+             version: Version | None = None, ask_uv: bool = False) -> Evaluation:
+    """Decide for `invocation` without acting. Raises ConfigError or PolicyError (exit 2), or
+    UvRefused where the real uv itself refuses the line before touching the cache.
 
-    `version` is the real uv's release when the caller has already asked it:
-    one `uv --version` run fewer (~6 ms) on every guarded command.
+    uv is asked (`uvrefusal`) before anything uvguard would do itself (warn,
+    limit, refuse) and whenever uvguard cannot decide (a config or policy it
+    cannot read, a skeleton uv fails on), so a line uv rejects is rejected
+    unchanged, whatever the policy says. An allowed line goes to uv anyway,
+    so only `ask_uv` (for `uvguard check`) asks it then. `version` is the
+    real uv's release when the caller has already asked it: one `uv
+    --version` run fewer (~6 ms) on every guarded command.
     """
+    try:
+        evaluation = _evaluate(invocation, real_uv, env, cwd, version)
+    except UvguardError as error:  # a config or policy it cannot read, a skeleton uv failed on
+        raise (_uv_refusal(invocation, real_uv, env, cwd) or error) from None
+    if ask_uv or evaluation.decision.action != "allow":
+        refused = _uv_refusal(invocation, real_uv, env, cwd)
+        if refused is not None:
+            raise refused
+    return evaluation
+
+
+def _uv_refusal(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) -> UvRefused | None:
+    from uvguard.uvrefusal import refusal  # tempfile and subprocess: not on the allowed path
+
+    return refusal(invocation, real_uv, env, cwd)
+
+
+def _evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
+              version: Version | None) -> Evaluation:
     config = effective_config(invocation, env, cwd, version or uv_version(real_uv, env))
     if config.no_cache:
         reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
@@ -72,7 +97,8 @@ def survey(invocation: Invocation, config: EffectiveConfig, env: Mapping[str, st
     """The policy and the live set of `config`'s cache: what guarded operations and `uvguard gc` decide from."""
     policy = _load_policy(env, cwd, config)
     with phase("Scanning environments"):
-        live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths))
+        live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths),
+                             state_dir(env))
     return policy, live
 
 
@@ -126,7 +152,8 @@ def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str)
     policy_roots = evaluation.policy.root_paths if evaluation.policy else ()
 
     def rescan() -> dict[str, tuple[str, ...]]:
-        now = scan_live_set(config.cache_dir, find_roots(evaluation.invocation, config, env, cwd, policy_roots)).entries
+        roots = find_roots(evaluation.invocation, config, env, cwd, policy_roots)
+        now = scan_live_set(config.cache_dir, roots, state_dir(env)).entries
         return {entry: tuple(sorted({*before.get(entry, ()), *now.get(entry, ())})) for entry in {*before, *now}}
 
     return rescan
@@ -176,6 +203,10 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             return run_limited(invocation, evaluation.config, real_uv, env,
                                evaluation.live_set.entries if keep else {}, voice,
                                rescan=live_entries_again(evaluation, env, cwd) if keep else None).exit_code
+    except UvRefused as refused:
+        from uvguard.uvrefusal import relay
+
+        return relay(refused)
     except UvguardError as error:
         messages.error(error.message, hint=error.hint, voice=voice)
         return error.exit_code

@@ -10,7 +10,8 @@ short flags cluster (`-qqn`); repeating a non-counting option, or two
 conflicting ones, is an error only within one command level (`uv`, `cache`,
 `prune`), while `--offline` and `--no-offline` on different levels are
 refused by uv after parsing; `-h`/`--help` anywhere before `--` only prints
-help. A line uv would reject never reaches the cache, so it is classified as
+help, and the hidden `--show-settings` only prints the resolved settings
+(every release pinned returns before the cache command runs). A line uv would reject never reaches the cache, so it is classified as
 passthrough and uv prints its own error.
 
 Where uv releases differ (flags added over time, `cache clear`, `--force`),
@@ -19,10 +20,11 @@ newest release does, which accepts the most lines: a cache command is never
 missed, at worst a line an older uv rejects is guarded.
 
 Only argv is read. A few rejections depend on the environment or the disk
-(uv < 0.10 refuses `--no-offline` while UV_OFFLINE is set; `--directory`
-naming a missing dir; `--preview-features` names unknown to some 0.10-0.11
-releases, seen with 0.10.12 and 0.11.16):
-those lines are classified as the operation and guarded, the safe side.
+(0.8.24 refuses `--no-offline` while UV_OFFLINE is set, 0.9.30 does not;
+`--directory` naming a missing dir; `--preview-features` names unknown to
+0.9.30 - 0.11.16): those lines are classified as the operation, and before
+the guard acts on one it asks the real uv whether it refuses it
+(`uvrefusal`), then relays that refusal.
 
 For the other commands the global options are collected on a best-effort
 basis wherever they stand, up to `--` or the program of `uv run`/`uv tool
@@ -31,7 +33,8 @@ run`, so `uvguard explain sync --cache-dir X` sees them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import NamedTuple
 
 PASSTHROUGH = "passthrough"
 PRUNE = "prune"
@@ -145,8 +148,7 @@ PROGRAM_VALUE_SHORTS = frozenset("CPbcfipw")
 _ALPHANUMERIC = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(NamedTuple):
     """One uv command line, as uv would read it.
 
     `command` holds the subcommand words (`("cache", "prune")`, `("pip",
@@ -159,7 +161,7 @@ class Invocation:
     args: tuple[str, ...]
     operation: str = PASSTHROUGH
     command: tuple[str, ...] = ()
-    options: dict = field(default_factory=dict)
+    options: dict = MappingProxyType({})  # read-only: a default shared by every instance
     packages: tuple[str, ...] = ()
     force: bool = False
     help: bool = False
@@ -184,6 +186,12 @@ class Invocation:
             elif arg.startswith(name + "="):
                 value = arg[len(name) + 1:]
         return value
+
+    @property
+    def names_cache_operation(self) -> bool:
+        """Its words name a cache operation (whether uv accepts the line or not), not only its help
+        or settings: uv either runs it or refuses it."""
+        return self.command in CACHE_OPERATIONS and not self.help and not self.options.get("show-settings")
 
     @property
     def quiet(self) -> int:
@@ -403,7 +411,7 @@ class _Scan:
             raise _Reject
         invocation = Invocation(args=self.args, command=tuple(self.command), options=options,
                                 help=self.help, rest=tuple(self.rest), trailing=tuple(self.trailing))
-        if self.help or tuple(self.command) not in CACHE_OPERATIONS:
+        if self.help or options.get("show-settings") or tuple(self.command) not in CACHE_OPERATIONS:
             if self.exact and len(self.command) < 2 and not self.help:
                 raise _Reject  # bare `uv cache`: uv prints usage and fails
             return invocation
@@ -424,11 +432,11 @@ class _Scan:
             if self.positionals:
                 raise _Reject
             operation = PRUNE_CI if "--ci" in flags else PRUNE
-            return replace(invocation, operation=operation, force=force)
+            return invocation._replace(operation=operation, force=force)
         if not all(is_package_name(name) for name in self.positionals):
             raise _Reject
         operation = CLEAN_PACKAGES if self.positionals else CLEAN
-        return replace(invocation, operation=operation, packages=tuple(self.positionals), force=force)
+        return invocation._replace(operation=operation, packages=tuple(self.positionals), force=force)
 
 
 def is_package_name(name: str) -> bool:

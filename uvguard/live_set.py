@@ -10,14 +10,20 @@ resolved, so both sides are compared after `realpath`.
 
 A root that exists but cannot be read never counts as "no links": its
 environment is `unreadable` and the whole LiveSet `uncertain`.
+
+Given uvguard's state directory, a scan reuses what the last one found in
+an environment when a cheap check proves it unchanged (`uvguard.scanmemory`),
+and remembers what it found for the next.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import asdict, dataclass, field
-from typing import Iterable
+import time
+from typing import Iterable, NamedTuple
+
+from uvguard import scanmemory
 
 OK = "ok"
 GONE = "gone"
@@ -25,8 +31,7 @@ UNREADABLE = "unreadable"
 UNLINKED = "unlinked"
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(NamedTuple):
     """One root after the scan; `live_entries` are cache-relative POSIX paths."""
 
     path: str
@@ -37,8 +42,7 @@ class Environment:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class LiveSet:
+class LiveSet(NamedTuple):
     cache_dir: str
     environments: tuple[Environment, ...] = ()
     uncertain: bool = False
@@ -54,46 +58,49 @@ class LiveSet:
         return {entry: tuple(users[entry]) for entry in sorted(users)}
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        for environment in data["environments"]:
-            environment["live_entries"] = sorted(environment["live_entries"])
-            environment["origins"] = list(environment["origins"])
-            environment["dangling"] = list(environment["dangling"])
-        data["entries"] = {entry: list(paths) for entry, paths in self.entries.items()}
-        data["reasons"] = list(self.reasons)
-        return data
+        environments = [{**environment._asdict(), "origins": list(environment.origins),
+                         "live_entries": sorted(environment.live_entries), "dangling": list(environment.dangling)}
+                        for environment in self.environments]
+        return {"cache_dir": self.cache_dir, "environments": environments, "uncertain": self.uncertain,
+                "reasons": list(self.reasons),
+                "entries": {entry: list(paths) for entry, paths in self.entries.items()}}
 
 
-@dataclass(frozen=True)
 class _Parent:
-    """A directory link targets sit in: cache-relative path (None outside), its entry if fixed, its names."""
+    """A directory link targets sit in: cache-relative path (None outside), its entry if fixed, its names,
+    and the cache root as the link spells it (None when a symlink inside the cache makes it ambiguous)."""
 
-    relative: str | None
-    entry: str | None
-    names: frozenset | None
+    __slots__ = ("relative", "entry", "names", "prefix")
+
+    def __init__(self, relative: str | None, entry: str | None, names: frozenset | None,
+                 prefix: str | None = None) -> None:
+        self.relative, self.entry, self.names, self.prefix = relative, entry, names, prefix
 
 
-@dataclass
 class _Cache:
     """The cache root's real path, and memos shared by every root of one scan."""
 
-    real: str
-    parents: dict = field(default_factory=dict)  # link parent dir -> _Parent
-    entries: dict = field(default_factory=dict)  # entry -> exists
+    __slots__ = ("real", "parents", "entries")
 
-    def locate(self, target: str) -> tuple[str | None, bool]:
-        """(top-level entry, target exists) for an absolute normalised link target; entry None outside the cache."""
+    def __init__(self, real: str) -> None:
+        self.real = real
+        self.parents: dict[str, _Parent] = {}  # link parent dir -> _Parent
+        self.entries: dict[str, bool] = {}  # entry -> exists
+
+    def locate(self, target: str) -> tuple[str | None, bool, _Parent]:
+        """(top-level entry, target exists, its parent) for an absolute normalised link target; entry None
+        outside the cache."""
         parent, _, name = target.rpartition("/")
         known = self.parents.get(parent)
         if known is None:
             known = self.parents[parent] = self._parent_info(parent or "/")
         exists = known.names is not None and name in known.names
         if known.entry is not None:
-            return known.entry, exists
+            return known.entry, exists, known
         if known.relative is None:
-            return None, False
+            return None, False, known
         # The parent is the cache root or a bucket: the entry depends on the name.
-        return (f"{known.relative}/{name}" if known.relative else name), exists
+        return (f"{known.relative}/{name}" if known.relative else name), exists, known
 
     def _parent_info(self, parent: str) -> _Parent:
         real_parent = os.path.realpath(parent)
@@ -105,10 +112,11 @@ class _Cache:
             return _Parent(None, None, None)
         parts = relative.split("/", 2)
         entry = "/".join(parts[:2]) if len(parts) >= 2 else None
+        spelled = parent if not relative else parent[:-len(relative) - 1] if parent.endswith("/" + relative) else None
         try:
-            return _Parent(relative, entry, frozenset(os.listdir(real_parent)))
+            return _Parent(relative, entry, frozenset(os.listdir(real_parent)), spelled)
         except OSError:
-            return _Parent(relative, entry, None)
+            return _Parent(relative, entry, None, spelled)
 
     def entry_exists(self, entry: str) -> bool:
         if entry not in self.entries:
@@ -116,33 +124,73 @@ class _Cache:
         return self.entries[entry]
 
 
-@dataclass
 class _Walk:
-    live: set = field(default_factory=set)
-    dangling: list = field(default_factory=list)
-    failures: list = field(default_factory=list)
+    """What the walk of one root found."""
+
+    __slots__ = ("live", "dangling", "failures", "directories", "stats", "prefixes", "outside")
+
+    def __init__(self) -> None:
+        self.live: set[str] = set()
+        self.dangling: list[str] = []
+        self.failures: list[str] = []
+        self.directories: list[str] = []  # walked, relative to the root
+        self.stats: list[tuple[int, int]] = []  # (inode, ctime) of each, read before listing it
+        self.prefixes: set[str | None] = set()  # the cache roots the links spell
+        self.outside: set[str] = set()  # the directories holding targets outside the cache
 
 
-def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable) -> LiveSet:
-    """Scan each root (a `roots.Root`: path, origins, error) for links into `cache_dir`."""
+class _Memory:
+    """Scans remembered in uvguard's state directory, for one scan of one cache."""
+
+    __slots__ = ("path", "known", "started_ns", "changed", "reals")
+
+    def __init__(self, path: str, known: dict, started_ns: int) -> None:
+        self.path, self.known, self.started_ns = path, known, started_ns
+        self.changed = False
+        self.reals: dict[str, str] = {}  # remembered directory -> its real path now
+
+    def real_of(self, path: str) -> str:
+        if path not in self.reals:
+            self.reals[path] = os.path.realpath(path)
+        return self.reals[path]
+
+
+def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable, state_dir: str | None = None) -> LiveSet:
+    """Scan each root (a `roots.Root`: path, origins, error) for links into `cache_dir`.
+
+    With `state_dir`, environments a cheap check proves unchanged since the
+    last scan are not read again, and what this scan found is remembered.
+    """
     cache_root = os.path.abspath(os.fspath(cache_dir))
     cache = _Cache(real=os.path.realpath(cache_root))
-    environments = tuple(_scan_root(root, cache) for root in roots)
+    memory = None
+    if state_dir is not None:
+        path = scanmemory.memory_path(state_dir)
+        memory = _Memory(path, scanmemory.load(path), time.time_ns())
+    environments = tuple(_scan_root(root, cache, memory) for root in roots)
+    if memory is not None and memory.changed:
+        # Environments deleted since they were remembered go; the rest stay for the scans that name them.
+        scanmemory.save(memory.path, [item for item in memory.known.values() if os.path.lexists(item.path)])
     reasons = tuple(f"{env.path}: {env.reason}" for env in environments if env.state == UNREADABLE)
     return LiveSet(cache_dir=cache_root, environments=environments, uncertain=bool(reasons), reasons=reasons)
 
 
-def _scan_root(root, cache: _Cache) -> Environment:
+def _scan_root(root, cache: _Cache, memory: _Memory | None = None) -> Environment:
     path = os.path.abspath(root.path)
     origins = root.origins
     if root.error:
         return Environment(path, origins, UNREADABLE, reason=root.error)
+    if memory is not None:
+        known = memory.known.get((path, cache.real))
+        if known is not None and scanmemory.unchanged(known, memory.real_of) and all(
+                cache.entry_exists(entry) for entry in known.entries):
+            return Environment(path, origins, OK if known.entries else UNLINKED, known.entries)
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return Environment(path, origins, GONE)
+        return _forget(memory, path, cache, Environment(path, origins, GONE))
     except OSError as error:
-        return Environment(path, origins, UNREADABLE, reason=_describe(error))
+        return _forget(memory, path, cache, Environment(path, origins, UNREADABLE, reason=_describe(error)))
     walk = _Walk()
     start = path
     if stat.S_ISLNK(info.st_mode):
@@ -153,8 +201,31 @@ def _scan_root(root, cache: _Cache) -> Environment:
     if os.path.isdir(start):
         _walk(start, cache, walk)
     elif not os.path.exists(start) and not stat.S_ISLNK(info.st_mode):
-        return Environment(path, origins, GONE)
-    return _environment(path, origins, walk)
+        return _forget(memory, path, cache, Environment(path, origins, GONE))
+    environment = _environment(path, origins, walk)
+    if memory is not None:
+        _remember(memory, cache, environment, info, walk)
+    return environment
+
+
+def _forget(memory: _Memory | None, path: str, cache: _Cache, environment: Environment) -> Environment:
+    if memory is not None and memory.known.pop((path, cache.real), None) is not None:
+        memory.changed = True
+    return environment
+
+
+def _remember(memory: _Memory, cache: _Cache, environment: Environment, info: os.stat_result, walk: _Walk) -> None:
+    """Keep what a full scan found, unless the check could not prove it unchanged next time."""
+    key = (environment.path, cache.real)
+    racy = memory.started_ns - int(scanmemory.RACY_SECONDS * 1e9)
+    if (environment.state not in (OK, UNLINKED) or environment.dangling or stat.S_ISLNK(info.st_mode)
+            or None in walk.prefixes or any(ctime >= racy for _, ctime in walk.stats)):
+        _forget(memory, environment.path, cache, environment)
+        return
+    memory.known[key] = scanmemory.Remembered(
+        environment.path, cache.real, info.st_ino, scanmemory.digest(walk.stats), environment.live_entries,
+        frozenset(walk.prefixes), frozenset(walk.outside), tuple(walk.directories))
+    memory.changed = True
 
 
 def _environment(path: str, origins: tuple[str, ...], walk: _Walk) -> Environment:
@@ -166,11 +237,18 @@ def _environment(path: str, origins: tuple[str, ...], walk: _Walk) -> Environmen
 
 
 def _walk(top: str, cache: _Cache, walk: _Walk) -> None:
-    """Iterative scandir walk of real directories; symlinks are read, never entered."""
-    pending = [os.path.realpath(top)]
+    """Iterative scandir walk of real directories; symlinks are read, never entered.
+
+    Each directory is stat'ed before it is listed: a change while it is
+    listed then shows as a newer ctime at the next check."""
+    start = os.path.realpath(top)
+    pending = [start]
     while pending:
         directory = pending.pop()
         try:
+            info = os.lstat(directory)
+            walk.directories.append(directory[len(start) + 1:])
+            walk.stats.append((info.st_ino, info.st_ctime_ns))
             with os.scandir(directory) as entries:
                 for entry in entries:
                     if entry.is_symlink():
@@ -196,9 +274,11 @@ def _record_link(link: str, directory: str, cache: _Cache, walk: _Walk) -> None:
         target = os.path.realpath(target) if name in (".", "..") else f"{os.path.realpath(parent or '/')}/{name}"
     elif "/." in target or "//" in target or target.endswith("/"):
         target = os.path.normpath(target)
-    entry, exists = cache.locate(target)
+    entry, exists, parent = cache.locate(target)
     if entry is None:
+        walk.outside.add(target.rpartition("/")[0] or "/")
         return
+    walk.prefixes.add(parent.prefix)
     if exists:
         walk.live.add(entry)
     else:

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import Mapping, NamedTuple, TextIO
 
 
-@dataclass(frozen=True)
-class Voice:
+class Voice(NamedTuple):
     """How to speak: colour or not, how quiet (`-q` counts), and whether progress may be drawn."""
 
     color: bool = False
@@ -94,6 +92,11 @@ def error(text: str, hint: str | None = None, voice: Voice | None = None,
         _emit("hint", hint, voice, stream)
 
 
+def hint(text: str, voice: Voice | None = None, stream: TextIO | None = None) -> None:
+    """A `hint:` line on its own, after an error printed by someone else (uv)."""
+    _emit("hint", text, voice or current_voice(), stream)
+
+
 def info(text: str, voice: Voice | None = None, stream: TextIO | None = None) -> None:
     """A plain status line (like uv's `Removed 3 files`); silenced by `-q`."""
     voice = voice or current_voice()
@@ -123,9 +126,9 @@ def human_readable_bytes(size: int) -> str:
     return f"{quantity:.1f}{unit}"
 
 
-def user_display(path: Path) -> str:
-    """The path as uv shows it: relative to the working directory when inside it."""
-    cwd = os.getcwd()
+def user_display(path: Path, cwd: str | Path | None = None) -> str:
+    """The path as uv shows it: relative to the working directory (`cwd`, default ours) when inside it."""
+    cwd = os.getcwd() if cwd is None else str(cwd)
     if os.path.dirname(cwd) == cwd:
         return str(path)
     try:

@@ -68,9 +68,9 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
 
 from uvguard import trust
 from uvguard.errors import PolicyError
@@ -92,8 +92,7 @@ _TOML_TYPES = ((bool, "a boolean"), (str, "a string"), (int, "an integer"), (flo
                (list, "an array"), (dict, "a table"))
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """Where a value came from: the layer, and the file (None: a shipped preset) and line."""
 
     layer: str
@@ -113,8 +112,7 @@ class Source:
         return {"layer": self.layer, "file": self.file, "preset": self.preset, "line": self.line}
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """The effective value of one key; `ignored`: what higher layers tried while it was locked."""
 
     key: str
@@ -128,25 +126,23 @@ class Setting:
         return self.locked_by is not None
 
 
-@dataclass(frozen=True)
-class PolicyFile:
+class PolicyFile(NamedTuple):
     """One layer's validated content: key -> value, the line of each key; who owns the file, its
     mode and content hash (None for a preset); `trusted`: False for a project file not yet trusted."""
 
     source: Source
     values: Mapping[str, object]
-    lines: Mapping[str, int] = field(default_factory=dict)
+    lines: Mapping[str, int] = MappingProxyType({})  # read-only: a default shared by every instance
     owner: int | None = None
     mode: int | None = None
     digest: str | None = None
     trusted: bool = True
 
     def source_of(self, key: str) -> Source:
-        return replace(self.source, line=self.lines.get(key))
+        return self.source._replace(line=self.lines.get(key))
 
 
-@dataclass(frozen=True)
-class Ignored:
+class Ignored(NamedTuple):
     """What uvguard does not obey, and why: a key of an untrusted project file (`untrusted`), a whole
     project file another user owns (`foreign`, `key` None), a `locked` a user could change (`lock`)."""
 
@@ -167,8 +163,7 @@ class Ignored:
                 "reason": self.reason}
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """The layered policy: one Setting per action key and `log`, the roots of every layer, and what
     was ignored (untrusted keys, foreign files, locks that cannot bind)."""
 
@@ -224,7 +219,7 @@ def load_policy(env: Mapping[str, str], cwd: str | os.PathLike, project_dir: str
     project, skipped = project_policy(start, env, os.geteuid() if uid is None else uid)
     higher = [*_user_file(env), *project, *_env_file(env, cwd)]
     policy = combine(builtin, xdg[0] if xdg else None, etc[0] if etc else None, higher)
-    return replace(policy, ignored=(*skipped, *policy.ignored))
+    return policy._replace(ignored=(*skipped, *policy.ignored))
 
 
 def combine(builtin: PolicyFile, xdg: PolicyFile | None, etc: PolicyFile | None,
@@ -238,8 +233,8 @@ def combine(builtin: PolicyFile, xdg: PolicyFile | None, etc: PolicyFile | None,
         _apply(settings, layer_file, ignored)
     if xdg is not None and _binds_locks(xdg, ignored):
         for key in xdg.values.get("locked", ()):
-            settings[key] = replace(settings.get(key) or Setting(key, "", builtin.source),
-                                    locked_by=xdg.source_of("locked"))
+            settings[key] = (settings.get(key) or Setting(key, "", builtin.source))._replace(
+                locked_by=xdg.source_of("locked"))
     if etc is not None and _binds_locks(etc, ignored):
         for key in etc.values.get("locked", ()):
             holder = etc if key in etc.values else builtin
@@ -263,7 +258,7 @@ def _apply(settings: dict[str, Setting], layer_file: PolicyFile, ignored: list[I
         current = settings.get(key)
         if current is not None and current.locked:
             if value != current.value:
-                settings[key] = replace(current, ignored=current.ignored + ((value, source),))
+                settings[key] = current._replace(ignored=current.ignored + ((value, source),))
             continue
         if not layer_file.trusted and not _tightens(key, value, current):
             ignored.append(Ignored("untrusted", key, value, source, _loosens(key, value, current)))
@@ -356,7 +351,7 @@ def project_policy(start: Path, env: Mapping[str, str], uid: int) -> tuple[list[
                                                            and "uvguard" in data["tool"]):
                 continue
             found = _policy_file(candidate, "project", env, content, info, data)
-            return [replace(found, trusted=trust.is_trusted(candidate, found.digest, env))], skipped
+            return [found._replace(trusted=trust.is_trusted(candidate, found.digest, env))], skipped
         if (directory / "pyproject.toml").is_file():
             break  # uv's project discovery stops at the nearest pyproject.toml; so does the policy's walk
     return [], skipped
@@ -415,7 +410,7 @@ def _policy_file(path: Path, layer: str, env: Mapping[str, str], content: bytes,
         checked = validate(table, text, source, table="tool.uvguard", env=env)
     else:
         checked = validate(data, text, source, table="", env=env)
-    return replace(checked, owner=info.st_uid, mode=info.st_mode, digest=trust.digest(content))
+    return checked._replace(owner=info.st_uid, mode=info.st_mode, digest=trust.digest(content))
 
 
 def validate(data: dict, text: str, source: Source, table: str, env: Mapping[str, str]) -> PolicyFile:

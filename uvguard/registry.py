@@ -21,7 +21,6 @@ O_APPEND write, so concurrent writers do not interleave. The sh front
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from collections.abc import Mapping
 
 SEPARATOR = "\x1f"
@@ -33,13 +32,23 @@ ENV_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
 class Record:
-    """One install-type command line as the shim saw it."""
+    """One install-type command line as the shim saw it.
 
-    cwd: str
-    env: dict
-    args: tuple[str, ...]
+    A plain class: the shim's Python side imports this module, and neither
+    `dataclasses` nor `typing` belongs on that path.
+    """
+
+    __slots__ = ("cwd", "env", "args")
+
+    def __init__(self, cwd: str, env: dict, args: tuple[str, ...]) -> None:
+        self.cwd, self.env, self.args = cwd, env, args
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Record) and (self.cwd, self.env, self.args) == (other.cwd, other.env, other.args)
+
+    def __repr__(self) -> str:
+        return f"Record(cwd={self.cwd!r}, env={self.env!r}, args={self.args!r})"
 
 
 def state_dir(env: Mapping[str, str]) -> str:

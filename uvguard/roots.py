@@ -13,42 +13,38 @@ extra root costs a scan, a missing one costs a broken environment.
 from __future__ import annotations
 
 import glob
-import json
 import os
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
-from uvguard import messages, registry, uvworkspace
-
-# A record whose environment is gone is dropped only once it has been seen
-# gone for this long: the shim appends before uv creates the environment.
-GONE_GRACE_SECONDS = 3600
-# Compact when the registry holds at least this many lines and half are waste.
-COMPACT_MIN_LINES = 64
-COMPACT_INTERVAL_SECONDS = 600
-# How long a rotated registry file stays readable for writers that opened it before the rotation.
-ROTATED_KEEP_SECONDS = 60
+from uvguard import envindex, messages, registry, uvworkspace
 
 
-@dataclass(frozen=True)
 class Root:
     """A path that may hold an environment; `origins` lists every place that named it.
 
     Origins: project, UV_PROJECT_ENVIRONMENT, VIRTUAL_ENV, tools, policy,
     manual, registry. `error` says why a root that should be readable is not
     (the scan then reports it unreadable and the live set uncertain).
+    A plain class, not a dataclass: the guarded path creates no class it can spare.
     """
 
-    path: str
-    origin: str
-    origins: tuple[str, ...] = ()
-    error: str = ""
+    __slots__ = ("path", "origin", "origins", "error")
 
-    def __post_init__(self) -> None:
-        if not self.origins:
-            object.__setattr__(self, "origins", (self.origin,))
+    def __init__(self, path: str, origin: str, origins: tuple[str, ...] = (), error: str = "") -> None:
+        self.path, self.origin, self.origins, self.error = path, origin, origins or (origin,), error
+
+    def _fields(self) -> tuple:
+        return self.path, self.origin, self.origins, self.error
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Root) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"Root(path={self.path!r}, origin={self.origin!r}, origins={self.origins!r}, error={self.error!r})"
 
 
 def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: Iterable[str] = ()) -> list[Root]:
@@ -69,10 +65,12 @@ def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: It
         path = registry.registry_path(env)
         found.append(Root(path, "registry", error=f"cannot read the registry {path}: {error.strerror or error}"))
         return merge_roots(found)
-    for warning in view.warnings:
-        messages.warning(warning)
+    for path, why in view.unknown:
+        # One line per file, not per record: the live set is uncertain until the file is dealt with.
+        messages.warning(f"{why} `{path}`: the environments named there are unknown, so the live set is uncertain")
+        found.append(Root(path, "registry", error=f"{why}: the environments named there are unknown; register "
+                          "them with `uvguard roots add PATH`, then delete this file"))
     found.extend(Root(path, "registry") for path in view.paths)
-    maybe_compact(env, view)
     return merge_roots(found)
 
 
@@ -220,15 +218,14 @@ _SHORT_FLAGS_BY_COMMAND = {"venv": {"c"}, "run": {"m", "s"}}
 _PROJECT_COMMANDS = {"sync", "run", "add", "remove"}
 _VENV_COMMANDS = {"venv", "virtualenv", "v"}
 # Marks a tool directory among record targets: it stands for the tools in it.
-TOOLS_PREFIX = "tools:"
+TOOLS_PREFIX = envindex.TOOLS_PREFIX
 
 
-@dataclass(frozen=True)
-class CommandLine:
+class CommandLine(NamedTuple):
     """The parts of a recorded uv command line that decide which environment it wrote to."""
 
     words: tuple[str, ...]
-    options: dict = field(default_factory=dict)
+    options: dict
 
 
 def read_command_line(args: tuple[str, ...]) -> CommandLine:
@@ -370,69 +367,7 @@ def _virtualenv_from_working_dir(working_dir: str) -> list[str]:
     return []
 
 
-# --- registry: reading and compacting -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RegistryView:
-    """The registry as read: live environment paths, and what compaction would keep."""
-
-    paths: tuple[str, ...]
-    keep: tuple[str, ...]  # lines to keep, newest record per environment
-    gone: dict  # line -> True for records whose environments are all gone
-    current_lines: int  # lines in `registry` itself (rotated generations repeat kept ones)
-    warnings: tuple[str, ...] = ()
-
-
-def _rotated_generations(env: Mapping[str, str]) -> list[str]:
-    """`registry.rotated.<ns>` files, oldest first."""
-    return sorted(glob.glob(glob.escape(registry.registry_path(env)) + ".rotated.*"))
-
-
-def _registry_files(env: Mapping[str, str]) -> list[str]:
-    return [*_rotated_generations(env), registry.registry_path(env)]
-
-
-def read_registry(env: Mapping[str, str]) -> RegistryView:
-    """Read every registry file (rotated generations first), resolve each record, drop the gone ones."""
-    with _registry_lock(env, exclusive=False):
-        lines = [(path, number, line) for path in _registry_files(env) for number, line in _read_lines(path)]
-    newest = registry.registry_path(env)
-    current = sum(1 for path, _, _ in lines if path == newest)
-    return _resolve_lines(lines, current)
-
-
-def _read_lines(path: str) -> list[tuple[int, str]]:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return []
-    text = data.decode("utf-8", "surrogateescape")
-    # Records end at "\n" only: splitlines() would also cut at \r, \x1c-\x1e, \x85, \u2028 inside a path or arg.
-    return [(number, line) for number, line in enumerate(text.split("\n"), 1) if line]
-
-
-def _resolve_lines(lines, current_lines: int = 0) -> RegistryView:
-    memo: dict = {}
-    by_targets: dict[tuple, str] = {}
-    warnings = []
-    for path, number, line in lines:
-        record = registry.parse_record(line)
-        if record is None:
-            warnings.append(f"skipping a corrupt line in the uvguard registry ({path}, line {number})")
-            continue
-        targets = record_targets(record, memo)
-        if targets:
-            by_targets.pop(targets, None)
-            by_targets[targets] = line  # the newest record per environment wins
-    paths, gone = [], {}
-    for targets, line in by_targets.items():
-        present = [p for p in _expand_targets(targets) if _present(p)]
-        paths.extend(present)
-        if not present and not any(_present(t.removeprefix(TOOLS_PREFIX)) for t in targets):
-            gone[line] = True
-    return RegistryView(tuple(dict.fromkeys(paths)), tuple(by_targets.values()), gone, current_lines, tuple(warnings))
+# --- registry: the index of environments ---------------------------------------------------------
 
 
 def _expand_targets(targets: tuple[str, ...]) -> list[str]:
@@ -446,128 +381,6 @@ def _expand_targets(targets: tuple[str, ...]) -> list[str]:
     return expanded
 
 
-def _present(path: str) -> bool:
-    """Whether a path exists, or may exist but cannot be checked (then it is kept, never dropped)."""
-    try:
-        os.lstat(path)
-        return True
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    except OSError:
-        return True
-
-
-def maybe_compact(env: Mapping[str, str], view: RegistryView, now: float | None = None) -> bool:
-    """Compact when at least half the registry is duplicates, corrupt lines or gone records.
-
-    Not more often than every `COMPACT_INTERVAL_SECONDS`: gone records inside
-    their grace period would otherwise trigger a rewrite at every read.
-    """
-    now = time.time() if now is None else now
-    waste = view.current_lines - len(view.keep) + len(view.gone)
-    if view.current_lines < COMPACT_MIN_LINES or 2 * waste < view.current_lines:
-        return False
-    try:
-        if now - os.stat(registry.registry_path(env) + ".gone").st_mtime < COMPACT_INTERVAL_SECONDS:
-            return False
-    except OSError:
-        pass
-    try:
-        return compact_registry(env, now)
-    except OSError:
-        return False  # a read-only state dir: the registry stays as it is
-
-
-def compact_registry(env: Mapping[str, str], now: float | None = None) -> bool:
-    """Rewrite the registry as its kept records, losing nothing a concurrent writer appends.
-
-    Writers append with `>>` and take no lock, so the file they write to is
-    never rewritten in place: under an exclusive lock (readers take it
-    shared) the current file is renamed to a new generation
-    `registry.rotated.<ns>` and the kept records of every generation are
-    appended to a fresh `registry`. A writer that opened the file just
-    before the rename writes into that generation, which every read still
-    reads; a generation is deleted only `ROTATED_KEEP_SECONDS` after its
-    rotation, so a record is lost only if its writer stalls that long
-    between open and write. Returns False when another process is compacting.
-    """
-    now = time.time() if now is None else now
-    current = registry.registry_path(env)
-    try:
-        with _registry_lock(env, exclusive=True, wait=False):
-            generations = _rotated_generations(env)
-            lines = [(path, n, line) for path in generations for n, line in _read_lines(path)]
-            rotated = f"{current}.rotated.{int(now * 1e9):020d}"
-            try:
-                os.replace(current, rotated)
-            except FileNotFoundError:
-                pass
-            lines += [(rotated, n, line) for n, line in _read_lines(rotated)]
-            kept = "".join(line + "\n" for line in _drop_expired(env, _resolve_lines(lines), now))
-            if kept:
-                registry.append_line(current, kept.encode("utf-8", "surrogateescape"))
-            for path in generations:
-                if now - _rotation_time(path) >= ROTATED_KEEP_SECONDS:
-                    os.unlink(path)
-            return True
-    except BlockingIOError:
-        return False
-
-
-def _rotation_time(path: str) -> float:
-    return int(path.rsplit(".", 1)[1]) / 1e9
-
-
-def _drop_expired(env: Mapping[str, str], view: RegistryView, now: float) -> list[str]:
-    """The kept lines, minus records gone for longer than the grace period; remembers when each went."""
-    import hashlib  # here, not at the top: only compaction needs it, and loading OpenSSL costs ~2 ms
-
-    seen_path = registry.registry_path(env) + ".gone"
-    try:
-        with open(seen_path, encoding="utf-8") as handle:
-            seen = json.load(handle)
-    except (OSError, ValueError):
-        seen = {}
-    keep, still_gone = [], {}
-    for line in view.keep:
-        if line not in view.gone:
-            keep.append(line)
-            continue
-        key = hashlib.sha1(line.encode("utf-8", "surrogateescape")).hexdigest()
-        since = seen.get(key, now) if isinstance(seen.get(key, now), (int, float)) else now
-        # Remembered even once dropped: rotated generations still hold it for a while.
-        still_gone[key] = since
-        if now - since < GONE_GRACE_SECONDS:
-            keep.append(line)
-    _replace_file(seen_path, json.dumps(still_gone))
-    return keep
-
-
-class _registry_lock:
-    """flock on `registry.lock`; without a writable state dir, readers go on unlocked."""
-
-    def __init__(self, env: Mapping[str, str], exclusive: bool, wait: bool = True) -> None:
-        self.path = registry.registry_path(env) + ".lock"
-        self.exclusive, self.wait, self.fd = exclusive, wait, None
-
-    def __enter__(self):
-        import fcntl
-
-        try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            if self.exclusive:
-                raise
-            return self
-        operation = fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH
-        try:
-            fcntl.flock(self.fd, operation | (0 if self.wait else fcntl.LOCK_NB))
-        except BaseException:
-            os.close(self.fd)
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
+def read_registry(env: Mapping[str, str], now: float | None = None) -> envindex.IndexView:
+    """The environments the registry names, read through the index (`uvguard.envindex`)."""
+    return envindex.read_index(env, record_targets, _expand_targets, now)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
+from uvguard.messages import user_display
 from uvguard.uvconfigfiles import (LINK_MODES, ConfigFile, check_required_version, find_project_config_dir,
                                    link_mode_names, load_files)
 from uvguard.uvinputs import command_word, home, option_value, parse_bool, since, subcommand_word
@@ -42,10 +42,11 @@ WORKING_DIRECTORY_ENV_SINCE = (0, 9, 1)   # UV_WORKING_DIRECTORY
 WORKING_DIR_ENV_SINCE = (0, 9, 14)        # UV_WORKING_DIR, preferred over UV_WORKING_DIRECTORY
 PROJECT_MISSING_WARNS_SINCE = (0, 10, 10)  # a missing `--project` directory: a warning,
 PROJECT_MUST_EXIST_SINCE = (0, 12, 0)     # then an error
+PROJECT_IN_CACHE_REFUSED_SINCE = (0, 11, 21)  # "The project directory ... is inside the cache directory"
+BUILD_DIR_EXEMPT_SINCE = (0, 11, 22)      # ... unless uv runs inside its own PEP 517 build dir
 
 
-@dataclass(frozen=True)
-class EffectiveConfig:
+class EffectiveConfig(NamedTuple):
     """What uv will use for one command line; every value carries its source.
 
     `cache_dir` is the persistent cache; when `no_cache` is set uv uses a fresh
@@ -63,7 +64,7 @@ class EffectiveConfig:
     working_dir: Path
     project_dir: Path
     config_files: tuple[ConfigFile, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = ()
     no_cache_source: str = ""
     uv_version: tuple[int, ...] | None = None
     discovery: str = "project, user and system files"  # which files uv looks for, and why
@@ -81,19 +82,22 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
     persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
     # uv's workspace discovery sees the cache dir of the flags alone (a project inside it is skipped).
     discovery_cache = persistent_cache[0] or _default_cache_dir(env, working_dir)[0]
-    discovery, files, layers = load_files(invocation, env, working_dir, project_dir, discovery_cache,
-                                           uv_version, warnings)
+    loaded = load_files(invocation, env, working_dir, project_dir, discovery_cache, uv_version, warnings)
+    layers = loaded.layers
     check_required_version(layers, uv_version)
     no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
     cache_dir, cache_source = _cache_dir(persistent_cache, layers, working_dir, env)
-    project_mode, pip_mode = _link_modes(invocation, env, layers, uv_version)
+    project_mode, pip_mode = _link_modes(invocation, env, loaded.project_layers, loaded.pip_layers, uv_version)
+    if not no_cache:
+        _refuse_project_in_cache(project_dir, cache_dir, working_dir, env, uv_version)
     return EffectiveConfig(
         cache_dir=cache_dir, cache_dir_source=cache_source,
         no_cache=no_cache, no_cache_source=no_cache_source,
         link_mode=project_mode[0], link_mode_source=project_mode[1],
         pip_link_mode=pip_mode[0], pip_link_mode_source=pip_mode[1],
         working_dir=working_dir, project_dir=project_dir,
-        config_files=tuple(files), warnings=tuple(warnings), uv_version=uv_version, discovery=discovery,
+        config_files=tuple(loaded.files), warnings=tuple(warnings), uv_version=uv_version,
+        discovery=loaded.discovery,
     )
 
 
@@ -127,6 +131,28 @@ def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path
         warnings.append(f"{problem}. This will become an error in a future release. Use "
                         "`--preview-features project-directory-must-exist` to error on this now.")
     return working_dir, project_dir
+
+
+def _refuse_project_in_cache(project_dir: Path, cache_dir: Path, working_dir: Path, env, version) -> None:
+    """uv (0.11.21+) refuses any command whose project directory is inside its cache, as given or
+    after resolving links, with this message; not while it builds a package in its own build dir."""
+    if not since(version)(PROJECT_IN_CACHE_REFUSED_SINCE):
+        return
+    build_dir = env.get("UV_INTERNAL__BUILD_DIR")
+    if build_dir and since(version)(BUILD_DIR_EXEMPT_SINCE) and (
+            project_dir.is_relative_to(working_dir / build_dir)
+            or Path(os.path.realpath(project_dir)).is_relative_to(os.path.realpath(working_dir / build_dir))):
+        return
+    inside = None
+    if project_dir.is_relative_to(cache_dir):
+        inside = project_dir, cache_dir
+    elif project_dir.exists() and cache_dir.exists():
+        real_project, real_cache = Path(os.path.realpath(project_dir)), Path(os.path.realpath(cache_dir))
+        if real_project.is_relative_to(real_cache):
+            inside = real_project, real_cache
+    if inside:
+        shown = [user_display(path, working_dir) for path in inside]
+        raise ConfigError(f"The project directory `{shown[0]}` is inside the cache directory `{shown[1]}`")
 
 
 def _cache_dir_before_files(invocation, env, working_dir) -> tuple[Path | None, str]:
@@ -194,11 +220,12 @@ def _no_cache(invocation, env, layers, version) -> tuple[bool, str]:
     return False, "UV_NO_CACHE" if explicit is False else "default"
 
 
-def _link_modes(invocation, env, layers, version) -> tuple[tuple[str, str], tuple[str, str]]:
-    """(project link mode, pip/venv link mode), each with its source."""
+def _link_modes(invocation, env, project_layers, pip_layers, version) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(project link mode, pip/venv link mode), each with its source, each from the files its
+    scope's commands read (`load_files`)."""
     default = (_platform_default(version), _default_source(version))
-    project = _merged(layers, "link-mode", pip=False) or default
-    pip = _merged(layers, "link-mode", pip=True) or default
+    project = _merged(project_layers, "link-mode", pip=False) or default
+    pip = _merged(pip_layers, "link-mode", pip=True) or default
     from_env = _env_link_mode(invocation, env, version)
     if from_env is not None:
         project = pip = from_env

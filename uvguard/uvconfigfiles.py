@@ -9,8 +9,8 @@ files, validation) and `crates/uv-dirs` (their locations); the parity suite
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from uvguard import uvschema
 from uvguard.errors import ConfigError
@@ -40,8 +40,7 @@ REQUIRED_VERSION_PER_FILE_SINCE = (0, 11, 7)  # each uv.toml's required-version,
 MASKED_FIELD_LIST_SINCE = (0, 8, 1)       # the uv.toml-hides-[tool.uv] warning lists the fields
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(NamedTuple):
     """A config file uv would consult, and what became of it."""
 
     path: str
@@ -50,8 +49,7 @@ class ConfigFile:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     """The settings of one loaded file: the uv.toml content or the `[tool.uv]` table."""
 
     path: Path
@@ -73,7 +71,24 @@ def find_project_config_dir(start: Path, uv_version: tuple[int, ...] | None = No
     return Path(used[0].path).parent if used else None
 
 
-def load_files(invocation, env, working_dir, project_dir, cache_dir, version, warnings):
+class LoadedFiles(NamedTuple):
+    """The config files of one command line, and their settings per scope.
+
+    `layers` are what the command itself reads; `project_layers` and
+    `pip_layers` what `uv sync` and `uv pip install` with the same global
+    options read. They differ only under the deprecated global `--isolated`:
+    project, tool and python commands ignore it, the others (pip, venv,
+    cache) read no file at all (every release pinned).
+    """
+
+    discovery: str
+    files: list
+    layers: list
+    project_layers: list
+    pip_layers: list
+
+
+def load_files(invocation, env, working_dir, project_dir, cache_dir, version, warnings) -> LoadedFiles:
     """The files uv reads for this command, in precedence order, and their settings."""
     isolated = _isolated_disables_config(invocation, warnings)  # uv warns before reading any file
     config_file = option_value(invocation, env, "config-file", "UV_CONFIG_FILE")
@@ -83,15 +98,22 @@ def load_files(invocation, env, working_dir, project_dir, cache_dir, version, wa
             warnings.append("The `--config-file` argument expects to receive a `uv.toml` file, not a "
                             "`pyproject.toml`. If you're trying to run a command from another project, "
                             "use the `--project` argument instead.")
-        options = _read_uv_toml(path, version)
-        return (f"only the file given by {config_file[1]}",
-                [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")], [Layer(path, "", options)])
+        layers = [Layer(path, "", _read_uv_toml(path, version))]
+        files = [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")]
+        return LoadedFiles(f"only the file given by {config_file[1]}", files, layers, layers, layers)
     no_config = flag(invocation, env, "no-config", "UV_NO_CONFIG")
     if no_config:
         source = "--no-config" if invocation.option("no-config") else "UV_NO_CONFIG"
-        return f"none (disabled by {source})", [], []
+        return LoadedFiles(f"none (disabled by {source})", [], [], [], [])
     if isolated:
-        return "none (disabled by --isolated)", [], []
+        return _project_scope_only(invocation, env, working_dir, project_dir, cache_dir, version)
+    discovery, files, layers = _discover(invocation, env, working_dir, project_dir, cache_dir, version, warnings)
+    pip_layers = [] if _global_isolated(invocation) else layers
+    return LoadedFiles(discovery, files, layers, layers, pip_layers)
+
+
+def _discover(invocation, env, working_dir, project_dir, cache_dir, version, warnings):
+    """(how, files, layers): the project walk (not for `uv tool`/`uv self`), then user and system files."""
     files: list[ConfigFile] = []
     layers: list[Layer] = []
     discovery = "user and system files (`uv tool` and `uv self` ignore project files)"
@@ -104,6 +126,20 @@ def load_files(invocation, env, working_dir, project_dir, cache_dir, version, wa
         files.append(file)
         layers.extend([layer] if layer else [])
     return discovery, files, layers
+
+
+def _project_scope_only(invocation, env, working_dir, project_dir, cache_dir, version) -> LoadedFiles:
+    """`--isolated` on a command that honours it: no file for it, nor for `uv pip`; `uv sync` still
+    reads its files. This command never reads them, so a file only `uv sync` would reject (or warn
+    about) stops nothing here: the project scope then has no settings, and the file says why."""
+    discovery = "none (disabled by --isolated; `uv sync` and other project commands ignore the flag)"
+    try:
+        _, files, layers = _discover(invocation, env, working_dir, project_dir, cache_dir, version, [])
+    except ConfigError as error:
+        return LoadedFiles(f"{discovery}; `uv sync` would reject its files: {error.message}", [], [], [], [])
+    files = [ConfigFile(f.path, f.scope, used=False, note=f.note or "read by `uv sync`, which ignores --isolated")
+             if f.used else f for f in files]
+    return LoadedFiles(discovery, files, [], layers, [])
 
 
 def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
@@ -197,14 +233,19 @@ def _load_system(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
                       note=f"not found{' (nor ' + looked + ')' if looked else ''}"), None
 
 
-def _isolated_disables_config(invocation, warnings) -> bool:
-    """The deprecated global `--isolated`: like `--no-config` outside project/tool/python commands."""
+def _global_isolated(invocation) -> bool:
+    """The deprecated global `--isolated` is given (`uv run`, `uv check` and `uv tool run` have their own)."""
     if not invocation.option("isolated"):
         return False
-    word = command_word(invocation)
-    sub = subcommand_word(invocation)
-    if word == "run" or word == "check" or (word == "tool" and sub in ("run", "uvx")):
+    word, sub = command_word(invocation), subcommand_word(invocation)
+    return not (word in ("run", "check") or (word == "tool" and sub in ("run", "uvx")))
+
+
+def _isolated_disables_config(invocation, warnings) -> bool:
+    """The deprecated global `--isolated`: like `--no-config` outside project/tool/python commands."""
+    if not _global_isolated(invocation):
         return False
+    word = command_word(invocation)
     if word == "init":
         warnings.append("The `--isolated` flag is deprecated and has no effect. Instead, use `--no-config` "
                         "to prevent uv from discovering configuration files or `--no-workspace` to prevent "

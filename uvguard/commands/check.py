@@ -3,7 +3,9 @@
 The same functions as the shim's guarded path (`guard.evaluate`): the
 effective config, the layered policy, the live set and what the operation
 would remove. Exit 0 whatever the decision; 2 for a bad config or policy,
-exactly where the shim would stop too.
+exactly where the shim would stop too; where the real uv itself refuses the
+line, uv's own error and exit code (the shim relays the same), never a
+decision about a configuration uv would not use.
 """
 
 from __future__ import annotations
@@ -50,17 +52,30 @@ def register(app: typer.Typer) -> None:
 
 
 def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> tuple[Decision, str | None]:
-    """The decision for `uv UV_ARGS...`, and the cache it is about (None for passthrough)."""
-    invocation = _accepted(parse(uv_args))
-    if not invocation.intercepted:
-        reason = "only prints help" if invocation.help else "not a cache-mutating command"
-        return Decision(invocation.operation, "allow", f"{reason}: uv runs it untouched"), None
-    from uvguard.guard import evaluate
+    """The decision for `uv UV_ARGS...`, and the cache it is about (None for passthrough).
 
-    real_uv = find_real_uv(env, shim=None)
-    version = uv_version(real_uv, env)
-    evaluation = evaluate(_accepted(parse(uv_args, version)), real_uv, env, cwd, version)
-    return evaluation.decision, str(evaluation.config.cache_dir)
+    Raises UvRefused where the real uv refuses a line naming a cache operation.
+    """
+    invocation = parse(uv_args)
+    if invocation.names_cache_operation:
+        from uvguard.guard import evaluate
+        from uvguard.uvrefusal import refusal
+
+        real_uv = find_real_uv(env, shim=None)
+        version = uv_version(real_uv, env)
+        invocation = parse(uv_args, version)
+        if invocation.intercepted:
+            evaluation = evaluate(invocation, real_uv, env, cwd, version, ask_uv=True)
+            return evaluation.decision, str(evaluation.config.cache_dir)
+        refused = refusal(invocation, real_uv, env, cwd)  # a line the parser rejects: uv's own words
+        if refused is not None:
+            raise refused
+        _accepted(invocation)  # uv accepts what uvguard's parser rejects: no verdict rather than a wrong one
+    if invocation.help or invocation.option("show-settings"):
+        reason = "only prints help" if invocation.help else "only prints uv's settings"
+    else:
+        reason = "not a cache-mutating command"
+    return Decision(invocation.operation, "allow", f"{reason}: uv runs it untouched"), None
 
 
 def _accepted(invocation: Invocation) -> Invocation:

@@ -1,4 +1,10 @@
-"""`uvguard explain`: the effective uv config for a command line, every value with its source."""
+"""`uvguard explain`: the effective uv config for a command line, every value with its source.
+
+For a line naming a cache operation the real uv is asked too (`uvrefusal`):
+where it refuses the line, explain prints uv's own error and exits with uv's
+code, as the shim does, rather than a configuration uv would never use.
+Other lines are not run; their refusals are the ones `uvconfig` models.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
 from uvguard.uvconfig import EffectiveConfig, effective_config
+from uvguard.uvrefusal import refusal
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +46,10 @@ def register(app: typer.Typer) -> None:
 def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:
     real_uv, version = _real_uv(env)
     invocation = parse(uv_args, version)
+    if real_uv is not None and invocation.names_cache_operation:
+        refused = refusal(invocation, real_uv, env, cwd)
+        if refused is not None:
+            raise refused
     config = effective_config(invocation, env, cwd, version)
     voice = voice_for(invocation, env)
     for warning in config.warnings:

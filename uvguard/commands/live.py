@@ -14,6 +14,7 @@ from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import load_policy
 from uvguard.progress import phase
+from uvguard.registry import state_dir
 from uvguard.roots import find_roots
 from uvguard.sizes import counts_blocks, measure
 from uvguard.uvconfig import effective_config
@@ -26,7 +27,7 @@ def current_live_set(env: Mapping[str, str], cwd: str, uv_args: Sequence[str] = 
     policy_roots = load_policy(env, cwd, config.project_dir).root_paths
     roots = find_roots(invocation, config, env, cwd, policy_roots)
     with phase("Scanning environments"):
-        return scan_live_set(config.cache_dir, roots)
+        return scan_live_set(config.cache_dir, roots, state_dir(env))
 
 
 def size_counting(cache_dir, uv_args: Sequence[str], env: Mapping[str, str]) -> bool:

@@ -74,7 +74,7 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     if invocation.operation not in (PRUNE, PRUNE_CI, CLEAN, CLEAN_PACKAGES) or invocation.help:
         raise UsageError(f"`uv {' '.join(uv_args)}` is not a command line uv would accept",
                          hint="run `uv " + " ".join(uv_args[:2]) + " --help` for uv's options")
-    evaluation = evaluate(invocation, real_uv, env, cwd, version)
+    evaluation = evaluate(invocation, real_uv, env, cwd, version, ask_uv=True)  # acts whatever the decision
     config, live = evaluation.config, evaluation.live_set
     entries = live.entries if live is not None else {}
     if dry_run:
