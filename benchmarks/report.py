@@ -6,7 +6,8 @@ Runs, in order: passthrough overhead, the guard on `uv cache prune` with
 nothing live, effective-config resolution, live-set scan throughput, the
 limited prune against real `uv cache prune` with its peak memory, the
 guard after 10,000 and 100,000 recorded commands against a fresh registry,
-and the live set of 200 environments × 10,000 links cold and remembered. Each
+the live set of 200 environments × 10,000 links cold and remembered, and
+`uvguard gc` against real `uv cache prune`. Each
 section prints median and p95 of its variants, measured interleaved in this
 run, and a PASS or OVER line against its budget. Nothing here is a test:
 a figure over budget is reported, never an error.
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import config_resolution
+import gc_vs_prune
 import intercepted
 import limited_prune
 import live_scan
@@ -33,11 +35,11 @@ SIZES = {
     # runs per variant, and the sizes of the synthetic trees
     "default": {"passthrough": 100, "intercepted": 40, "config": 500, "scan_files": 200_000, "scan": 7,
                 "prune_archives": 1000, "prune": 5, "records": [10_000, 100_000], "growth": 20,
-                "memory_files_each": 10_000, "memory": 5},
+                "memory_files_each": 10_000, "memory": 5, "gc": 3},
     # --quick keeps the 50k-file prune cache: on a smaller one a Python start dominates the ratio.
     "quick": {"passthrough": 30, "intercepted": 10, "config": 100, "scan_files": 50_000, "scan": 3,
               "prune_archives": 1000, "prune": 2, "records": [10_000], "growth": 5,
-              "memory_files_each": 1_000, "memory": 3},
+              "memory_files_each": 1_000, "memory": 3, "gc": 1},
 }
 SCAN_ENVIRONMENTS = 20
 MEMORY_ENVIRONMENTS = 200
@@ -108,6 +110,12 @@ def run(options: argparse.Namespace, real_uv: str) -> list[str]:
         print(figure_line("live set, nothing remembered (cold)", cold))
         print(figure_line("live set, every environment remembered", warm))
         verdicts += show([live_scan.memory_verdict(cold, warm, MEMORY_ENVIRONMENTS, size["memory_files_each"])])
+
+        section(f"9. `uvguard gc` vs real `uv cache prune`, half the wheels in use ({size['gc']} interleaved runs)")
+        times, outcome, files, _ = gc_vs_prune.measure(base / "gc", real_uv, size["prune_archives"], runs=size["gc"])
+        for name, figures in times.items():
+            print(figure_line(name, figures))
+        verdicts += show(gc_vs_prune.verdicts(times, outcome, files))
     return verdicts
 
 

@@ -153,14 +153,14 @@ def test_a_phase_draws_on_a_terminal_only_when_the_voice_allows(monkeypatch):
 
 
 def test_the_limited_removal_draws_no_counter_under_no_progress(tmp_path, monkeypatch):
-    from uvguard.limited import _Remover
+    from uvguard.removal import Remover
 
     monkeypatch.setattr(progress, "SHOW_AFTER", 0.0)
     cache = tmp_path / "cache"
     cache.mkdir()
     for voice_args, enabled in ((["--no-progress", "cache", "prune"], False), (["cache", "prune"], True)):
         stream = Terminal()
-        remover = _Remover(cache, set(), voice_for(parse(voice_args), {}), stream, 0, False)
+        remover = Remover(cache, set(), voice_for(parse(voice_args), {}), stream, 0, False)
         assert remover.progress.enabled == enabled
         remover.run([])
         if not enabled:

@@ -74,6 +74,9 @@ def test_the_same_thing_has_the_same_name_everywhere():
     assert "dangling_into_cache" in every["roots"] and "dangling_into_cache" in every["doctor"]
     # A live entry is one shape: in `live`, and kept by a prune or clean (run or dry run).
     assert schema("live")["$defs"]["entry"] == schema("cache-operation")["$defs"]["entry"]
+    # gc's kept entry is that shape too, plus why it is in use.
+    live_entry = schema("live")["$defs"]["entry"]["properties"]
+    assert {key: schema("gc")["$defs"]["kept"]["properties"][key] for key in live_entry} == live_entry
     # The decisions log nests `decided_by` exactly as `check` does.
     assert properties("decision-log")["decided_by"] == properties("check")["decided_by"]
     assert set(schema("check")["properties"]) - {"cache_dir"} <= set(schema("decision-log")["properties"])
@@ -106,11 +109,11 @@ def test_the_policy_schema_knows_exactly_the_keys_and_actions_uvguard_does():
     table = schema("policy")["$defs"]["policy"]
     assert set(table["properties"]) == set(policy.KEYS)
     for key in policy.ACTION_KEYS:
-        assert table["properties"][key]["enum"] == list(policy.ACTIONS)
+        assert table["properties"][key]["enum"] == list(policy.GC_ACTIONS if key == "gc" else policy.ACTIONS), key
     assert table["properties"]["locked"]["items"]["enum"] == list(policy.LOCKABLE_KEYS)
 
 
-@pytest.mark.parametrize("text", ['prune = "maybe"\n', 'frobnicate = "limit"\n', "roots = \"/one\"\n",
+@pytest.mark.parametrize("text", ['prune = "maybe"\n', 'gc = "warn"\n', 'frobnicate = "limit"\n', "roots = \"/one\"\n",
                                   'locked = ["roots"]\n'])
 def test_what_the_schema_rejects_uvguard_rejects_too(tmp_path, text):
     path = tmp_path / "policy.toml"
@@ -156,6 +159,7 @@ def uvguard(machine, *args: str) -> dict:
     ("policy-show", ["policy", "show", "--json"]),
     ("cache-operation", ["prune", "--ci", "--dry-run", "--json"]),
     ("cache-operation", ["clean", "purepkg", "--dry-run", "--json"]),
+    ("gc", ["gc", "--dry-run", "--json"]),
 ])
 def test_real_outputs_match_their_schema(machine, kind, args):
     data = uvguard(machine, *args)

@@ -11,12 +11,13 @@ from types import SimpleNamespace
 import pytest
 
 from tests import uv_releases
-from uvguard import limited, messages
+from uvguard import messages
 from uvguard.errors import EXIT_USAGE, FileSystemFailure
 from uvguard.invocation import parse
 from uvguard.limited import LimitedResult, run_limited, summary_line
 from uvguard.messages import human_readable_bytes
 from uvguard.prune_plan import Plan, protected_entries, removal_plan, topmost
+from uvguard.removal import Remover
 from uvguard.sizes import measure
 
 UV = str(uv_releases.path(uv_releases.LATEST))
@@ -95,14 +96,14 @@ def test_a_link_in_the_path_is_not_descended(cache, tmp_path):
     """A plan path under a directory that became a link is left alone: it is not in this cache."""
     outside = write(tmp_path / "outside" / "x" / "payload.txt").parent.parent
     os.symlink(outside, cache / "bucket-link")
-    remover = limited._Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
+    remover = Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
     remover.run(["bucket-link/x", "../outside", "/etc"])
     assert (outside / "x" / "payload.txt").is_file()
     assert remover.removed == []
 
 
 def test_entries_that_vanish_are_tolerated(cache):
-    remover = limited._Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
+    remover = Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
     remover.run(["archive-v0/gone", "nothere/deeper", "archive-v0/dead1"])
     assert remover.removed == ["archive-v0/dead1"]
     assert (remover.files, remover.dirs) == (1, 2)
@@ -117,7 +118,7 @@ def test_a_failure_says_what_was_and_was_not_removed(cache, monkeypatch):
         return real_rmdir(path, dir_fd=dir_fd)
 
     monkeypatch.setattr(os, "rmdir", rmdir)
-    remover = limited._Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
+    remover = Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
     with pytest.raises(FileSystemFailure) as failure:
         remover.run(["archive-v0/dead1", "wheels-v3/pypi/old", "wheels-v3/pypi/other", "archive-v0/live1"])
     assert failure.value.exit_code == EXIT_USAGE  # an OS error in the guarded path: exit 2, as issue 13 has it

@@ -57,7 +57,7 @@ def values(policy):
 def test_builtin_default(machine):
     policy = machine.load()
     assert values(policy) == {"prune": "limit", "prune-ci": "limit", "clean": "refuse",
-                              "clean-packages": "limit", "uncertain": "refuse", "unknown": "warn"}
+                              "clean-packages": "limit", "uncertain": "refuse", "unknown": "warn", "gc": "limit"}
     assert {s.source.layer for s in policy.settings.values()} == {"built-in"}
     assert policy.roots == () and policy.log is None
 
@@ -75,7 +75,19 @@ def test_presets_set_every_action_key(machine, preset):
 def test_preset_meanings(machine):
     assert set(values(machine.load(UVGUARD_POLICY="strict")).values()) == {"refuse"}
     assert set(values(machine.load(UVGUARD_POLICY="ci")).values()) == {"limit"}
-    assert set(values(machine.load(UVGUARD_POLICY="permissive")).values()) == {"warn"}
+    permissive = values(machine.load(UVGUARD_POLICY="permissive"))
+    assert permissive.pop("gc") == "limit"  # gc never removes what is in use: nothing to warn about
+    assert set(permissive.values()) == {"warn"}
+
+
+def test_gc_takes_only_limit_or_refuse_and_can_be_locked(machine):
+    machine.write(machine.user, 'gc = "warn"\n')
+    assert 'gc` = "warn" is not an action; expected one of limit, refuse' in machine.error()
+    machine.write(machine.user, 'gc = "limit"\n')
+    machine.write(machine.etc, 'gc = "refuse"\nlocked = ["gc"]\n')
+    setting = machine.load().settings["gc"]
+    assert (setting.value, setting.locked) == ("refuse", True)
+    assert [value for value, _ in setting.ignored] == ["limit"]
 
 
 def test_each_layer_overrides_the_one_below(machine):
@@ -228,7 +240,7 @@ def test_unknown_key(machine):
     machine.write(machine.user, '\nprnue = "limit"\n')
     assert machine.error() == (
         f"Invalid policy `{machine.user}`: line 2: unknown key `prnue`; expected one of prune, prune-ci, "
-        "clean, clean-packages, uncertain, unknown, roots, log, locked")
+        "clean, clean-packages, uncertain, unknown, gc, roots, log, locked")
 
 
 def test_unknown_key_in_pyproject(machine):
@@ -275,7 +287,7 @@ def test_locking_a_key_that_cannot_be_locked(machine):
     machine.write(machine.etc, 'locked = ["roots"]\n')
     assert machine.error() == (
         f"Invalid policy `{machine.etc}`: line 1: `locked` lists `roots`, which cannot be locked; expected keys "
-        "from prune, prune-ci, clean, clean-packages, uncertain, unknown, log")
+        "from prune, prune-ci, clean, clean-packages, uncertain, unknown, gc, log")
 
 
 def test_unknown_preset(machine):
@@ -418,7 +430,7 @@ def test_untrusted_project_file_only_tightens_what_the_layers_below_set(machine)
                             'unknown = "allow"\nroots = ["envs/a"]\nlog = ""\n')
     policy = machine.load()
     assert values(policy) == {"prune": "refuse", "prune-ci": "refuse", "clean": "refuse", "clean-packages": "limit",
-                              "uncertain": "limit", "unknown": "warn"}
+                              "uncertain": "limit", "unknown": "warn", "gc": "limit"}
     assert {key for key, s in policy.settings.items() if s.source.file == str(project)} == \
         {"prune-ci", "clean", "uncertain"}  # `clean = "refuse"` as below: the same value applies too
     assert [(i.kind, i.key, i.value, i.source.line) for i in policy.ignored] == \
@@ -432,6 +444,18 @@ def test_untrusted_project_file_only_tightens_what_the_layers_below_set(machine)
     policy = machine.load()
     assert (policy.action("prune"), policy.action("unknown"), policy.ignored, policy.warnings) == \
         ("limit", "allow", (), [])
+
+
+def test_an_untrusted_project_may_refuse_gc_but_not_allow_it_back(machine):
+    project = machine.write(machine.project / "uvguard.toml", 'gc = "refuse"\n')
+    policy = machine.load()
+    assert (policy.action("gc"), policy.settings["gc"].source.file, policy.ignored) == ("refuse", str(project), ())
+    machine.write(machine.user, 'gc = "refuse"\n')
+    project.write_text('gc = "limit"\n')
+    policy = machine.load()
+    assert (policy.action("gc"), policy.settings["gc"].source.file) == ("refuse", str(machine.user))
+    assert [(i.kind, i.key, i.value) for i in policy.ignored] == [("untrusted", "gc", "limit")]
+    assert policy.ignored[0].reason == f'"limit" is weaker than "refuse" from `{machine.user}:1` (user policy)'
 
 
 def test_user_and_env_layers_stay_trusted_and_env_beats_an_untrusted_project(machine):

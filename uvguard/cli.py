@@ -32,12 +32,12 @@ from uvguard.errors import EXIT_USAGE, UsageError, report, run_guarded
 from uvguard.globalopts import META_KEY, GlobalOptions, click_errors, get_current_context
 from uvguard.invocation import FLAGS, SHORT_FLAGS, VALUE_OPTIONS
 
-COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune", "completion", "setup")
+COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune", "gc", "completion", "setup")
 
 # Commands that read a cache or a project, and so take --cache-dir, --directory and --project
 # (and the groups above them: `uvguard --cache-dir DIR live`, as uv takes them before a subcommand).
 LOCATION_COMMANDS = {"", "roots", "policy", "check", "explain", "live", "roots", "doctor", "repair", "materialize", "prune", "clean",
-                     "policy show", "policy init"}
+                     "gc", "policy show", "policy init"}
 # Commands whose arguments end with a uv command line.
 UV_LINE_COMMANDS = {"check", "explain"}
 

@@ -1,4 +1,4 @@
-"""The decisions log: one JSON line per guarded cache command, for the user and, if asked, the team.
+"""The decisions log: one JSON line per guarded cache command and `uvguard gc` run, for the user and the team.
 
 `$XDG_STATE_HOME/uvguard/decisions.jsonl` (default
 `~/.local/state/uvguard/decisions.jsonl`), plus a copy at the policy's `log`
@@ -32,13 +32,15 @@ def user_log_path(env: Mapping[str, str]) -> Path:
     return Path(state_dir(env), "decisions.jsonl")
 
 
-def entry(decision: Decision, argv, cwd: str | os.PathLike, cache_dir: str | os.PathLike) -> dict:
-    """The log record of one decision: `uvguard check --json`'s fields, plus when, who, where and the line."""
+def entry(decision: Decision, argv, cwd: str | os.PathLike, cache_dir: str | os.PathLike,
+          program: str = "uv") -> dict:
+    """The log record of one decision: `uvguard check --json`'s fields, plus when, who, where and the line
+    (`uv ARGV` for a guarded command, `uvguard gc ...` for gc)."""
     return stamped("decision-log", {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "user": _user(),
         "cwd": str(cwd),
-        "argv": ["uv", *argv],
+        "argv": [program, *argv],
         "cache_dir": str(cache_dir),
         **decision.to_json(),
     })

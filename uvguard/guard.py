@@ -91,12 +91,18 @@ def _evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd:
     if config.no_cache:
         reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
         return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
+    policy, live = survey(invocation, config, env, cwd)
+    situation = _situation(invocation, config, live, real_uv, env)
+    return Evaluation(invocation, config, decide(situation, policy), policy, live)
+
+
+def survey(invocation: Invocation, config: EffectiveConfig, env: Mapping[str, str], cwd: str) -> tuple[Policy, LiveSet]:
+    """The policy and the live set of `config`'s cache: what guarded operations and `uvguard gc` decide from."""
     policy = _load_policy(env, cwd, config)
     with phase("Scanning environments"):
         live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths),
                              state_dir(env))
-    situation = _situation(invocation, config, live, real_uv, env)
-    return Evaluation(invocation, config, decide(situation, policy), policy, live)
+    return policy, live
 
 
 def _load_policy(env: Mapping[str, str], cwd: str, config: EffectiveConfig) -> Policy:

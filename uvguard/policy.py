@@ -9,6 +9,7 @@ keys under `[tool.uvguard]` in `pyproject.toml`:
     clean-packages = "limit"
     uncertain = "refuse"       # the live set cannot be fully determined
     unknown = "warn"           # symlink mode is on, yet no environment linking into the cache is known
+    gc = "limit"               # `uvguard gc`: limit (collect what nothing uses) | refuse
     roots = ["/app/.venv"]     # extra roots for the live set (paths or globs)
     log = "/srv/uvguard.jsonl" # a team-wide copy of the decisions log
     locked = ["clean"]         # system layer only (a root-owned file): no higher layer may change these keys
@@ -30,7 +31,7 @@ Where issue 5 leaves room, these are the rules:
 - A higher layer that sets a locked key to another value is not an error: its
   value is ignored and recorded, and `policy show` and the decision say so.
   `locked` anywhere but a system file is an error, so nobody believes a lock
-  protects them when it does not. Lockable: the six action keys and `log`.
+  protects them when it does not. Lockable: the seven action keys and `log`.
 - `roots` add up over all layers (a root only adds protection, and no layer
   can hide another's). `log` comes from the highest layer that sets it;
   `log = ""` turns the team copy off. Relative paths in `roots` and `log` are
@@ -77,7 +78,8 @@ from uvguard.tomlfile import key_line, parse_toml, parse_toml_bytes, read_regula
 
 ACTIONS = ("allow", "warn", "limit", "refuse")
 OPERATION_KEYS = ("prune", "prune-ci", "clean", "clean-packages")
-ACTION_KEYS = OPERATION_KEYS + ("uncertain", "unknown")
+ACTION_KEYS = OPERATION_KEYS + ("uncertain", "unknown", "gc")
+GC_ACTIONS = ("limit", "refuse")  # gc never removes what is in use: there is nothing to allow or warn about
 LOCKABLE_KEYS = ACTION_KEYS + ("log",)
 KEYS = ACTION_KEYS + ("roots", "log", "locked")
 PRESETS = ("default", "strict", "ci", "permissive")
@@ -420,7 +422,7 @@ def validate(data: dict, text: str, source: Source, table: str, env: Mapping[str
 def _checked_value(key: str, value: object, where: str, source: Source, env: Mapping[str, str]) -> object:
     base = Path(source.file).parent if source.file else None
     if key in ACTION_KEYS:
-        return _check_choice(value, ACTIONS, where, "an action")
+        return _check_choice(value, GC_ACTIONS if key == "gc" else ACTIONS, where, "an action")
     if key == "roots":
         return tuple(_resolve(path, base, env) for path in _check_strings(value, where, "paths or globs"))
     if key == "log":
