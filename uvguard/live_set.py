@@ -228,9 +228,10 @@ def _remember(memory: _Memory, cache: _Cache, environment: Environment, info: os
             or None in walk.prefixes or any(ctime >= racy for _, ctime in walk.stats)):
         _forget(memory, environment.path, cache, environment)
         return
+    directories, digest = scanmemory.grouped(walk.directories, walk.stats)
     memory.known[key] = scanmemory.Remembered(
-        environment.path, cache.real, info.st_ino, scanmemory.digest(walk.stats), environment.live_entries,
-        frozenset(walk.prefixes), frozenset(walk.outside), tuple(walk.directories))
+        environment.path, cache.real, info.st_ino, digest, environment.live_entries,
+        frozenset(walk.prefixes), frozenset(walk.outside), directories)
     memory.changed = True
 
 
