@@ -13,7 +13,7 @@ import pytest
 from uvguard import trust
 from uvguard.errors import PolicyError
 from uvguard.policy import ACTION_KEYS, PRESETS, load_policy
-from uvguard.tomlfile import tomllib
+from uvguard.tomlfile import tomllib_module
 
 
 class Machine:
@@ -65,7 +65,7 @@ def test_builtin_default(machine):
 @pytest.mark.parametrize("preset", PRESETS)
 def test_presets_set_every_action_key(machine, preset):
     policy = machine.load(UVGUARD_POLICY=preset)
-    shipped = tomllib.loads(
+    shipped = tomllib_module().loads(
         (Path(__file__).parent.parent / "policies" / f"{preset}.toml").read_text())
     assert values(policy) == shipped
     assert {policy.settings[key].source.layer for key in ACTION_KEYS} == {"env"}

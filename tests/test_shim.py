@@ -345,6 +345,24 @@ def test_importing_the_passthrough_modules_loads_no_heavy_module(sandbox):
     assert not {name.split(".")[0] for name in json.loads(result.stdout)} & HEAVY
 
 
+def test_an_allowed_prune_with_nothing_live_loads_only_what_the_decision_needs(sandbox):
+    """The guarded path with no TOML file to read: no tomllib (the built-in preset is read without it), no
+    dataclasses (with inspect ~10 ms), no hashlib (trust), no threading (a spinner), no uv run in a scratch
+    cache (subprocess, tempfile: `uvrefusal`)."""
+    unneeded = {"tomllib", "tomli", "dataclasses", "inspect", "hashlib", "threading", "tempfile", "subprocess",
+                "uvguard.uvrefusal", "uvguard.prune_plan", "uvguard.limited"}
+    # The dev venv's editable-install finder, run at startup, imports some of them: forget those first.
+    probe = f"import sys\nfor name in {sorted(unneeded)!r}: sys.modules.pop(name, None)\n{PASSTHROUGH_PROBE}"
+    sandbox.uv("cache", "dir")
+    for _ in range(2):  # the first run asks uv its version (subprocess) and remembers it, as an install does
+        result = run(sys.executable, ["-I", "-c", probe, "/nonexistent/shim", uv_path(), "cache", "prune"],
+                     sandbox.env(), cwd=sandbox.work)
+    assert result.returncode == 0, result.stderr
+    modules = set(json.loads(result.stdout))
+    assert "uvguard.guard" in modules and "uvguard.live_set" in modules
+    assert modules & unneeded == set()
+
+
 def test_the_registry_module_loads_neither_dataclasses_nor_typing(sandbox):
     """The shim's Python side records through it; `dataclasses` alone pulls in `inspect` (~10 ms)."""
     code = "import json, sys, uvguard.registry; print(json.dumps(sorted(sys.modules)))"

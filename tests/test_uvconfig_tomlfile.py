@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from uvguard.errors import ConfigError, PolicyError
-from uvguard.tomlfile import key_line, load_toml
+from uvguard.tomlfile import key_line, load_toml, parse_flat_toml, tomllib_module
 
 
 def test_loads_a_valid_file(tmp_path):
@@ -80,3 +82,47 @@ def test_values_nested_thousands_deep_are_a_parse_error_not_a_recursion_error(tm
     with pytest.raises(ConfigError) as caught:
         load_toml(path)
     assert caught.value.message == f"Failed to parse `{path}`: arrays or inline tables nested too deeply"
+
+
+# --- the shipped presets, read without tomllib ---------------------------------------------
+
+FLAT_CASES = [
+    '# a comment\nprune = "limit"\n\nclean = "refuse"\n',
+    'a-b_1 = "é, with spaces"\n',
+    '',
+    # Each of these is something the flat reader leaves to tomllib (or invalid TOML it must not accept).
+    'prune = "limit" # trailing comment\n',
+    ' prune = "limit"\n',
+    'prune="limit"\n',
+    'prune = "li\\"mit"\n',
+    'prune = "a\\tb"\n',
+    'prune = "limit"\r\nclean = "refuse"\r\n',
+    '# a\x01 control character\n',
+    'prune = "a\x7fb"\n',
+    'prune = "limit"\nprune = "warn"\n',
+    '"quoted" = "x"\n',
+    'prune = \'limit\'\n',
+    'roots = ["a", "b"]\n',
+    '[gc]\nkeep = "x"\n',
+    'n = 1\n',
+]
+
+
+@pytest.mark.parametrize("text", FLAT_CASES)
+def test_the_flat_reader_reads_what_tomllib_reads_or_declines(text):
+    flat = parse_flat_toml(text)
+    try:
+        full = tomllib_module().loads(text)
+    except tomllib_module().TOMLDecodeError:
+        full = None
+    assert flat is None or flat == full
+
+
+def test_the_flat_reader_declines_what_it_does_not_read():
+    assert [parse_flat_toml(text) is not None for text in FLAT_CASES] == [True] * 3 + [False] * (len(FLAT_CASES) - 3)
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "policies").glob("*.toml")), ids=str)
+def test_every_shipped_preset_is_read_without_tomllib(path):
+    text = path.read_text(encoding="utf-8")
+    assert parse_flat_toml(text) == tomllib_module().loads(text) != {}

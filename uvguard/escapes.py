@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from uvguard.invocation import CLEAN_PACKAGES, PRUNE, PRUNE_CI, Version
 
@@ -29,8 +29,7 @@ _WHOLE = re.compile(r"^(archive-v\d+|environments-v\d+)/[^/]+$")
 _ARCHIVE_BUCKET = re.compile(r"^archive-v\d+$")
 
 
-@dataclass(frozen=True)
-class Escape:
+class Escape(NamedTuple):
     """A link in the cache (`path`, cache-relative) that leads to `target`, a directory outside it."""
 
     path: str

@@ -80,12 +80,13 @@ class _Parent:
 class _Cache:
     """The cache root's real path, and memos shared by every root of one scan."""
 
-    __slots__ = ("real", "parents", "entries")
+    __slots__ = ("real", "parents", "entries", "present")
 
     def __init__(self, real: str) -> None:
         self.real = real
         self.parents: dict[str, _Parent] = {}  # link parent dir -> _Parent
         self.entries: dict[str, bool] = {}  # entry -> exists
+        self.present: set[str] = set()  # the entries found to exist
 
     def locate(self, target: str) -> tuple[str | None, bool, _Parent]:
         """(top-level entry, target exists, its parent) for an absolute normalised link target; entry None
@@ -118,9 +119,15 @@ class _Cache:
         except OSError:
             return _Parent(relative, entry, None, spelled)
 
+    def all_exist(self, entries: frozenset[str]) -> bool:
+        """Whether every one of `entries` is in the cache; set arithmetic first: environments share most."""
+        return all(self.entry_exists(entry) for entry in entries - self.present)
+
     def entry_exists(self, entry: str) -> bool:
         if entry not in self.entries:
             self.entries[entry] = os.path.lexists(os.path.join(self.real, *entry.split("/")))
+            if self.entries[entry]:
+                self.present.add(entry)
         return self.entries[entry]
 
 
@@ -182,8 +189,7 @@ def _scan_root(root, cache: _Cache, memory: _Memory | None = None) -> Environmen
         return Environment(path, origins, UNREADABLE, reason=root.error)
     if memory is not None:
         known = memory.known.get((path, cache.real))
-        if known is not None and scanmemory.unchanged(known, memory.real_of) and all(
-                cache.entry_exists(entry) for entry in known.entries):
+        if known is not None and scanmemory.unchanged(known, memory.real_of) and cache.all_exist(known.entries):
             return Environment(path, origins, OK if known.entries else UNLINKED, known.entries)
     try:
         info = os.lstat(path)
@@ -222,9 +228,10 @@ def _remember(memory: _Memory, cache: _Cache, environment: Environment, info: os
             or None in walk.prefixes or any(ctime >= racy for _, ctime in walk.stats)):
         _forget(memory, environment.path, cache, environment)
         return
+    directories, digest = scanmemory.grouped(walk.directories, walk.stats)
     memory.known[key] = scanmemory.Remembered(
-        environment.path, cache.real, info.st_ino, scanmemory.digest(walk.stats), environment.live_entries,
-        frozenset(walk.prefixes), frozenset(walk.outside), tuple(walk.directories))
+        environment.path, cache.real, info.st_ino, digest, environment.live_entries,
+        frozenset(walk.prefixes), frozenset(walk.outside), directories)
     memory.changed = True
 
 

@@ -74,7 +74,7 @@ from typing import Mapping, NamedTuple
 
 from uvguard import trust
 from uvguard.errors import PolicyError
-from uvguard.tomlfile import key_line, parse_toml, parse_toml_bytes, read_regular_file
+from uvguard.tomlfile import key_line, parse_flat_toml, parse_toml, parse_toml_bytes, read_regular_file
 
 ACTIONS = ("allow", "warn", "limit", "refuse")
 OPERATION_KEYS = ("prune", "prune-ci", "clean", "clean-packages")
@@ -380,7 +380,10 @@ def read_preset(name: str, source: Source) -> PolicyFile:
     from uvguard import policies  # its directory, not importlib.resources: that import costs ~5 ms
 
     text = Path(policies.__file__).with_name(f"{name}.toml").read_text(encoding="utf-8")
-    return validate(parse_toml(text, f"preset {name}", PolicyError), text, source, table="", env={})
+    data = parse_flat_toml(text)  # what tomllib would read, without importing it
+    if data is None:
+        data = parse_toml(text, f"preset {name}", PolicyError)
+    return validate(data, text, source, table="", env={})
 
 
 def read_policy_file(path: Path, layer: str, env: Mapping[str, str]) -> PolicyFile:

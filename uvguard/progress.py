@@ -10,7 +10,6 @@ the cache) still shows that it is alive; one that can calls `update`.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from typing import Iterator, TextIO
@@ -32,14 +31,17 @@ class Progress:
         self.done = self.total = 0
         self.start = time.monotonic()
         self.shown = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stop = None  # a threading.Event once a spinner runs: threading is not imported otherwise
+        self._thread = None
 
     def update(self, done: int, total: int) -> None:
         self.done, self.total = done, total
 
     def __enter__(self) -> "Progress":
         if self.enabled:
+            import threading
+
+            self._stop = threading.Event()
             self._thread = threading.Thread(target=self._run, name="uvguard-progress", daemon=True)
             self._thread.start()
         return self
