@@ -247,6 +247,16 @@ def test_never_follows_a_link_out_of_the_cache(sandbox, env, tmp_path):
     assert archives(sandbox.cache) == set()
 
 
+def test_a_fifo_named_like_a_pointer_is_never_read(sandbox, env):
+    """The cache's contents are untrusted: a FIFO `.rev` would block gc forever while it holds uv's lock."""
+    fake_cache(sandbox.cache, "HHHHHHHHHHHHHHHH")
+    os.mkfifo(sandbox.cache / "wheels-v8" / "index" / "0123" / "planted.rev")
+    out = subprocess.run([sys.executable, "-c", "import sys; from uvguard.cli import main; sys.exit(main())", "gc"],
+                         env=env, cwd=sandbox.work, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert archives(sandbox.cache) == set()
+
+
 def test_uncertain_live_set_refuses_by_default_and_the_policy_decides(sandbox, env):
     from uvguard.registry import registry_path
 

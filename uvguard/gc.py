@@ -276,7 +276,8 @@ def find_pointers(cache_dir: Path, ids: set[str], physical: bool,
                         if item.name != "src":
                             pending.append(item.path)
                         continue
-                    elif item.name.endswith(_POINTER_SUFFIXES) and ids:
+                    elif item.name.endswith(_POINTER_SUFFIXES) and ids and item.is_file(follow_symlinks=False):
+                        # only a regular file is read: a FIFO would hang gc while it holds uv's lock
                         named = _ids_in(Path(item.path).read_bytes(), ids, lengths)
                     else:
                         continue
