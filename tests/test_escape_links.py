@@ -150,3 +150,45 @@ def test_a_warned_operation_removes_what_uv_would_live_entries_included(sandbox,
     assert "running it anyway" in result.stderr and "follows symlinks while removing" in result.stderr
     assert all((target / "payload.txt").exists() for target in links.values())
     assert live and not any((sandbox.cache / entry).exists() for entry in live)
+
+
+def plant_climb_through_a_link(cache: Path, outside: Path) -> Path:
+    """`archive-v0/Z -> Y/evil/../../X`: reads as the entry `archive-v0/X`, leads to `outside/X`; returns it."""
+    archive = cache / "archive-v0"
+    (archive / "X").mkdir()
+    (archive / "Y").mkdir()
+    (outside / "a" / "b").mkdir(parents=True)
+    (outside / "X").mkdir()
+    (outside / "X" / "payload.txt").write_text("X")
+    (archive / "Y" / "evil").symlink_to(outside / "a" / "b")
+    (archive / "Z").symlink_to("Y/evil/../../X")
+    return outside / "X"
+
+
+@pytest.mark.parametrize("preset", ["default", "ci"])
+@pytest.mark.parametrize("version", ["0.6.4", "0.10.12", "0.11.16"])
+def test_a_link_climbing_out_through_another_link_is_not_followed(sandbox, wheelhouse, version, preset):
+    """Releases that lock (0.10.12, 0.11.16) get the cache only when no link leads out: here uvguard removes.
+
+    (0.6.4 takes no lock, so uvguard removes anyway; the warning shows the link was seen.)
+    """
+    machine = Machine(sandbox, wheelhouse, version)
+    live_venv = machine.build()
+    target = plant_climb_through_a_link(sandbox.cache, sandbox.root / "t")
+    result = machine.run(machine.shim, "cache", "prune", UVGUARD_POLICY=preset)
+    assert result.returncode == 0, result.stderr
+    assert (target / "payload.txt").read_text() == "X", result.stderr
+    assert f"`{sandbox.cache / 'archive-v0' / 'Z'}` leads out of the cache" in result.stderr
+    check = subprocess.run([str(live_venv / "bin" / "python"), "-c", "import speedpkg; print(speedpkg.answer())"],
+                           capture_output=True, text=True)
+    assert check.stdout.strip() == "1.0", check.stderr
+
+
+@pytest.mark.parametrize("version", ["0.6.4", "0.10.12", "0.11.16"])
+def test_real_uv_follows_a_link_climbing_out_through_another(sandbox, wheelhouse, version):
+    """Why: bare uv < 0.11.20 deletes what `archive-v0/Z -> Y/evil/../../X` leads to, outside the cache."""
+    machine = Machine(sandbox, wheelhouse, version)
+    machine.build()
+    target = plant_climb_through_a_link(sandbox.cache, sandbox.root / "t")
+    assert machine.run(uv_path(version), "cache", "prune").returncode == 0
+    assert not (target / "payload.txt").exists()

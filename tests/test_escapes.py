@@ -34,6 +34,19 @@ def test_a_link_to_a_directory_outside_is_found_wherever_uv_looks(tmp_path):
     assert (escape.path, escape.target) == ("wheels-v5/pypi/pkg/climbs-out", str(outside))
 
 
+def test_a_climb_after_a_link_is_resolved_not_read_as_text(tmp_path):
+    """`Y/evil/../../X` reads as `archive-v0/X` (an entry), but `..` climbs out of where `evil` leads."""
+    cache, _ = make_cache(tmp_path)
+    (cache / "archive-v0" / "X").mkdir()
+    (cache / "archive-v0" / "Y").mkdir()
+    (tmp_path / "t" / "a" / "b").mkdir(parents=True)
+    (tmp_path / "t" / "X").mkdir()
+    os.symlink(tmp_path / "t" / "a" / "b", cache / "archive-v0" / "Y" / "evil")
+    os.symlink("Y/evil/../../X", cache / "archive-v0" / "Z")
+    escape = find_escape(cache)
+    assert escape == ("archive-v0/Z", os.path.realpath(tmp_path / "t" / "X"))
+
+
 def test_a_link_through_a_linked_cache_root_is_inside(tmp_path):
     cache, _ = make_cache(tmp_path)
     os.symlink(cache, tmp_path / "alias")

@@ -84,8 +84,8 @@ def _escaping_target(path: str, rel: str, walked_root: str, real_root: str, arch
 
     The links uv writes (to `archive-v0/<id>`, relative or absolute) are told
     from their text alone, which is exact: the walk reached `path` through
-    real directories, and the archive entry is one too. Anything else is
-    resolved.
+    real directories, and the archive entry is one too. Anything else,
+    `Y/link/../../X` among it, is resolved.
     """
     try:
         text = os.readlink(path)
@@ -96,18 +96,30 @@ def _escaping_target(path: str, rel: str, walked_root: str, real_root: str, arch
             if text.startswith(root + "/") and text[len(root) + 1:] in archives:
                 return None
     else:
-        parts = rel.split("/")[:-1]
-        for part in text.split("/"):
-            if part == "..":
-                if not parts:
-                    break
-                parts.pop()
-            elif part not in ("", "."):
-                parts.append(part)
-        else:
-            if "/".join(parts) in archives:
+        parents = rel.split("/")[:-1]
+        climbs = plain_climbs(text)
+        if climbs is not None and climbs <= len(parents):
+            named = parents[:len(parents) - climbs] + text.split("/")[climbs:]
+            if "/".join(named) in archives:
                 return None
     target = os.path.realpath(path)
     if target == real_root or target.startswith(real_root + os.sep) or not os.path.isdir(target):
         return None
     return target
+
+
+def plain_climbs(text: str) -> int | None:
+    """How many `..` a relative link's text starts with, when only plain names follow them, else None.
+
+    Those `..` climb through the real directories a walk came down; a `..`
+    after a name may climb out of wherever that name links to, so such a
+    text (or one with `.` or empty parts) means only what `realpath` says.
+    """
+    parts = text.split("/")
+    climbs = 0
+    while climbs < len(parts) and parts[climbs] == "..":
+        climbs += 1
+    rest = parts[climbs:]
+    if not rest or any(part in ("..", ".", "") for part in rest):
+        return None
+    return climbs

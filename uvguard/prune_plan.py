@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
 from uvguard.errors import OperationFailed
+from uvguard.escapes import plain_climbs
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, Invocation
 
 MARKERS = frozenset({"CACHEDIR.TAG", ".gitignore", ".git", ".lock"})
@@ -387,12 +388,8 @@ class _SkeletonBuilder:
                     os.symlink(self.skeleton + text[len(root):], target)
                     return True
             return False
-        parts = text.split("/")
-        climbs = 0
-        while climbs < len(parts) and parts[climbs] == "..":
-            climbs += 1
-        rest = parts[climbs:]
-        if not rest or any(part in ("..", ".", "") for part in rest):
+        climbs = plain_climbs(text)
+        if climbs is None:
             return False
         depth = source[len(self.real_root_walked):].count(os.sep) - 1
         if climbs > depth:
