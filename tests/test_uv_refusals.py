@@ -285,3 +285,40 @@ def test_whatever_the_policy_says(machine):
             shimmed = machine.run(machine.shim, args, {**machine.env, "UVGUARD_POLICY": preset}, case_dir)
             assert (shimmed.returncode, shimmed.stderr) == (bare.returncode, bare.stderr), (args, preset)
             assert digest(machine.cache) == before, (args, preset)
+
+
+
+@pytest.mark.parametrize("refused_by", [
+    pytest.param({"uv.toml": 'resolution = "bogus"\n'}, id="uv-toml-bad-value"),
+    pytest.param({"uv.toml": 'required-version = ">=99"\n'}, id="required-version"),
+    pytest.param({"args": ["--directory", "nowhere"]}, id="directory-missing"),
+    pytest.param({"env": {"UV_OFFLINE": "maybe"}}, id="env-offline-not-a-boolean"),
+])
+def test_an_allowed_line_uvguard_carries_out_itself(machine, refused_by, request):
+    """An allowed prune (default preset, nothing live, no symlink mode) goes to uvguard's own removal
+    when uv takes no cache lock (< 0.8.19) or would follow a link out of the cache (< 0.11.20): there
+    too, a line uv refuses is refused unchanged, and the control without the refusal is pruned."""
+    case_dir = machine.cases / f"allowed-{request.node.callspec.id.replace('/', '_')}"
+    cache, outside = case_dir / "cache", case_dir / "outside"
+    (cache / "stale-v0" / "x").mkdir(parents=True)
+    (outside / "precious").mkdir(parents=True)
+    (cache / "stale-v0" / "out").symlink_to(outside)  # a link out: uvguard removes for uv < 0.11.20
+    (case_dir / "work").mkdir()
+    env = {**machine.env, "UVGUARD_POLICY": "default", "UV_CACHE_DIR": str(cache)}
+    args = ["cache", "prune"]
+
+    if "uv.toml" in refused_by:
+        (case_dir / "work" / "uv.toml").write_text(refused_by["uv.toml"])
+    refused_args = [*refused_by.get("args", []), *args]
+    refused_env = {**env, **refused_by.get("env", {})}
+    before = digest(case_dir)
+    bare = machine.run(machine.uv, refused_args, refused_env, case_dir / "work")
+    assert bare.returncode != 0 and digest(case_dir) == before, bare.stderr
+    shimmed = machine.run(machine.shim, refused_args, refused_env, case_dir / "work")
+    assert (shimmed.returncode, shimmed.stderr, shimmed.stdout) == (bare.returncode, bare.stderr, bare.stdout)
+    assert digest(case_dir) == before, "the shim changed the cache where uv refuses"
+
+    (case_dir / "work" / "uv.toml").unlink(missing_ok=True)
+    control = machine.run(machine.shim, args, env, case_dir / "work")
+    assert control.returncode == 0, control.stderr
+    assert not (cache / "stale-v0").exists() and (outside / "precious").is_dir()

@@ -19,7 +19,8 @@ Allow and warn hand the cache to uv only when that is safe: a uv that takes
 no cache lock (< 0.8.19) could remove what an install is writing, and a uv
 that follows links while removing (< 0.11.20) would delete outside the cache
 when a link there leads out. Then uvguard removes what uv would remove itself,
-with the limited operation's mechanics (`_removal_by_uvguard`).
+with the limited operation's mechanics (`_removal_by_uvguard`), after asking
+uv whether it refuses the line, as for any other action uvguard takes itself.
 """
 
 from __future__ import annotations
@@ -61,8 +62,9 @@ def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: 
     uv is asked (`uvrefusal`) before anything uvguard would do itself (warn,
     limit, refuse) and whenever uvguard cannot decide (a config or policy it
     cannot read, a skeleton uv fails on), so a line uv rejects is rejected
-    unchanged, whatever the policy says. An allowed line goes to uv anyway,
-    so only `ask_uv` (for `uvguard check`) asks it then. `version` is the
+    unchanged, whatever the policy says. An allowed line usually goes to uv
+    anyway, so only `ask_uv` (for `uvguard check`) asks it then, and `run`
+    when it carries out an allowed line itself. `version` is the
     real uv's release when the caller has already asked it: one `uv
     --version` run fewer (~6 ms) on every guarded command.
     """
@@ -182,6 +184,11 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             raise FileSystemFailure(os_failure(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`", error),
                                     hint="the cache is untouched") from None
         decision = evaluation.decision
+        by_uvguard, escape_warning = _removal_by_uvguard(evaluation, version)
+        if by_uvguard and decision.action == "allow":  # `evaluate` asked uv already for every other action
+            refused = _uv_refusal(invocation, real_uv, env, cwd)
+            if refused is not None:
+                raise refused
         for text in evaluation.policy.warnings if evaluation.policy else ():
             messages.warning(text, voice=voice)
         _log(evaluation, env, cwd, voice)
@@ -198,8 +205,11 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
             return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
                                rescan=live_entries_again(evaluation, env, cwd)).exit_code
-        if decision.action in ("allow", "warn") and _removal_by_uvguard(evaluation, version, voice):
+        if by_uvguard:
             from uvguard.limited import run_limited
+
+            if escape_warning is not None:
+                messages.warning(escape_warning, voice=voice)
 
             # What uv would remove: the live entries the decision lets go included.
             keep = not decision.protected_entries and evaluation.live_set is not None
@@ -224,22 +234,21 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
     return 0  # not reached: exec_uv replaces this process
 
 
-def _removal_by_uvguard(evaluation: Evaluation, version: Version | None, voice: messages.Voice) -> bool:
-    """Whether uvguard, not uv, must remove what uv would (see the module docstring); says why
-    when the reason is a link leading out of the cache."""
+def _removal_by_uvguard(evaluation: Evaluation, version: Version | None) -> tuple[bool, str | None]:
+    """Whether uvguard, not uv, must carry out an allowed or warned line (see the module docstring),
+    and the warning that says why when the reason is a link leading out of the cache."""
+    config = evaluation.config
+    if evaluation.decision.action not in ("allow", "warn") or config.no_cache or not config.cache_dir.is_dir():
+        return False, None
     from uvguard.escapes import find_escape, follows_links
 
-    config = evaluation.config
-    if config.no_cache or not config.cache_dir.is_dir():
-        return False
     escape = find_escape(config.cache_dir) if follows_links(version, evaluation.invocation.operation) else None
     if escape is not None:
         release = "This uv" if version is None else f"uv {'.'.join(map(str, version))}"
-        messages.warning(f"{release} follows symlinks while removing, and `{config.cache_dir / escape.path}` leads "
-                         f"out of the cache (to `{escape.target}`): uvguard removes what uv would remove itself, "
-                         "following no link", voice=voice)
-        return True
-    return not takes_lock_itself(version)
+        return True, (f"{release} follows symlinks while removing, and `{config.cache_dir / escape.path}` leads "
+                      f"out of the cache (to `{escape.target}`): uvguard removes what uv would remove itself, "
+                      "following no link")
+    return not takes_lock_itself(version), None
 
 
 def _log(evaluation: Evaluation, env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
