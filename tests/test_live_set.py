@@ -278,3 +278,15 @@ def test_a_remembered_scan_notices_a_cached_environment_link_retargeted(sandbox,
     cached_environment(sandbox.cache, "E2")
     again = scan_live_set(sandbox.cache, [Root(str(env.parent), "manual")], state).environments[0]
     assert again.live_entries == {"environments-v2/abc", "archive-v0/E2"}
+
+
+def test_a_link_outside_the_cache_leading_into_it_keeps_where_it_ends(sandbox):
+    cached_environment(sandbox.cache)
+    outside = sandbox.root / "outside"
+    outside.mkdir()
+    (outside / "hop").symlink_to(sandbox.cache / "archive-v0" / "E")
+    env = sandbox.work / "env"
+    env.mkdir()
+    (env / "site").symlink_to(outside / "hop")
+    environment = scan_live_set(sandbox.cache, [Root(str(env), "manual")]).environments[0]
+    assert environment.live_entries == {"archive-v0/E"}

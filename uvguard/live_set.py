@@ -119,8 +119,8 @@ class _Cache:
         # Outside the cache (or unlisted) nothing says whether it is a link: ask once per target.
         if target not in self.chains:
             hops, real = _resolve(target, self.real)
-            end = _entry_of(real, self.real) if real is not None and hops else None
-            self.chains[target] = frozenset(hops | {end} if end else hops)
+            end = _entry_of(real, self.real) if real is not None and real != target else None
+            self.chains[target] = frozenset(hops | {end} if end and self.entry_exists(end) else hops)
         return parent.through | self.chains[target]
 
     def _parent_info(self, parent: str) -> _Parent:
