@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -147,3 +148,30 @@ def test_a_line_uv_refuses_is_refused_unchanged_whatever_the_decision(sandbox, p
     assert out.returncode == bare.returncode == 2
     assert out.stderr.startswith(bare.stderr) and "unknown variant `bogus`" in bare.stderr
     assert sorted(p.relative_to(sandbox.cache) for p in sandbox.cache.rglob("*")) == before
+
+
+def test_prune_keeps_a_cached_environment_a_dot_venv_reaches_through_a_link(sandbox, wheelhouse):
+    """uv 0.11.25+ (preview): `.venv` -> `environments-v2/<x>/<y>` -> `../../archive-v0/<E>`, whose files link
+    into wheels' entries. Nothing in the cache points at E, so uv's prune would take it; uvguard keeps it."""
+    environment = sandbox.cache / "archive-v0" / "E"
+    sandbox.uv("venv", str(environment))
+    sandbox.uv("pip", "install", "--python", str(environment), "--no-index", "--find-links", str(wheelhouse),
+               "--link-mode", "symlink", "speedpkg")
+    # A venv's own relative links (`lib64 -> lib`, `bin/python3 -> python`) would mark E live by themselves;
+    # without them only the way the `.venv` reaches E says it is used.
+    for own in [environment / "lib64", *(p for p in (environment / "bin").iterdir() if p.name != "python")]:
+        if own.is_symlink() and not os.readlink(own).startswith("/"):
+            own.unlink()
+    (sandbox.cache / "environments-v2" / "abc").mkdir(parents=True)
+    (sandbox.cache / "environments-v2" / "abc" / "def").symlink_to("../../archive-v0/E")
+    venv = sandbox.work / ".venv"
+    venv.symlink_to(sandbox.cache / "environments-v2" / "abc" / "def")
+    env = sandbox.env(UVGUARD_REAL_UV=str(uv_releases.path(uv_releases.LATEST)), VIRTUAL_ENV=str(venv))
+    dry = json.loads(uvguard(sandbox, env, "prune", "--dry-run", "--json").stdout)
+    assert "archive-v0/E" in {item["path"] for item in dry["kept"]}
+    out = uvguard(sandbox, env, "prune")
+    assert out.returncode == 0, out.stderr
+    assert environment.is_dir()
+    answer = subprocess.run([str(venv / "bin" / "python"), "-c", "import speedpkg; print(speedpkg.answer())"],
+                            capture_output=True, text=True, env=env)
+    assert answer.stdout.strip() == "1.0", answer.stderr

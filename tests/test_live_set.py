@@ -223,3 +223,70 @@ def test_links_to_the_filesystem_root_or_dot_dot_names_resolve_safely(sandbox):
     (env / "dotted").symlink_to(f"{sandbox.cache}/./archive-v0//abc/")
     environment = scan_live_set(sandbox.cache, [Root(str(env), "manual")]).environments[0]
     assert environment.live_entries == {"archive-v0/abc"} and environment.dangling == ()
+
+
+# --- links inside the cache on the way (uv 0.11.25+ preview: environments-v2/<x>/<y> -> ../../archive-v0/<E>) ---
+
+def cached_environment(cache: Path, name: str = "E") -> Path:
+    """A hand-built cache as centralized project environments leave it: the environment is an archive
+    entry whose files link (absolutely) into a wheel's entry, reached through `environments-v2/abc/def`."""
+    wheel = cache / "archive-v0" / "W" / "pkg"
+    wheel.mkdir(parents=True, exist_ok=True)
+    (wheel / "mod.py").write_text("")
+    site = cache / "archive-v0" / name / "lib" / "python3.12" / "site-packages" / "pkg"
+    site.mkdir(parents=True)
+    (site / "mod.py").symlink_to(wheel / "mod.py")
+    (cache / "environments-v2" / "abc").mkdir(parents=True, exist_ok=True)
+    link = cache / "environments-v2" / "abc" / "def"
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(f"../../archive-v0/{name}")
+    return link
+
+
+def test_a_dot_venv_reaching_an_archive_through_a_cached_environment_link_keeps_both(sandbox):
+    venv = sandbox.work / "proj" / ".venv"
+    venv.parent.mkdir()
+    venv.symlink_to(cached_environment(sandbox.cache))
+    live = scan_live_set(sandbox.cache, [Root(str(venv), "project")])
+    assert set(live.entries) == {"archive-v0/W", "archive-v0/E", "environments-v2/abc"}
+    assert live.environments[0].state == OK and live.environments[0].dangling == ()
+
+
+def test_links_inside_an_environment_through_a_cached_environment_link_keep_every_hop(sandbox):
+    environment_link = cached_environment(sandbox.cache)
+    env = sandbox.work / "env" / "lib"
+    env.mkdir(parents=True)
+    # A file through the link (its parent resolves elsewhere), and a directory link to the link itself.
+    (env / "mod.py").symlink_to(environment_link / "lib" / "python3.12" / "site-packages" / "pkg" / "mod.py")
+    (env / "site").symlink_to(environment_link)
+    environment = scan_live_set(sandbox.cache, [Root(str(env.parent), "manual")]).environments[0]
+    assert environment.live_entries == {"archive-v0/W", "archive-v0/E", "environments-v2/abc"}
+
+
+def test_a_remembered_scan_notices_a_cached_environment_link_retargeted(sandbox, monkeypatch):
+    """The link inside the cache can change while the environment's directories do not: never remembered."""
+    from uvguard import scanmemory
+
+    monkeypatch.setattr(scanmemory, "RACY_SECONDS", 0)
+    state = str(sandbox.root / "state")
+    env = sandbox.work / "env" / "lib"
+    env.mkdir(parents=True)
+    (env / "site").symlink_to(cached_environment(sandbox.cache))
+    first = scan_live_set(sandbox.cache, [Root(str(env.parent), "manual")], state).environments[0]
+    assert first.live_entries == {"environments-v2/abc", "archive-v0/E"}
+    cached_environment(sandbox.cache, "E2")
+    again = scan_live_set(sandbox.cache, [Root(str(env.parent), "manual")], state).environments[0]
+    assert again.live_entries == {"environments-v2/abc", "archive-v0/E2"}
+
+
+def test_a_link_outside_the_cache_leading_into_it_keeps_where_it_ends(sandbox):
+    cached_environment(sandbox.cache)
+    outside = sandbox.root / "outside"
+    outside.mkdir()
+    (outside / "hop").symlink_to(sandbox.cache / "archive-v0" / "E")
+    env = sandbox.work / "env"
+    env.mkdir()
+    (env / "site").symlink_to(outside / "hop")
+    environment = scan_live_set(sandbox.cache, [Root(str(env), "manual")]).environments[0]
+    assert environment.live_entries == {"archive-v0/E"}

@@ -6,7 +6,10 @@ in (`archive-v0/<id>`, `environments-v2/<x>`) as live. The walk never enters a
 symlinked directory, reads link targets instead of following them, and lists
 only directories inside the cache, so loops and links leading out of the cache
 cost nothing. uv builds its links from the cache root made absolute but not
-resolved, so both sides are compared after `realpath`.
+resolved, so both sides are compared after `realpath`. A path that reaches its
+target through links inside the cache (a `.venv` linking to
+`environments-v2/<x>/<y>`, itself a link to `archive-v0/<id>`) needs every entry
+holding one of those links as much as the one it ends in: all are live.
 
 A root that exists but cannot be read never counts as "no links": its
 environment is `unreadable` and the whole LiveSet `uncertain`.
@@ -67,24 +70,28 @@ class LiveSet(NamedTuple):
 
 
 class _Parent:
-    """A directory link targets sit in: cache-relative path (None outside), its entry if fixed, its names,
-    and the cache root as the link spells it (None when a symlink inside the cache makes it ambiguous)."""
+    """A directory link targets sit in: cache-relative path (None outside), its entry if fixed, its names
+    and which of them are links, the cache root as the link spells it (None when a symlink inside the cache
+    makes it ambiguous), and the entries holding links its resolution passes through."""
 
-    __slots__ = ("relative", "entry", "names", "prefix")
+    __slots__ = ("relative", "entry", "names", "links", "prefix", "through")
 
     def __init__(self, relative: str | None, entry: str | None, names: frozenset | None,
-                 prefix: str | None = None) -> None:
+                 links: frozenset = frozenset(), prefix: str | None = None,
+                 through: frozenset = frozenset()) -> None:
         self.relative, self.entry, self.names, self.prefix = relative, entry, names, prefix
+        self.links, self.through = links, through
 
 
 class _Cache:
     """The cache root's real path, and memos shared by every root of one scan."""
 
-    __slots__ = ("real", "parents", "entries", "present")
+    __slots__ = ("real", "parents", "entries", "present", "chains")
 
     def __init__(self, real: str) -> None:
         self.real = real
         self.parents: dict[str, _Parent] = {}  # link parent dir -> _Parent
+        self.chains: dict[str, frozenset[str]] = {}  # link target that is itself a link -> entries it needs
         self.entries: dict[str, bool] = {}  # entry -> exists
         self.present: set[str] = set()  # the entries found to exist
 
@@ -103,21 +110,38 @@ class _Cache:
         # The parent is the cache root or a bucket: the entry depends on the name.
         return (f"{known.relative}/{name}" if known.relative else name), exists, known
 
+    def through(self, target: str, parent: _Parent) -> frozenset[str]:
+        """The entries holding links that resolving `target` passes through, and where a target that is
+        itself a link ends; empty for the common target, a file in a real directory."""
+        name = target.rpartition("/")[2]
+        if parent.names is not None and name not in parent.links:
+            return parent.through
+        # Outside the cache (or unlisted) nothing says whether it is a link: ask once per target.
+        if target not in self.chains:
+            hops, real = _resolve(target, self.real)
+            end = _entry_of(real, self.real) if real is not None and real != target else None
+            self.chains[target] = frozenset(hops | {end} if end and self.entry_exists(end) else hops)
+        return parent.through | self.chains[target]
+
     def _parent_info(self, parent: str) -> _Parent:
         real_parent = os.path.realpath(parent)
+        through = frozenset(_resolve(parent, self.real)[0]) if real_parent != parent else frozenset()
         if real_parent == self.real:
             relative = ""
         elif real_parent.startswith(self.real + os.sep):
             relative = real_parent[len(self.real) + 1:].replace(os.sep, "/")
         else:
-            return _Parent(None, None, None)
+            return _Parent(None, None, None, through=through)
         parts = relative.split("/", 2)
         entry = "/".join(parts[:2]) if len(parts) >= 2 else None
         spelled = parent if not relative else parent[:-len(relative) - 1] if parent.endswith("/" + relative) else None
         try:
-            return _Parent(relative, entry, frozenset(os.listdir(real_parent)), spelled)
+            with os.scandir(real_parent) as listing:
+                found = [(item.name, item.is_symlink()) for item in listing]
         except OSError:
-            return _Parent(relative, entry, None, spelled)
+            return _Parent(relative, entry, None, prefix=spelled, through=through)
+        return _Parent(relative, entry, frozenset(name for name, _ in found),
+                       frozenset(name for name, link in found if link), spelled, through)
 
     def all_exist(self, entries: frozenset[str]) -> bool:
         """Whether every one of `entries` is in the cache; set arithmetic first: environments share most."""
@@ -198,6 +222,7 @@ def _scan_root(root, cache: _Cache, memory: _Memory | None = None) -> Environmen
     except OSError as error:
         return _forget(memory, path, cache, Environment(path, origins, UNREADABLE, reason=_describe(error)))
     walk = _Walk()
+    _record_through(_resolve(path, cache.real)[0], walk)
     start = path
     if stat.S_ISLNK(info.st_mode):
         # A `.venv` that is itself a link (e.g. into `environments-v2/<x>`):
@@ -276,12 +301,14 @@ def _record_link(link: str, directory: str, cache: _Cache, walk: _Walk) -> None:
     if target[:1] != "/":
         target = f"{directory}/{target}"
     if "/.." in target:
-        # `..` after a symlinked component is not lexical: resolve the parent.
+        # `..` after a symlinked component is not lexical: resolve the parent, noting the links it passes.
+        _record_through(_resolve(target, cache.real)[0], walk)
         parent, _, name = target.rpartition("/")
         target = os.path.realpath(target) if name in (".", "..") else f"{os.path.realpath(parent or '/')}/{name}"
     elif "/." in target or "//" in target or target.endswith("/"):
         target = os.path.normpath(target)
     entry, exists, parent = cache.locate(target)
+    _record_through(cache.through(target, parent), walk)
     if entry is None:
         walk.outside.add(target.rpartition("/")[0] or "/")
         return
@@ -292,6 +319,56 @@ def _record_link(link: str, directory: str, cache: _Cache, walk: _Walk) -> None:
         walk.dangling.append(link)
         if cache.entry_exists(entry):
             walk.live.add(entry)
+
+
+def _record_through(entries: Iterable[str], walk: _Walk) -> None:
+    """Entries a link's resolution passes through are live; the links in them can change without the
+    environment's directories changing, so such a scan is not remembered (a None prefix)."""
+    if entries:
+        walk.live.update(entries)
+        walk.prefixes.add(None)
+
+
+# The kernel's limit on links followed in one lookup: a longer chain is a loop.
+_MAX_HOPS = 40
+
+
+def _resolve(path: str, cache_real: str) -> tuple[set[str], str | None]:
+    """(the entries holding a link that resolving absolute `path` passes through, its real path; None for
+    a loop). Like `realpath`, one component at a time, noting where each link it follows sits."""
+    hops: set[str] = set()
+    resolved, pending, followed = "", path.split("/")[::-1], 0
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            resolved = resolved.rpartition("/")[0]
+            continue
+        candidate = f"{resolved}/{name}"
+        try:
+            target = os.readlink(candidate)
+        except OSError:  # not a link, or missing: as `realpath`, keep the name
+            resolved = candidate
+            continue
+        followed += 1
+        if followed > _MAX_HOPS:
+            return hops, None
+        entry = _entry_of(candidate, cache_real)
+        if entry is not None:
+            hops.add(entry)
+        if target.startswith("/"):
+            resolved = ""
+        pending.extend(target.split("/")[::-1])
+    return hops, resolved or "/"
+
+
+def _entry_of(real: str, cache_real: str) -> str | None:
+    """The top-level cache entry a real path lies in; None outside the cache or above its entries."""
+    if not real.startswith(cache_real + "/"):
+        return None
+    parts = real[len(cache_real) + 1:].split("/", 2)
+    return "/".join(parts[:2]) if len(parts) >= 2 else None
 
 
 def _describe(error: OSError) -> str:
