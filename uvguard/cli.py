@@ -36,8 +36,8 @@ COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "p
 
 # Commands that read a cache or a project, and so take --cache-dir, --directory and --project
 # (and the groups above them: `uvguard --cache-dir DIR live`, as uv takes them before a subcommand).
-LOCATION_COMMANDS = {"", "roots", "policy", "check", "explain", "live", "roots", "doctor", "repair", "materialize", "prune", "clean",
-                     "gc", "policy show", "policy init"}
+LOCATION_COMMANDS = {"", "roots", "policy", "check", "explain", "live", "doctor", "repair", "materialize", "prune",
+                     "clean", "gc", "policy show", "policy init"}
 # Commands whose arguments end with a uv command line.
 UV_LINE_COMMANDS = {"check", "explain"}
 
