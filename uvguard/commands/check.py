@@ -18,7 +18,7 @@ import typer
 
 from uvguard import globalopts
 from uvguard.decision import Decision
-from uvguard.errors import UsageError, UvguardError, report
+from uvguard.errors import UsageError
 from uvguard.invocation import CACHE_OPERATIONS, Invocation, parse
 from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
@@ -41,10 +41,7 @@ def register(app: typer.Typer) -> None:
         uvguard's global options (`--cache-dir`...) apply to the uv command line too.
         """
         uv_line = [*globalopts.current().uv_args, *(uv_args or [])]
-        try:
-            decision, cache_dir = check_command_line(uv_line, dict(os.environ), os.getcwd())
-        except UvguardError as error:
-            raise typer.Exit(report(error)) from None
+        decision, cache_dir = check_command_line(uv_line, dict(os.environ), os.getcwd())
         if json_output:
             emit_json("check", {**decision.to_json(), "cache_dir": cache_dir})
         else:

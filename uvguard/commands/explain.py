@@ -15,7 +15,7 @@ import typer
 
 from uvguard import globalopts, messages
 from uvguard.commands.check import UV_LINE_HELP
-from uvguard.errors import RealUvNotFound, UvguardError, report
+from uvguard.errors import RealUvNotFound
 from uvguard.guard import voice_for
 from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
@@ -37,10 +37,7 @@ def register(app: typer.Typer) -> None:
         """
         env = dict(os.environ)
         uv_line = [*globalopts.current().uv_args, *(uv_args or ["cache", "prune"])]
-        try:
-            raise typer.Exit(_explain(uv_line, env, os.getcwd(), as_json))
-        except UvguardError as error:
-            raise typer.Exit(report(error)) from None
+        raise typer.Exit(_explain(uv_line, env, os.getcwd(), as_json))
 
 
 def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:

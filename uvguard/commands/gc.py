@@ -19,7 +19,7 @@ import typer
 
 from uvguard import decisionlog, globalopts, messages
 from uvguard.decision import DecidedBy, Decision
-from uvguard.errors import Refused, UsageError, UvguardError, report
+from uvguard.errors import Refused, UsageError
 from uvguard.invocation import PRUNE, parse
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
@@ -40,11 +40,8 @@ def register(app: typer.Typer) -> None:
                                             help="uv's global options (`--cache-dir DIR`, `--force`, `-q`...)"),
     ) -> None:
         """Remove every unpacked wheel no environment uses, and the cache pointers naming it."""
-        try:
-            result = gc_command([*globalopts.current().uv_args, *(uv_args or [])], dry_run, keep_recent,
-                                dict(os.environ), os.getcwd(), sys.argv[1:])
-        except UvguardError as error:
-            raise typer.Exit(report(error)) from None
+        result = gc_command([*globalopts.current().uv_args, *(uv_args or [])], dry_run, keep_recent,
+                            dict(os.environ), os.getcwd(), sys.argv[1:])
         if result is None:
             return
         if as_json:

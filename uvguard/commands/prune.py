@@ -16,7 +16,7 @@ from typing import List, Mapping
 import typer
 
 from uvguard import globalopts
-from uvguard.errors import Refused, UsageError, UvguardError, report
+from uvguard.errors import Refused, UsageError
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, parse
 from uvguard.limited import run_limited
 from uvguard.messages import human_readable_bytes, plural
@@ -52,10 +52,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(uv_args: list[str], dry_run: bool, as_json: bool) -> None:
-    try:
-        result = limited_command(uv_args, dry_run, dict(os.environ), os.getcwd())
-    except UvguardError as error:
-        raise typer.Exit(report(error)) from None
+    result = limited_command(uv_args, dry_run, dict(os.environ), os.getcwd())
     if as_json:
         emit_json("cache-operation", result)
     elif dry_run:
