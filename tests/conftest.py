@@ -163,12 +163,21 @@ def wheelhouse(tmp_path_factory) -> Path:
 @pytest.fixture
 def shim(sandbox) -> Path:
     """The `uv` shim as install.sh renders it, in its own bin dir, in front of the newest pinned uv."""
+    return put_shim(sandbox.root / "shim-bin", uv_path())
+
+
+def put_shim(bin_dir: Path, real_uv: str | Path) -> Path:
+    """The `uv` shim as install.sh renders it, in a new `bin_dir`, in front of `real_uv`; its path."""
     from uvguard.shimfile import write_shim
 
-    bin_dir = sandbox.root / "shim-bin"
     bin_dir.mkdir()
-    write_shim(bin_dir / "uv", sys.executable, str(uv_path()))
+    write_shim(bin_dir / "uv", sys.executable, str(real_uv))
     return bin_dir / "uv"
+
+
+def path_with_shim(shim: Path) -> str:
+    """A PATH on which `uv` resolves to `shim` first."""
+    return f"{shim.parent}{os.pathsep}{os.environ['PATH']}"
 
 
 def uv_path(version: str | None = None) -> Path:

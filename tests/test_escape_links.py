@@ -11,17 +11,14 @@ real uv of that release removes from an identical cache without those links
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import uv_path
+from tests.conftest import path_with_shim, put_shim, uv_path
 from tests.test_differential import covered, live_entries, tree
-from uvguard.shimfile import write_shim
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +35,8 @@ class Machine:
     def __init__(self, sandbox, wheelhouse, version: str) -> None:
         self.sandbox = sandbox
         self.version = version
-        bin_dir = sandbox.root / "bin"
-        bin_dir.mkdir()
-        self.shim = bin_dir / "uv"
-        write_shim(self.shim, sys.executable, str(uv_path(version)))
-        self.env = sandbox.env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        self.shim = put_shim(sandbox.root / "bin", uv_path(version))
+        self.env = sandbox.env(PATH=path_with_shim(self.shim))
         self.find = ["--no-index", "--find-links", str(wheelhouse)]
         self.elsewhere = sandbox.root / "elsewhere"
         self.elsewhere.mkdir()

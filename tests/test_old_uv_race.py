@@ -14,14 +14,13 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import uv_path
+from tests.conftest import path_with_shim, put_shim, uv_path
 from tests.wheelfactory import build_wheel
 from uvguard import realuv
 from uvguard.shimfile import write_shim
@@ -48,12 +47,8 @@ class Racer:
     def __init__(self, sandbox, wheels: Path, version: str) -> None:
         self.sandbox = sandbox
         self.wheels = wheels
-        bin_dir = sandbox.root / "bin"
-        bin_dir.mkdir()
-        self.shim = bin_dir / "uv"
-        write_shim(self.shim, sys.executable, str(uv_path(version)))
-        self.env = sandbox.env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", UV_LINK_MODE="symlink",
-                               UVGUARD_POLICY="ci")
+        self.shim = put_shim(sandbox.root / "bin", uv_path(version))
+        self.env = sandbox.env(PATH=path_with_shim(self.shim), UV_LINK_MODE="symlink", UVGUARD_POLICY="ci")
 
     def start(self, *args: str, cwd: Path | None = None) -> subprocess.Popen:
         return subprocess.Popen([str(self.shim), *args], env=self.env, cwd=cwd or self.sandbox.work,
