@@ -5,13 +5,19 @@ from __future__ import annotations
 import fcntl
 import io
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 from tests import uv_releases
+from tests.conftest import REPO, unprivileged_command
 from uvguard.cachelock import WAITING_MESSAGE, CacheLockTimeout, exclusive_lock, lock_timeout
+from uvguard.errors import FileSystemFailure
 
 
 def held_by_someone(cache) -> bool:
@@ -27,10 +33,11 @@ def held_by_someone(cache) -> bool:
 
 @pytest.fixture
 def uv_holding_shared_lock(sandbox):
-    """A real `uv run` (0.13.9) that holds uv's shared cache lock for a few seconds."""
+    """A real `uv run` (0.13.9) that holds uv's shared cache lock while its child sleeps a few seconds."""
     sandbox.cache.mkdir(exist_ok=True)
     process = subprocess.Popen(
-        [str(uv_releases.path("0.13.9")), "run", "--no-project", "python", "-c", "import time; time.sleep(3)"],
+        [str(uv_releases.path("0.13.9")), "run", "--no-project", "python", "-c",
+         "import time; time.sleep(3); open('child-done', 'w').close()"],
         env=sandbox.env(), cwd=sandbox.work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while not ((sandbox.cache / ".lock").exists() and held_by_someone(sandbox.cache)):
@@ -55,7 +62,8 @@ def test_we_wait_for_a_running_uv_then_take_the_lock(sandbox, uv_holding_shared_
     stream = io.StringIO()
     with exclusive_lock(sandbox.cache, {"UV_LOCK_TIMEOUT": "60"}, stream=stream) as held:
         assert held
-        assert uv_holding_shared_lock.poll() is not None  # uv run had to finish first
+        # uv holds its lock while its child runs; uv itself may still be exiting after releasing it.
+        assert (sandbox.work / "child-done").exists()
     assert stream.getvalue() == WAITING_MESSAGE + "\n"
 
 
@@ -79,3 +87,61 @@ def test_force_goes_on_without_the_lock(sandbox, uv_holding_shared_lock):
 @pytest.mark.parametrize("value,seconds", [(None, 300), ("7", 7), ("0", 0), ("soon", 300), ("-1", 300)])
 def test_lock_timeout_variable(value, seconds):
     assert lock_timeout({} if value is None else {"UV_LOCK_TIMEOUT": value}) == seconds
+
+
+def test_a_dangling_lock_link_creates_nothing_where_it_points(sandbox, tmp_path):
+    """The cache's contents may be hostile: its `.lock` must not make us create a file elsewhere."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    sandbox.cache.mkdir()
+    (sandbox.cache / ".lock").symlink_to(outside / "planted")
+    with pytest.raises(FileSystemFailure) as failure:
+        with exclusive_lock(sandbox.cache, {}):
+            pass
+    assert str(sandbox.cache / ".lock") in failure.value.message
+    assert list(outside.iterdir()) == []
+
+
+def test_a_lock_link_to_a_file_locks_what_real_uv_locks(sandbox, tmp_path):
+    target = tmp_path / "lockfile"
+    target.write_text("")
+    sandbox.cache.mkdir()
+    (sandbox.cache / ".lock").symlink_to(target)
+    with exclusive_lock(sandbox.cache, {}) as held:
+        assert held
+        result = sandbox.uv("cache", "prune", env=sandbox.env(UV_LOCK_TIMEOUT="1"), check=False)
+    assert result.returncode == 2 and "Timeout (1s)" in result.stderr
+
+
+_SHARED_LOCK_AS_USER = """
+import sys
+from uvguard.cachelock import inherited_shared_lock
+try:
+    inherited_shared_lock(sys.argv[1], {"UV_LOCK_TIMEOUT": "1"})
+except OSError as error:
+    print("refused:", error.strerror)
+"""
+
+
+def test_a_fifo_at_another_users_lock_never_blocks_the_shared_lock():
+    """Old uv's installs take the shared lock through the shim: a FIFO there must fail, not hang.
+
+    Read-only is the fallback for a lock file we may not write, and a
+    read-only open of a FIFO blocks until a writer comes, so the open must
+    not block and the file must be regular.
+    """
+    as_user = unprivileged_command()
+    shared = Path(tempfile.mkdtemp(prefix="uvguard-lock-", dir="/tmp"))
+    try:
+        cache = shared / "cache"
+        cache.mkdir()
+        shared.chmod(0o755)
+        cache.chmod(0o777)
+        os.mkfifo(cache / ".lock", 0o644)
+        result = subprocess.run([*as_user, sys.executable, "-c", _SHARED_LOCK_AS_USER, str(cache)],
+                                capture_output=True, text=True, timeout=30, cwd="/",
+                                env={"PYTHONPATH": str(REPO), "PATH": os.defpath})
+    finally:
+        shutil.rmtree(shared)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "refused: not a regular file"

@@ -10,6 +10,7 @@ none, so the shim takes the shared one for it (`inherited_shared_lock`). Not
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import stat
@@ -71,9 +72,18 @@ def _open_lock_file(path: Path) -> int:
 
     Opened without blocking and refused unless it is a regular file, so a FIFO
     in its place cannot hang us (flock works on one, but nothing else would).
+    Created only in the cache itself: a `.lock` that is a link (the cache's
+    contents may be hostile) is followed only to a file that exists, which is
+    what uv would lock, and never makes us create a file where it points.
     """
+    flags = os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, 0o666)
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise
+            fd = os.open(path, flags)
     except OSError as error:
         raise FileSystemFailure(os_failure("cannot open uv's cache lock", error),
                                 hint="the cache is untouched") from None
@@ -110,10 +120,21 @@ def inherited_shared_lock(cache_dir: Path, env: Mapping[str, str]) -> int:
 
 
 def _open_existing(path: Path) -> int:
+    """The existing lock file, opened without blocking; OSError unless it is a regular file.
+
+    Read-only when it cannot be written (another user's lock file, a read-only
+    cache: a shared flock needs no write access). O_NONBLOCK because a FIFO
+    there would otherwise block a read-only open until someone writes to it.
+    """
+    flags = os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
-        return os.open(path, os.O_RDWR)
-    except OSError:  # another user's lock file, a read-only cache: a shared flock needs no write access
-        return os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDWR | flags)
+    except OSError:
+        fd = os.open(path, os.O_RDONLY | flags)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
 
 
 def _lock_shared(fd: int, cache_dir: Path, path: Path, env: Mapping[str, str]) -> int:
