@@ -94,6 +94,17 @@ def test_the_walk_is_bounded_and_stops_at_an_environment(sandbox, wheelhouse):
     assert discover(["missing"], str(sandbox.work)).skipped[0].reason == "not a directory"
 
 
+def test_a_venv_that_is_a_link_is_found_under_its_own_name(sandbox, wheelhouse):
+    """uv writes through a `.venv` link; walking through other links stays off."""
+    real = bare_env(sandbox, wheelhouse, sandbox.work / "fast-disk" / "app-venv")
+    project = sandbox.work / "projects" / "app"
+    project.mkdir(parents=True)
+    (project / ".venv").symlink_to(real)
+    (sandbox.work / "projects" / "to-fast-disk").symlink_to(real.parent)  # not an environment: not followed
+    found = discover([str(sandbox.work / "projects")], str(sandbox.work))
+    assert [(f.path, f.cache_dir) for f in found.found] == [(str(project / ".venv"), str(sandbox.cache))]
+
+
 def test_an_unreadable_directory_is_skipped_with_a_note():
     """Only meaningful for a user that permissions stop: run as nobody when we are root."""
     as_user = unprivileged_command()

@@ -5,8 +5,10 @@ from last month is unknown, and a prune breaks it. `uvguard roots discover
 DIR...` walks the directories for virtual environments (a `pyvenv.cfg`)
 whose files are symlinks into a uv cache (`.../archive-v0/...`), so they can
 be registered as manual roots. The walk is bounded (MAX_DEPTH directories
-below each DIR), never follows a symlinked directory, does not descend into
-an environment it found, and notes each directory it cannot read.
+below each DIR), never walks through a symlinked directory, does not descend
+into an environment it found, and notes each directory it cannot read. A
+link that is itself an environment (`.venv -> /mnt/fast/app-venv`) is
+looked at, under the link's name: uv writes through such a `.venv`.
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def _walk(directory: str, depth: int, found: dict[str, Found], skipped: list[Ski
     for entry in sorted(entries, key=lambda e: e.name):
         if entry.is_dir(follow_symlinks=False):
             _walk(entry.path, depth + 1, found, skipped)
+        elif entry.is_symlink() and os.path.isfile(os.path.join(entry.path, "pyvenv.cfg")):
+            cache_dir = linked_cache(entry.path, skipped)
+            if cache_dir is not None:
+                found.setdefault(entry.path, Found(entry.path, cache_dir))
 
 
 def linked_cache(venv: str, skipped: list[Skipped]) -> str | None:
