@@ -102,7 +102,7 @@ def test_excluded_unmanaged_or_broken_projects(sandbox):
 def test_uv_run_options_after_the_command_are_not_uvs(sandbox):
     write_project(sandbox.work, "p")
     line = read_command_line(("run", "--with", "x", "python", "--active", "-p", "y"))
-    assert line.words == ("run", "python") and "active" not in line.options and "python" not in line.options
+    assert line.command == ("run",) and line.options == {"with": "x"} and line.positionals == ()
     assert resolve_record(record(sandbox.work, "run", "python", "--active", VIRTUAL_ENV="/act")) == \
         (str(sandbox.work / ".venv"),)
 
