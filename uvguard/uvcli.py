@@ -173,6 +173,7 @@ COMMAND_SHORT_NAMES = {"p": "python", "t": "target"}  # the ones uvguard reads
 PROJECT_COMMANDS = frozenset({"run", "init", "add", "remove", "version", "sync", "lock", "export", "tree",
                               "format", "audit", "check"})  # the project's files; `--isolated` ignored
 USER_LEVEL_COMMANDS = frozenset({"tool", "self"})  # only user and system files
+ISOLATED_IGNORED = PROJECT_COMMANDS | {"tool", "python"}  # the global `--isolated` only warns there
 PIP_SETTINGS_COMMANDS = frozenset({"pip", "venv", "virtualenv", "v"})  # `[pip]` before the top level
 # Commands with their own `--isolated` (the global one is then theirs).
 OWN_ISOLATED = frozenset({("run",), ("check",), ("tool", "run"), ("tool", "uvx")})
