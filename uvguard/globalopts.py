@@ -59,7 +59,7 @@ class GlobalOptions:
 
     def merged(self, name: str, value) -> "GlobalOptions":
         """With one more option seen (a later level adds counts and overrides values)."""
-        if name in ("quiet", "verbose"):
+        if uvcli.GLOBAL_BY_NAME[name.replace("_", "-")].counted:
             return replace(self, **{name: getattr(self, name) + value})
         if value is None or value is False:
             return self

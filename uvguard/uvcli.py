@@ -181,5 +181,5 @@ OWN_ISOLATED = frozenset({("run",), ("check",), ("tool", "run"), ("tool", "uvx")
 LINK_MODE_COMMANDS = frozenset({
     ("sync",), ("run",), ("add",), ("remove",), ("venv",), ("build",), ("lock",), ("export",), ("tree",),
     ("version",), ("check",), ("audit",), ("pip", "install"), ("pip", "sync"), ("pip", "compile"),
-    ("tool", "install"), ("tool", "run"), ("tool", "upgrade"), ("tool", "uvx"),
+    ("tool", "install"), ("tool", "run"), ("tool", "upgrade"), ("tool", "uvx"), ("workspace", "metadata"),
 })
