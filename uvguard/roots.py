@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 
 from uvguard import envindex, messages, registry, uvcli, uvworkspace
-from uvguard.invocation import command_arguments, parse, writes_environment
+from uvguard.invocation import command_arguments, parse
 
 
 class Root:
@@ -214,9 +214,13 @@ class CommandLine(NamedTuple):
 
 
 def read_command_line(args: tuple[str, ...]) -> CommandLine | None:
-    """The recorded line as uv reads it; None when it writes no environment (help, a rejected line...)."""
+    """The recorded line as uv reads it; None when its command writes no environment.
+
+    A line uv would reject, or that only prints help, still resolves: an
+    extra root costs a scan, a missed one a broken environment.
+    """
     invocation = parse(args)
-    if invocation.rejected or not writes_environment(invocation):
+    if invocation.command not in uvcli.RECORDED:
         return None
     own = command_arguments(invocation)
     return CommandLine(invocation.command, invocation.options, own.options, own.positionals)
