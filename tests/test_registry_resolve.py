@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from uvguard import registry
+from uvguard import registry, uvcli
 from uvguard.roots import read_command_line, record_targets, resolve_record
 
 PROJECT = '[project]\nname = "{name}"\nversion = "0.1"\nrequires-python = ">=3.8"\ndependencies = []\n'
@@ -102,7 +102,7 @@ def test_excluded_unmanaged_or_broken_projects(sandbox):
 def test_uv_run_options_after_the_command_are_not_uvs(sandbox):
     write_project(sandbox.work, "p")
     line = read_command_line(("run", "--with", "x", "python", "--active", "-p", "y"))
-    assert line.words == ("run", "python") and "active" not in line.options and "python" not in line.options
+    assert line.command == ("run",) and line.options == {"with": "x"} and line.positionals == ()
     assert resolve_record(record(sandbox.work, "run", "python", "--active", VIRTUAL_ENV="/act")) == \
         (str(sandbox.work / ".venv"),)
 
@@ -189,3 +189,55 @@ def test_resolution_matches_where_real_uv_created_the_environment(sandbox, shim,
     with open(registry.registry_path(sandbox.env())) as handle:
         last = registry.parse_record(handle.read().splitlines()[-1])
     assert resolve_record(last) == tuple(str(p) for p in created)
+
+
+# --- every recorded command group, against real uv ---------------------------------------------
+
+FIND_LINKS_PROJECT = ('[project]\nname = "p"\nversion = "0.1"\nrequires-python = ">=3.8"\ndependencies = [{deps}]\n'
+                      '[tool.uv]\nno-index = true\nfind-links = ["{wheelhouse}"]\n')
+
+
+def group_scenario(words: tuple[str, ...], sandbox, wheelhouse) -> tuple[tuple[str, ...], Path, Path]:
+    """(the line run through the shim, its cwd, the environment uv writes) for one recorded group.
+
+    What must exist first is made with real uv directly, so only the line itself is recorded.
+    """
+    links = ("--no-index", "--find-links", str(wheelhouse))
+    work = sandbox.work
+    if words in (("sync",), ("run",), ("add",), ("remove",), ("version",)):
+        deps = '"purepkg"' if words == ("remove",) else ""
+        (work / "pyproject.toml").write_text(FIND_LINKS_PROJECT.format(deps=deps, wheelhouse=wheelhouse))
+        line = {("sync",): ("sync",), ("run",): ("run", "python", "-c", "pass"), ("add",): ("add", "purepkg"),
+                ("remove",): ("remove", "purepkg"), ("version",): ("version", "--bump", "minor")}[words]
+        return line, work, work / ".venv"
+    if words in (("venv",), ("virtualenv",), ("v",)):
+        return (*words, "--prompt", "x", "env"), work, work / "env"
+    if words[0] == "pip":
+        sandbox.uv("venv", "env", cwd=work)
+        (work / "req.txt").write_text("purepkg\n")
+        if words == ("pip", "uninstall"):
+            sandbox.uv("pip", "install", "-p", "env", *links, "purepkg", cwd=work)
+        line = {("pip", "install"): ("pip", "install", "-p", "env", *links, "purepkg"),
+                ("pip", "sync"): ("pip", "sync", "--python", "env", *links, "req.txt"),
+                ("pip", "uninstall"): ("pip", "uninstall", "-p", "env", "purepkg")}[words]
+        return line, work, work / "env"
+    if words[0] == "tool":
+        tool = Path(sandbox.env()["XDG_DATA_HOME"]) / "uv" / "tools" / "toolpkg"
+        if words == ("tool", "upgrade"):
+            sandbox.uv("tool", "install", *links, "toolpkg", cwd=work)
+            return ("tool", "upgrade", *links, "toolpkg"), work, tool
+        return ("tool", "install", *links, "toolpkg"), work, tool
+    raise KeyError(f"no scenario for the recorded group {words}")
+
+
+@pytest.mark.parametrize("words", sorted(uvcli.RECORDED), ids=" ".join)
+def test_every_recorded_group_resolves_to_the_environment_uv_writes(sandbox, shim, wheelhouse, words):
+    line, cwd, environment = group_scenario(words, sandbox, wheelhouse)
+    before = {p: p.stat().st_mtime_ns for p in environment.rglob("*")} if environment.exists() else {}
+    run_shim(shim, sandbox, *line, cwd=cwd, UV_LINK_MODE="symlink")
+    after = {p: p.stat().st_mtime_ns for p in environment.rglob("*")}
+    assert (environment / "pyvenv.cfg").is_file() and after != before  # uv wrote this environment
+    with open(registry.registry_path(sandbox.env())) as handle:
+        records = [registry.parse_record(text) for text in handle.read().splitlines()]
+    assert [record.args for record in records] == [line]  # the shim recorded the line, once
+    assert resolve_record(records[0]) == (str(environment),)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import uv_releases
+from tests.conftest import put_shim, uv_path
 from uvguard import envindex, registry
 from uvguard.envindex import GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS
 from uvguard.invocation import parse
@@ -351,3 +353,26 @@ def test_a_registry_that_cannot_be_read_makes_the_live_set_uncertain(sandbox):
     out = subprocess.run([UVGUARD, "roots", "--json"], cwd=sandbox.work, env=env, capture_output=True, text=True)
     assert out.returncode == 0 and json.loads(out.stdout)["uncertain"] is True
     assert "warning: the live set is uncertain" not in out.stderr  # JSON output carries it instead
+
+
+# `uv version --bump` (0.7+; of the pinned releases 0.8.18 is the oldest with it) re-locks the
+# project and syncs its environment: the shim records it, and the record must resolve to that
+# environment, or a prune would not protect it.
+@pytest.mark.parametrize("version", [uv_releases.LATEST, "0.8.18"])
+def test_uv_version_bump_protects_the_environment_it_syncs(sandbox, wheelhouse, version):
+    shim = put_shim(sandbox.root / "shim-bin", uv_path(version))
+    assert "--bump" in sandbox.uv("version", "--help", version=version).stdout
+    project = write_project(sandbox.root / "srv" / "proj", wheelhouse)
+    run(shim, sandbox, "version", "--bump", "patch", cwd=project)
+    assert 'version = "0.1.1"' in (project / "pyproject.toml").read_text()
+    venv = project / ".venv"
+    assert any(path.is_symlink() for path in venv.rglob("*.py"))  # uv synced it, in symlink mode
+    elsewhere = sandbox.root / "elsewhere"
+    elsewhere.mkdir()
+    out = subprocess.run([UVGUARD, "roots", "--json"], cwd=elsewhere, env=sandbox.env(),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    roots = {root["path"]: root for root in json.loads(out.stdout)["roots"]}
+    assert roots[str(venv)]["origins"] == ["registry"] and roots[str(venv)]["state"] == "ok"
+    live = scan_live_set(sandbox.cache, roots_from(sandbox, elsewhere))
+    assert set(live.entries) == {f"archive-v0/{p.name}" for p in (sandbox.cache / "archive-v0").iterdir()}

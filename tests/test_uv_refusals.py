@@ -322,3 +322,14 @@ def test_an_allowed_line_uvguard_carries_out_itself(machine, refused_by, request
     control = machine.run(machine.shim, args, env, case_dir / "work")
     assert control.returncode == 0, control.stderr
     assert not (cache / "stale-v0").exists() and (outside / "precious").is_dir()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("cache", "prune"), ["--cache-dir=S", "cache", "prune"]),
+    (("--cache-dir", "a", "cache", "prune", "--cache-dir=b"), ["--cache-dir", "S", "cache", "prune", "--cache-dir=S"]),
+    (("cache", "clean", "--", "--cache-dir"), ["--cache-dir=S", "cache", "clean", "--", "--cache-dir"]),
+])
+def test_with_cache_dir_moves_each_cache_dir_before_the_options_end(args, expected):
+    from uvguard.uvrefusal import with_cache_dir
+
+    assert with_cache_dir(args, "S") == expected

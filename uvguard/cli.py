@@ -30,7 +30,7 @@ import typer
 from uvguard import __version__, messages
 from uvguard.errors import EXIT_USAGE, UsageError, report, run_guarded
 from uvguard.globalopts import META_KEY, GlobalOptions, click_errors, get_current_context
-from uvguard.invocation import FLAGS, SHORT_FLAGS, VALUE_OPTIONS
+from uvguard.uvcli import GLOBAL_BY_LONG, GLOBAL_BY_SHORT
 
 COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune", "gc", "completion", "setup")
 
@@ -182,8 +182,8 @@ def split_uv_line(args: list[str], own: dict[str, bool]) -> tuple[list[str], lis
 
 def _uv_global(arg: str) -> bool:
     if arg.startswith("--"):
-        return arg[2:].split("=", 1)[0] in {*VALUE_OPTIONS, *FLAGS, "quiet", "verbose", "help"}
-    return all(c in SHORT_FLAGS for c in arg[1:])
+        return arg[2:].split("=", 1)[0] in GLOBAL_BY_LONG
+    return all(c in GLOBAL_BY_SHORT for c in arg[1:])
 
 
 def _uv_line_parser(parse_args: Callable) -> Callable:

@@ -11,10 +11,10 @@ global options, so a command hands them to the uv command line it reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Mapping
 
-from uvguard import messages
+from uvguard import messages, uvcli
 
 try:  # typer vendors a trimmed click since 0.2x; older releases depend on click itself
     from typer._click import exceptions as click_errors, shell_completion
@@ -37,20 +37,29 @@ class GlobalOptions:
 
     @property
     def uv_args(self) -> list[str]:
-        """These options as uv's global options, for the uv command line a command reads."""
-        args = ["-q"] * self.quiet + ["-v"] * self.verbose
-        for name in ("color", "cache_dir", "directory", "project"):
-            value = getattr(self, name)
-            if value is not None:
-                args.append(f"--{name.replace('_', '-')}={value}")
-        return args + (["--no-progress"] if self.no_progress else [])
+        """These options as uv's global options, for the uv command line a command reads.
+
+        Each field is the uv global option of the same name (`uvguard.uvcli`),
+        spelled as the table says it is taken: counted, with a value, or a flag.
+        """
+        args: list[str] = []
+        for field in fields(self):
+            option = uvcli.GLOBAL_BY_NAME[field.name.replace("_", "-")]
+            value = getattr(self, field.name)
+            if option.counted:
+                args += [f"-{option.short}"] * value
+            elif option.takes_value and value is not None:
+                args.append(f"--{option.name}={value}")
+            elif not option.takes_value and value:
+                args.append(f"--{option.name}")
+        return args
 
     def voice(self, env: Mapping[str, str]) -> messages.Voice:
         return messages.Voice.detect(color_flag=self.color, quiet=self.quiet, env=env, no_progress=self.no_progress)
 
     def merged(self, name: str, value) -> "GlobalOptions":
         """With one more option seen (a later level adds counts and overrides values)."""
-        if name in ("quiet", "verbose"):
+        if uvcli.GLOBAL_BY_NAME[name.replace("_", "-")].counted:
             return replace(self, **{name: getattr(self, name) + value})
         if value is None or value is False:
             return self

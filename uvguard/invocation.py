@@ -1,7 +1,9 @@
 """argv -> Invocation: which uv command a command line is, read as uv's own parser (clap) reads it.
 
 Only the standard library: this runs on the shim's path for every command
-line the sh front hands over (those that may be cache commands). The rules mirror `crates/uv-cli` and
+line the sh front hands over (those that may be cache commands). The grammar
+(which options exist and take values, since which release; the command groups)
+is the table in `uvguard.uvcli`; the rules mirror `crates/uv-cli` and
 were checked against real releases (tests/test_classifier_real_uv.py):
 global options may stand anywhere (before the subcommand, between `cache` and
 `prune`, after it); long options take `--opt value` or `--opt=value`; a value
@@ -36,114 +38,16 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import NamedTuple
 
+from uvguard import uvcli
+from uvguard.uvcli import CACHE_OPERATIONS, PROGRAM_COMMANDS
+
 PASSTHROUGH = "passthrough"
-PRUNE = "prune"
+PRUNE = uvcli.PRUNE
 PRUNE_CI = "prune-ci"
-CLEAN = "clean"
+CLEAN = uvcli.CLEAN
 CLEAN_PACKAGES = "clean-packages"
 
 Version = tuple  # (major, minor, patch) of the real uv; None means the newest
-
-# Global options that take a value (long name or alias -> canonical name).
-VALUE_OPTIONS = {
-    "cache-dir": "cache-dir",
-    "directory": "directory",
-    "project": "project",
-    "config-file": "config-file",
-    "color": "color",
-    "allow-insecure-host": "allow-insecure-host",
-    "trusted-host": "allow-insecure-host",
-    "python-preference": "python-preference",
-    "python-fetch": "python-fetch",
-    "preview-features": "preview-features",
-    "preview-feature": "preview-features",
-}
-# Path values: clap's PathBuf parser rejects an empty one.
-PATH_OPTIONS = {"cache-dir", "directory", "project", "config-file"}
-# List values: repeating is allowed, and clap splits each value on a delimiter.
-LIST_DELIMITERS = {"allow-insecure-host": " ", "preview-features": ","}
-# Closed sets of values that clap checks before anything runs (case-sensitive).
-OPTION_CHOICES = {
-    "color": ("auto", "always", "never"),
-    "python-preference": ("only-managed", "managed", "system", "only-system"),
-    "python-fetch": ("automatic", "manual", "never"),
-}
-
-# Global flags (long name or alias -> canonical name).
-FLAGS = {
-    "no-cache": "no-cache",
-    "no-cache-dir": "no-cache",
-    "no-config": "no-config",
-    "offline": "offline",
-    "no-offline": "no-offline",
-    "no-progress": "no-progress",
-    "managed-python": "managed-python",
-    "no-managed-python": "no-managed-python",
-    "allow-python-downloads": "allow-python-downloads",
-    "no-python-downloads": "no-python-downloads",
-    "native-tls": "native-tls",
-    "no-native-tls": "no-native-tls",
-    "system-certs": "system-certs",
-    "no-system-certs": "no-system-certs",
-    "no-color": "no-color",
-    "preview": "preview",
-    "no-preview": "no-preview",
-    "isolated": "isolated",
-    "show-settings": "show-settings",
-    "no-installer-metadata": "no-installer-metadata",
-}
-COUNTED = {"quiet", "verbose"}
-SHORT_FLAGS = {"n": "no-cache", "q": "quiet", "v": "verbose", "h": "help"}
-# Flags that override each other instead of conflicting (the later one wins).
-OVERRIDES = [
-    {"offline", "no-offline"},
-    {"managed-python", "no-managed-python"},
-    {"native-tls", "no-native-tls", "system-certs", "no-system-certs"},
-    {"preview", "no-preview"},
-]
-CONFLICTS = [("quiet", "verbose"), ("no-color", "color")]
-# Pairs uv itself refuses to see both of once clap has merged the levels
-# (`uv --offline cache --no-offline prune`: "Boolean flags on different levels").
-OPPOSITES = [
-    ("offline", "no-offline"), ("preview", "no-preview"), ("native-tls", "no-native-tls"),
-    ("system-certs", "no-system-certs"), ("allow-python-downloads", "no-python-downloads"),
-]
-
-# The first release that accepts a global option (checked on real binaries and
-# with `uv generate-shell-completion zsh`, which lists hidden options too).
-OPTION_SINCE = {
-    "managed-python": (0, 6, 8),
-    "no-managed-python": (0, 6, 8),
-    "preview-features": (0, 8, 4),
-    "system-certs": (0, 11, 0),
-    "no-system-certs": (0, 11, 0),
-}
-# `-qq` (a counted --quiet): before, repeating --quiet was an error.
-QUIET_COUNTED_SINCE = (0, 6, 11)
-CLEAR_ALIAS_SINCE = (0, 10, 10)
-FORCE_SINCE = {"prune": (0, 8, 24), "clean": (0, 8, 20)}
-
-# Namespaces whose next word is a subcommand; commands whose first positional
-# starts the program to run (everything from there belongs to that program).
-NAMESPACES = {"cache", "pip", "tool", "python", "auth", "self", "workspace", "build-backend"}
-PROGRAM_COMMANDS = {("run",), ("tool", "run"), ("tool", "uvx")}
-CACHE_OPERATIONS = {("clean",): "clean", ("cache", "clean"): "clean",
-                    ("cache", "clear"): "clean", ("cache", "prune"): "prune"}
-CACHE_OTHERS = {("cache", "dir"), ("cache", "size")}
-# Options of `uv run`/`uv tool run` that take a value (from 0.13.9's zsh
-# completion): their value is not the program. Globals are handled apart.
-PROGRAM_VALUE_OPTIONS = frozenset((
-    "build-constraints", "config-setting", "config-settings-package", "constraints",
-    "default-index", "env-file", "exclude-newer", "exclude-newer-package", "extra",
-    "extra-index-url", "find-links", "fork-strategy", "from", "group", "index",
-    "index-strategy", "index-url", "keyring-provider", "link-mode", "max-recursion-depth",
-    "no-binary-package", "no-build-isolation-package", "no-build-package",
-    "no-editable-package", "no-extra", "no-group", "no-sources-package", "only-group",
-    "overrides", "package", "prerelease", "prerelease-package", "python", "python-platform",
-    "refresh-package", "reinstall-package", "resolution", "torch-backend", "upgrade-group",
-    "upgrade-package", "with", "with-editable", "with-requirements",
-))
-PROGRAM_VALUE_SHORTS = frozenset("CPbcfipw")
 
 _ALPHANUMERIC = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -178,14 +82,8 @@ class Invocation(NamedTuple):
 
     def command_option(self, name: str) -> str | None:
         """The value of the subcommand's own `name` option (e.g. `--link-mode`), the last one given."""
-        value = None
-        args = self.rest
-        for i, arg in enumerate(args):
-            if arg == name and i + 1 < len(args):
-                value = args[i + 1]
-            elif arg.startswith(name + "="):
-                value = arg[len(name) + 1:]
-        return value
+        value = command_arguments(self).options.get(name[2:])
+        return value if isinstance(value, str) else None
 
     @property
     def names_cache_operation(self) -> bool:
@@ -250,7 +148,7 @@ class _Scan:
         merged: dict = {}
         for level in self.levels:
             for name, value in level.items():
-                merged[name] = merged.get(name, 0) + value if name in COUNTED else value
+                merged[name] = merged.get(name, 0) + value if uvcli.GLOBAL_BY_NAME[name].counted else value
         return merged
 
     @property
@@ -281,42 +179,39 @@ class _Scan:
 
     def _long(self, arg: str) -> None:
         name, has_value, value = arg[2:].partition("=")
-        if name in VALUE_OPTIONS:
+        option = uvcli.GLOBAL_BY_LONG.get(name)
+        if option is not None and option.takes_value:
             if not has_value:
                 value = self._next_value()
-            self._set_value(VALUE_OPTIONS[name], value)
-        elif name in FLAGS or name in COUNTED or name == "help":
+            self._set_value(option, value)
+        elif option is not None:
             if has_value:
                 raise _Reject  # clap: "unexpected value for a flag"
-            elif name == "help":
-                self.help = True
-            else:
-                self._set_flag(FLAGS.get(name, name))
+            self._set_flag(option)
         elif tuple(self.command) in CACHE_OPERATIONS:
             self.command_flags.append(arg)
             self.rest.append(arg)
         else:
             self._unknown(arg)
-            if self._runs_program() and name in PROGRAM_VALUE_OPTIONS and not has_value:
+            if self._runs_program() and not has_value and takes_value(tuple(self.command), "--" + name):
                 self._command_value()
 
     def _short(self, arg: str) -> None:
         letters = arg[1:]
         for index, letter in enumerate(letters):
-            if letter in SHORT_FLAGS and SHORT_FLAGS[letter] == "help":
-                self.help = True
-            elif letter in SHORT_FLAGS:
-                self._set_flag(SHORT_FLAGS[letter])
+            option = uvcli.GLOBAL_BY_SHORT.get(letter)
+            if option is not None:
+                self._set_flag(option)
             else:
                 self._unknown(arg)
-                if self._runs_program() and letter in PROGRAM_VALUE_SHORTS and index == len(letters) - 1:
+                if self._runs_program() and index == len(letters) - 1 and takes_value(tuple(self.command), "-" + letter):
                     self._command_value()
                 return
 
     def _positional(self, arg: str) -> bool:
         """Take a positional word; True when the rest of argv belongs to a program."""
         command = tuple(self.command)
-        if not command or (len(command) == 1 and command[0] in NAMESPACES):
+        if not command or (len(command) == 1 and command[0] in uvcli.NAMESPACES):
             self.command.append(arg)
             if self.exact:
                 self._check_cache_command()
@@ -332,9 +227,9 @@ class _Scan:
         command = tuple(self.command)
         if len(command) == 1 and command[0] == "cache":
             return
-        if command == ("cache", "clear") and not _since(self.version, CLEAR_ALIAS_SINCE):
+        if not _since(self.version, uvcli.COMMAND_SINCE.get(command, ())):
             raise _Reject
-        if command not in CACHE_OPERATIONS and command not in CACHE_OTHERS:
+        if command not in CACHE_OPERATIONS and command not in uvcli.CACHE_READERS:
             raise _Reject
 
     def _unknown(self, arg: str) -> None:
@@ -367,15 +262,16 @@ class _Scan:
         self.i += 1
         return value
 
-    def _set_value(self, name: str, value: str) -> None:
-        if not _since(self.version, OPTION_SINCE.get(name, ())):
+    def _set_value(self, option: uvcli.GlobalOption, value: str) -> None:
+        name = option.name
+        if not _since(self.version, option.since):
             raise _Reject
-        if name in OPTION_CHOICES and value not in OPTION_CHOICES[name]:
+        if option.choices and value not in option.choices:
             raise _Reject
-        if name in PATH_OPTIONS and not value:
+        if option.path and not value:
             raise _Reject
-        if name in LIST_DELIMITERS:
-            values = tuple(value.split(LIST_DELIMITERS[name]))
+        if option.delimiter:
+            values = tuple(value.split(option.delimiter))
             if name == "preview-features" and "" in values:
                 raise _Reject
             self.level[name] = self.level.get(name, ()) + values
@@ -384,28 +280,32 @@ class _Scan:
             raise _Reject
         self.level[name] = value
 
-    def _set_flag(self, name: str) -> None:
-        if not _since(self.version, OPTION_SINCE.get(name, ())):
+    def _set_flag(self, option: uvcli.GlobalOption) -> None:
+        name = option.name
+        if name == "help":
+            self.help = True
+            return
+        if not _since(self.version, option.since):
             raise _Reject
-        if name in COUNTED:
-            if name == "quiet" and name in self.level and not _since(self.version, QUIET_COUNTED_SINCE):
+        if option.counted:
+            if name == "quiet" and name in self.level and not _since(self.version, uvcli.QUIET_COUNTED_SINCE):
                 raise _Reject
             self.level[name] = self.level.get(name, 0) + 1
             return
         if name in self.level:
             raise _Reject
-        for group in OVERRIDES:
+        for group in uvcli.OVERRIDES:
             if name in group:
                 for other in group - {name}:
                     self.level.pop(other, None)
         self.level[name] = True
 
     def result(self) -> Invocation:
-        for a, b in CONFLICTS:
+        for a, b in uvcli.CONFLICTS:
             if any(a in level and b in level for level in self.levels):
                 raise _Reject
         options = self.options
-        if any(yes in options and no in options for yes, no in OPPOSITES):
+        if any(yes in options and no in options for yes, no in uvcli.OPPOSITES):
             raise _Reject
         if self.exact and self.unknown:
             raise _Reject
@@ -422,9 +322,7 @@ class _Scan:
         flags = set(self.command_flags)
         if len(flags) != len(self.command_flags):
             raise _Reject  # clap: "cannot be used multiple times"
-        allowed = {"--ci"} if kind == "prune" else set()
-        if _since(self.version, FORCE_SINCE[kind]):
-            allowed.add("--force")
+        allowed = {flag for flag, since in uvcli.CACHE_OPERATION_FLAGS[kind].items() if _since(self.version, since)}
         if flags - allowed:
             raise _Reject
         force = "--force" in flags
@@ -448,16 +346,72 @@ def is_package_name(name: str) -> bool:
             and all(char in _ALPHANUMERIC or char in "-_." for char in name))
 
 
-# Commands that write an environment, recorded in the registry by the shim
-# (`uv version --bump` syncs the project; recording a bare `uv version` too
-# costs a stale-looking record, never a missed environment).
-WRITES_ENVIRONMENT = {
-    ("sync",), ("run",), ("add",), ("remove",), ("version",), ("venv",), ("virtualenv",), ("v",),
-    ("pip", "install"), ("pip", "sync"), ("pip", "uninstall"),
-    ("tool", "install"), ("tool", "upgrade"),
-}
-
-
 def writes_environment(invocation: Invocation) -> bool:
-    """Whether the command installs into (or creates) an environment."""
-    return not invocation.help and invocation.command in WRITES_ENVIRONMENT
+    """Whether the command installs into (or creates) an environment: the shim records it.
+
+    `uv version --bump` syncs the project; recording a bare `uv version` too
+    costs a stale-looking record, never a missed environment.
+    """
+    return not invocation.help and invocation.command in uvcli.RECORDED
+
+
+def takes_value(command: tuple[str, ...], option: str) -> bool:
+    """Whether `command`'s own `option` (`--with`, `-p`) takes a value, in any release."""
+    known = uvcli.COMMAND_BY_WORDS.get(command)
+    if known is not None and option in known.flags:
+        return False
+    if option.startswith("--"):
+        return option[2:] in uvcli.COMMAND_VALUE_OPTIONS
+    return option[1:] in uvcli.COMMAND_VALUE_SHORTS
+
+
+class CommandArguments(NamedTuple):
+    """The subcommand's own arguments, split as uv's parser splits them."""
+
+    options: dict  # long name (`-p` as `python`) -> its last value, or True for a flag
+    positionals: tuple[str, ...]
+
+
+def command_arguments(invocation: Invocation) -> CommandArguments:
+    """The options and positional words of the subcommand (`uv venv -p 3.12 env`: python, (env,)).
+
+    Words after `--` are positionals, except where they are the program of
+    `uv run` (its arguments are not uv's).
+    """
+    args = list(invocation.rest)
+    if invocation.trailing[:1] == ("--",) and invocation.command not in PROGRAM_COMMANDS:
+        args += ["--", *invocation.trailing[1:]]
+    options: dict = {}
+    positionals: list[str] = []
+    i = 0
+    while i < len(args):
+        arg, i = args[i], i + 1
+        if arg == "--":
+            positionals.extend(args[i:])
+            break
+        if arg.startswith("--"):
+            name, has_value, value = arg[2:].partition("=")
+            if not has_value and takes_value(invocation.command, "--" + name) and i < len(args):
+                value, has_value, i = args[i], True, i + 1
+            options[name] = value if has_value else True
+        elif arg.startswith("-") and arg != "-":
+            i = _short_cluster(invocation.command, arg[1:], args, i, options)
+        else:
+            positionals.append(arg)
+    return CommandArguments(options, tuple(positionals))
+
+
+def _short_cluster(command: tuple[str, ...], cluster: str, args: list[str], i: int, options: dict) -> int:
+    """Read `-qp3.12`, `-p 3.12`, `-p=3.12`: flags up to a letter that takes a value, then its value."""
+    for position, letter in enumerate(cluster):
+        if letter in uvcli.GLOBAL_BY_SHORT:
+            continue  # a global flag, already read by `parse`
+        name = uvcli.COMMAND_SHORT_NAMES.get(letter, letter)
+        if takes_value(command, "-" + letter):
+            value = cluster[position + 1:].removeprefix("=")
+            if not value and i < len(args):
+                value, i = args[i], i + 1
+            options[name] = value
+            return i
+        options[name] = True
+    return i

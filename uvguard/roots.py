@@ -17,7 +17,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 
-from uvguard import envindex, messages, registry, uvworkspace
+from uvguard import envindex, messages, registry, uvcli, uvworkspace
+from uvguard.invocation import command_arguments, parse
 
 
 class Root:
@@ -193,77 +194,36 @@ def _replace_file(path: str, text: str) -> None:
 
 # --- registry: resolving records ----------------------------------------------------------------
 
-# Long options of uv's command lines that take a value (from crates/uv-cli;
-# `script` is a value everywhere but `uv run`). Everything else is a flag.
-_VALUE_OPTIONS = frozenset("""
-allow-insecure-host annotation-style author-from bounds branch build-backend build-constraint
-build-constraints bump cache-dir cert check-url color config-file config-setting
-config-setting-package config-settings config-settings-package constraint constraints
-custom-compile-command default-index depth description directory editable env-file exclude
-exclude-newer exclude-newer-package excludes extra extra-index-url find-links format from group
-index index-strategy index-url install-dir keyring-provider link-mode marker max-recursion-depth
-mirror name no-binary no-editable-package no-emit-package no-extra no-group no-install-package
-only-binary only-emit-package only-group only-install-package optional out-dir output-file
-output-format override overrides package password prefix preview-feature preview-features project
-prompt protocol publish-url pypy-mirror python python-downloads-json-url python-fetch
-python-platform python-preference python-version reinstall-package requirement requirements rev
-script service-format service-url tag target token torch-backend trusted-host trusted-publishing
-upgrade-group upgrade-package username vcs with with-editable with-executables-from
-with-requirements
-""".split())
-# Short options that take a value; `-c` is `--clear` in `uv venv`, `-m`/`-s` are flags in `uv run`.
-_SHORT_WITH_VALUE = frozenset("CPbcdefimoprtw")
-_SHORT_NAMES = {"p": "python", "t": "target"}
-_SHORT_FLAGS_BY_COMMAND = {"venv": {"c"}, "run": {"m", "s"}}
-_PROJECT_COMMANDS = {"sync", "run", "add", "remove"}
-_VENV_COMMANDS = {"venv", "virtualenv", "v"}
 # Marks a tool directory among record targets: it stands for the tools in it.
 TOOLS_PREFIX = envindex.TOOLS_PREFIX
 
 
 class CommandLine(NamedTuple):
-    """The parts of a recorded uv command line that decide which environment it wrote to."""
+    """A recorded uv command line, read by `invocation` (the one reader of uv's arguments)."""
 
-    words: tuple[str, ...]
-    options: dict
+    command: tuple[str, ...]
+    global_options: dict
+    options: dict  # the subcommand's own, long name -> last value or True
+    positionals: tuple[str, ...]
 
-
-def read_command_line(args: tuple[str, ...]) -> CommandLine:
-    """Positional words and the last value of each long option, as uv's parser would split them."""
-    words: list[str] = []
-    options: dict = {}
-    i = 0
-    while i < len(args):
-        arg, i = args[i], i + 1
-        command = words[0] if words else ""
-        if arg == "--":
-            break
-        if arg.startswith("--"):
-            name, has_value, value = arg[2:].partition("=")
-            takes_value = name in _VALUE_OPTIONS and not (name == "script" and command == "run")
-            if takes_value and not has_value and i < len(args):
-                value, i = args[i], i + 1
-            options[name] = value if takes_value or has_value else True
-        elif arg.startswith("-") and arg != "-":
-            i = _read_short_cluster(arg[1:], args, i, command, options)
-        else:
-            words.append(arg)
-            if command == "run" and len(words) > 1:
-                break  # the command uv runs; its arguments are not uv's
-    return CommandLine(tuple(words), options)
+    @property
+    def writes(self) -> str:
+        """Which environment the command writes (`uvcli.PROJECT`, ...), "" for none."""
+        known = uvcli.COMMAND_BY_WORDS.get(self.command)
+        return known.writes if known is not None else ""
 
 
-def _read_short_cluster(cluster: str, args, i: int, command: str, options: dict) -> int:
-    flags = _SHORT_FLAGS_BY_COMMAND.get(command, set())
-    for position, letter in enumerate(cluster):
-        if letter in _SHORT_WITH_VALUE and letter not in flags:
-            value = cluster[position + 1:].removeprefix("=")
-            if not value and i < len(args):
-                value, i = args[i], i + 1
-            options[_SHORT_NAMES.get(letter, letter)] = value
-            return i
-        options[letter] = True
-    return i
+def read_command_line(args: tuple[str, ...]) -> CommandLine | None:
+    """The recorded line as uv reads it; None when its command writes no environment.
+
+    A line uv would reject, or that only prints help, still resolves: an
+    extra root costs a scan, a missed one a broken environment.
+    """
+    invocation = parse(args)
+    if invocation.command not in uvcli.RECORDED:
+        return None
+    own = command_arguments(invocation)
+    return CommandLine(invocation.command, invocation.options, own.options, own.positionals)
 
 
 def resolve_record(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
@@ -275,19 +235,18 @@ def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[s
     """What a recorded command wrote to: environment paths, or `TOOLS_PREFIX` + uv's tool directory."""
     memo = {} if memo is None else memo
     line = read_command_line(record.args)
-    directory = (line.options.get("directory") or record.env.get("UV_WORKING_DIR")
+    if line is None:
+        return ()
+    directory = (line.global_options.get("directory") or record.env.get("UV_WORKING_DIR")
                  or record.env.get("UV_WORKING_DIRECTORY") or "")
     working_dir = _physical(os.path.join(record.cwd, directory), memo)
-    words = line.words
-    if not words:
-        return ()
-    if words[0] in _PROJECT_COMMANDS:
+    if line.writes == uvcli.PROJECT:
         return _project_command_targets(line, record.env, working_dir, memo)
-    if words[0] in _VENV_COMMANDS:
+    if line.writes == uvcli.VENV:
         return _venv_targets(line, record.env, working_dir, memo)
-    if words[:2] in (("pip", "install"), ("pip", "sync"), ("pip", "uninstall")):
+    if line.writes == uvcli.PIP:
         return _pip_targets(line, record.env, working_dir)
-    if words[:2] in (("tool", "install"), ("tool", "upgrade")):
+    if line.writes == uvcli.TOOL:
         return (TOOLS_PREFIX + tool_dir(record.env, working_dir),)
     return ()
 
@@ -306,7 +265,7 @@ def _physical(path: str, memo: dict) -> str:
 
 
 def _project_dir(line: CommandLine, env: Mapping[str, str], working_dir: str) -> str:
-    project = os.path.join(working_dir, line.options.get("project") or env.get("UV_PROJECT") or "")
+    project = os.path.join(working_dir, line.global_options.get("project") or env.get("UV_PROJECT") or "")
     if os.path.basename(project) == "pyproject.toml" and os.path.isfile(project):
         project = os.path.dirname(project)
     return os.path.normpath(project)
@@ -322,8 +281,8 @@ def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dic
 
 
 def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple[str, ...]:
-    if len(line.words) > 1:
-        return tuple(os.path.normpath(os.path.join(working_dir, word)) for word in line.words[1:])
+    if line.positionals:
+        return tuple(os.path.normpath(os.path.join(working_dir, word)) for word in line.positionals)
     project_dir = _project_dir(line, env, working_dir)
     if not line.options.get("no-project") and workspace_root(project_dir, memo) == project_dir:
         return (os.path.normpath(project_environment(project_dir, env, memo)[0]),)

@@ -25,7 +25,9 @@ fi
 
 # Find the subcommand words as uv reads them, as far as that is certain: the
 # values of global options are skipped; an option unknown here might take a
-# value, which makes the words after it uncertain.
+# value, which makes the words after it uncertain. The option names and the
+# command groups in the case patterns below are the table in uvguard/uvcli.py;
+# tests/test_uvcli.py fails when they differ.
 uvguard_word=
 uvguard_word2=
 uvguard_skip=

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Mapping, NamedTuple
 
+from uvguard import uvcli
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
 from uvguard.messages import user_display
@@ -32,7 +33,6 @@ from uvguard.uvworkspace import discovery_start
 __all__ = ["ConfigFile", "EffectiveConfig", "effective_config", "find_project_config_dir",
            "discovery_start", "resolve_dirs"]
 
-_PIP_SCOPE = {"pip", "venv", "virtualenv", "v"}
 # Releases where a behaviour changed: from uv's changelog where it says, and each confirmed on the
 # pinned releases either side; "measured" where only the binaries tell (last without -> first with).
 CLONE_DEFAULT_SINCE = (0, 10, 5)          # Linux default link mode hardlink -> clone
@@ -231,7 +231,7 @@ def _link_modes(invocation, env, project_layers, pip_layers, version) -> tuple[t
         project = pip = from_env
     flag = _flag_link_mode(invocation, version)
     if flag is not None:
-        if command_word(invocation) in _PIP_SCOPE:
+        if command_word(invocation) in uvcli.PIP_SETTINGS_COMMANDS:
             pip = flag
         else:
             project = flag
@@ -277,11 +277,7 @@ def _flag_link_mode(invocation, version) -> tuple[str, str] | None:
 def _reads_link_mode(invocation) -> bool:
     """Whether the command has a `--link-mode` option, so that uv validates UV_LINK_MODE."""
     word, sub = command_word(invocation), subcommand_word(invocation)
-    if word in ("sync", "run", "add", "remove", "venv", "build", "lock", "export", "tree", "version", "check",
-                "audit"):
-        return True
-    return (word == "pip" and sub in ("install", "sync", "compile")) or (
-        word == "tool" and sub in ("install", "run", "upgrade", "uvx"))
+    return (word,) in uvcli.LINK_MODE_COMMANDS or (word, sub) in uvcli.LINK_MODE_COMMANDS
 
 
 def _platform_default(version) -> str:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-from uvguard import uvschema
+from uvguard import uvcli, uvschema
 from uvguard.errors import ConfigError
 from uvguard.requiredversion import satisfies
 from uvguard.tomlfile import load_toml
@@ -21,10 +21,6 @@ from uvguard.uvworkspace import discovery_start
 
 LINK_MODES = {"clone": "clone", "reflink": "clone", "copy": "copy", "hardlink": "hardlink",
               "symlink": "symlink"}
-# uv's own command groups, for `--isolated` and for which files a command reads.
-PROJECT_COMMANDS = {"run", "init", "add", "remove", "version", "sync", "lock", "export", "tree",
-                    "format", "audit", "check"}
-USER_LEVEL_COMMANDS = {"tool", "self"}
 # Keys whose type uv checks and a user gets wrong most easily; a wrong one makes uv reject a uv.toml
 # and skip a pyproject.toml, so uvguard must too. (The other keys are checked by name only.)
 _BOOLEAN_KEYS = ("no-cache", "offline", "native-tls", "system-certs", "preview", "no-index",
@@ -117,7 +113,7 @@ def _discover(invocation, env, working_dir, project_dir, cache_dir, version, war
     files: list[ConfigFile] = []
     layers: list[Layer] = []
     discovery = "user and system files (`uv tool` and `uv self` ignore project files)"
-    if command_word(invocation) not in USER_LEVEL_COMMANDS:
+    if command_word(invocation) not in uvcli.USER_LEVEL_COMMANDS:
         start = discovery_start(project_dir, cache_dir)
         _walk_project(start, version, files, layers, warnings, working_dir)
         discovery = f"project files from {start} upwards, then user and system files"
@@ -240,7 +236,7 @@ def _global_isolated(invocation) -> bool:
     if not invocation.option("isolated"):
         return False
     word, sub = command_word(invocation), subcommand_word(invocation)
-    return not (word in ("run", "check") or (word == "tool" and sub in ("run", "uvx")))
+    return (word,) not in uvcli.OWN_ISOLATED and (word, sub) not in uvcli.OWN_ISOLATED
 
 
 def _isolated_disables_config(invocation, warnings) -> bool:
@@ -253,7 +249,7 @@ def _isolated_disables_config(invocation, warnings) -> bool:
                         "to prevent uv from discovering configuration files or `--no-workspace` to prevent "
                         "uv from adding the initialized project to the containing workspace.")
         return False
-    if word in PROJECT_COMMANDS or word in ("tool", "python"):
+    if word in uvcli.ISOLATED_IGNORED:
         warnings.append("The `--isolated` flag is deprecated and has no effect. Instead, use `--no-config` "
                         "to prevent uv from discovering configuration files.")
         return False

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from uvguard import uvcli
 from uvguard.errors import ConfigError
+from uvguard.invocation import command_arguments
 
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
@@ -23,6 +25,7 @@ def since(version):
 
 def option_value(invocation, env, option, variable) -> tuple[str, str] | None:
     """A global option's value and where it came from: the flag beats the variable (if read)."""
+    option = uvcli.GLOBAL_BY_NAME[option].name  # one of uv's global options (`uvguard.uvcli`)
     if invocation.option(option) is not None:
         return invocation.option(option), f"--{option}"
     if variable is not None and variable in env:
@@ -33,6 +36,7 @@ def option_value(invocation, env, option, variable) -> tuple[str, str] | None:
 
 
 def flag(invocation, env, option, variable) -> bool:
+    option = uvcli.GLOBAL_BY_NAME[option].name
     if invocation.option(option):
         return True
     if variable in env:
@@ -65,7 +69,7 @@ def command_word(invocation) -> str:
 def subcommand_word(invocation) -> str:
     if len(invocation.command) > 1:
         return invocation.command[1]
-    return next((arg for arg in invocation.rest if not arg.startswith("-")), "")
+    return next(iter(command_arguments(invocation).positionals), "")
 
 
 def home(env, working_dir: Path) -> Path:

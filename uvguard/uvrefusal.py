@@ -31,6 +31,7 @@ import sys
 import tempfile
 from typing import Mapping
 
+from uvguard import uvcli
 from uvguard.errors import UvRefused
 from uvguard.invocation import Invocation
 
@@ -58,23 +59,23 @@ def with_cache_dir(args: tuple[str, ...], cache: str) -> list[str]:
     another option's value (a value starting with `-` needs the `=` form)
     nor a package name.
     """
+    spellings = uvcli.GLOBAL_BY_NAME["cache-dir"].spellings
     out: list[str] = []
     replaced = False
     rest = iter(args)
     for arg in rest:
+        name, has_value, _ = arg.partition("=")
         if arg == "--":
             out.extend([arg, *rest])
             break
-        if arg == "--cache-dir":
-            out.extend([arg, cache])
-            next(rest, None)
-            replaced = True
-        elif arg.startswith("--cache-dir="):
-            out.append(f"--cache-dir={cache}")
+        if name in spellings:
+            out.extend([f"{name}={cache}"] if has_value else [arg, cache])
+            if not has_value:
+                next(rest, None)
             replaced = True
         else:
             out.append(arg)
-    return out if replaced else [f"--cache-dir={cache}", *out]
+    return out if replaced else [f"{spellings[0]}={cache}", *out]
 
 
 def relay(refused: UvRefused) -> int:
