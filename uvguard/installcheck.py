@@ -18,8 +18,9 @@ from typing import Mapping
 
 from uvguard.errors import UvguardError
 from uvguard.installation import Receipt, installation_prefix
+from uvguard.paths import state_dir
 from uvguard.realuv import is_shim
-from uvguard.registry import registry_path, state_dir
+from uvguard.registry import registry_path
 from uvguard.shimfile import render_shim
 
 ASIDE = ".uvguard-real"

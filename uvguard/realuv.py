@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from uvguard import registry
+from uvguard import paths, registry
 from uvguard.errors import RealUvNotFound
 
 # Set to the shim's pid just before it execs uv: a shim that starts with its
@@ -93,7 +93,7 @@ def uv_version(real_uv: str, env: Mapping[str, str] | None = None) -> tuple[int,
     or replaced uv is a new key and is asked again.
     """
     key = _binary_key(real_uv)
-    remembered = os.path.join(registry.state_dir(env), "uv-versions") if env is not None and key else None
+    remembered = os.path.join(paths.state_dir(env), "uv-versions") if env is not None and key else None
     if remembered:
         version = _remembered_version(remembered, key)
         if version:
@@ -114,7 +114,7 @@ def verdict_path(real_uv: str, env: Mapping[str, str]) -> str | None:
     front does not look up (relative, or not in normal form)."""
     if not real_uv.startswith("/") or real_uv.startswith("//") or os.path.normpath(real_uv) != real_uv:
         return None
-    return os.path.join(registry.state_dir(env), "uv-takes-lock") + real_uv
+    return os.path.join(paths.state_dir(env), "uv-takes-lock") + real_uv
 
 
 def remember_takes_lock(real_uv: str, env: Mapping[str, str]) -> None:

@@ -25,6 +25,8 @@ import os
 import stat
 from collections.abc import Mapping
 
+from uvguard.paths import state_dir
+
 SEPARATOR = "\x1f"
 TAG = "u1"
 ENV_FIELDS = (
@@ -51,12 +53,6 @@ class Record:
 
     def __repr__(self) -> str:
         return f"Record(cwd={self.cwd!r}, env={self.env!r}, args={self.args!r})"
-
-
-def state_dir(env: Mapping[str, str]) -> str:
-    """uvguard's state directory (the registry, the decisions log)."""
-    state_home = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME") or "/nonexistent", ".local", "state")
-    return os.path.join(state_home, "uvguard")
 
 
 def registry_path(env: Mapping[str, str]) -> str:

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from uvguard import messages, shellinit
+from uvguard import messages, paths, shellinit
 from uvguard.errors import RealUvNotFound, UsageError
 from uvguard.installation import Receipt, default_link_dir, default_prefix
 from uvguard.realuv import is_shim, search_path
-from uvguard.registry import state_dir
 from uvguard.shimfile import render_uvx, write_atomically, write_shim
 
 ENV_MARKER = "uvguard-env: added by `uvguard setup`; `uvguard setup --uninstall` removes it"
@@ -329,7 +328,7 @@ def modify_rc_files(where: Layout, env: Mapping[str, str], receipt: Receipt, say
     if not zsh_files and shutil.which("zsh", path=env.get("PATH", "")):
         zsh_files = [zdot / ".zshrc"]
     lines = [(path, sh_line) for path in dict.fromkeys([*files, *zsh_files])]
-    fish_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "fish"
+    fish_dir = Path(paths.config_home(env), "fish")
     if fish_dir.is_dir() or shutil.which("fish", path=env.get("PATH", "")):
         lines.append((fish_dir / "conf.d" / "uvguard.env.fish", fish_line))
     edited = [str(path) for path, line in lines if add_line(path, line, receipt)]
@@ -416,8 +415,8 @@ def uninstall(prefix: str | None, env: Mapping[str, str], cwd: str, say: Say = p
         except OSError:
             pass
     say(f"Uninstalled uvguard from {where.prefix}; open a new shell (or run `hash -r`) so `uv` is the real uv again")
-    if os.path.isdir(state_dir(env)):
-        say(f"Kept uvguard's record of environments in {state_dir(env)}; delete it if you like")
+    if os.path.isdir(paths.state_dir(env)):
+        say(f"Kept uvguard's record of environments in {paths.state_dir(env)}; delete it if you like")
 
 
 def restore_takeover(target: str, say: Say) -> None:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Mapping
 
+from uvguard import paths
 from uvguard.errors import UsageError
 from uvguard.installation import candidate_prefixes
 from uvguard.realuv import is_shim
@@ -104,7 +105,7 @@ def rc_file(shell: str, env: Mapping[str, str]) -> Path:
     home = env.get("HOME")
     if not home:
         raise UsageError("HOME is not set; cannot find your shell's rc file")
-    config = Path(env.get("XDG_CONFIG_HOME") or Path(home, ".config"))
+    config = Path(paths.config_home(env))
     if shell == "bash":
         return Path(home, ".bashrc")
     if shell == "zsh":
