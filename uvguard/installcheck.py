@@ -19,7 +19,7 @@ from typing import Mapping
 from uvguard.errors import UvguardError
 from uvguard.installation import Receipt, installation_prefix
 from uvguard.paths import state_dir
-from uvguard.realuv import is_shim
+from uvguard.realuv import is_shim, version_line
 from uvguard.registry import registry_path
 from uvguard.shimfile import render_shim
 
@@ -116,7 +116,7 @@ def check_real_uv(recorded: str | None, where: str, env: Mapping[str, str], reru
         return Finding("real-uv", False, f"{where} records no real uv", rerun)
     if not os.path.isfile(recorded):
         return Finding("real-uv", False, f"the real uv {recorded} (from {where}) is missing", rerun)
-    version = _runs([recorded, "--version"])
+    version = version_line(recorded)
     if not version or not version.startswith("uv "):
         return Finding("real-uv", False, f"the real uv {recorded} (from {where}) does not run "
                        "(`--version` prints no uv version)", rerun)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Callable, Mapping
 from uvguard import messages, paths, shellinit
 from uvguard.errors import RealUvNotFound, UsageError
 from uvguard.installation import Receipt, default_link_dir, default_prefix
-from uvguard.realuv import is_shim, search_path
+from uvguard.realuv import is_shim, search_path, version_line
 from uvguard.shimfile import render_uvx, write_atomically, write_shim
 
 ENV_MARKER = "uvguard-env: added by `uvguard setup`; `uvguard setup --uninstall` removes it"
@@ -133,7 +132,7 @@ def install(options: SetupOptions, env: Mapping[str, str], cwd: str, uvguard: Uv
         modify_rc_files(where, env, receipt, say)
     if options.policy:
         write_policy(options.policy, options.system_policy, env, receipt, say)
-    say(f"Real uv: {real_uv} ({real_uv_source}; {uv_version_line(real_uv) or 'version unknown'})")
+    say(f"Real uv: {real_uv} ({real_uv_source}; {version_line(real_uv) or 'version unknown'})")
     say_how_to_use(where, taken, edited_rc, say)
 
 
@@ -170,16 +169,7 @@ def record_dirs(created: list[Path], receipt: Receipt) -> None:
 
 
 def is_uv(path: str) -> bool:
-    return (uv_version_line(path) or "").startswith("uv ")
-
-
-def uv_version_line(path: str) -> str | None:
-    """`PATH --version`, run in an empty environment (uv checks UV_* variables even for --version)."""
-    try:
-        result = subprocess.run([path, "--version"], env={}, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
+    return (version_line(path) or "").startswith("uv ")
 
 
 def check_takeover(takeover: str, previous: str | None) -> None:
