@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from uvguard.errors import UvguardError
+from uvguard.errors import UvguardError, os_failure
 from uvguard.installation import Receipt, installation_prefix
 from uvguard.paths import state_dir
 from uvguard.realuv import is_shim, version_line
@@ -161,8 +161,9 @@ def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
     try:
         policy = load_policy(env, cwd)
     except (UvguardError, OSError) as error:
-        message = error.message if isinstance(error, UvguardError) else f"{error.strerror}: {error.filename}"
-        findings.append(Finding("policy", False, f"the policy cannot be read: {message}",
+        message = (f"the policy cannot be read: {error.message}" if isinstance(error, UvguardError)
+                   else os_failure("the policy cannot be read", error))
+        findings.append(Finding("policy", False, message,
                                 "fix or remove the file named (`uvguard policy validate FILE` checks one)"))
     else:
         files = ", ".join(file.source.describe() for file in policy.files) or "the built-in default policy"
