@@ -33,6 +33,17 @@ def default_link_dir(env: Mapping[str, str]) -> Path:
     return Path(paths.bin_home(env))
 
 
+def make_dirs(path: Path) -> list[Path]:
+    """mkdir -p; the directories it made, outermost first (a receipt lists them for uninstall)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir()
+    return list(reversed(missing))
+
+
 class Receipt:
     """PREFIX/receipt: the lines after the header, read once and appended to as the install goes."""
 

@@ -27,7 +27,7 @@ from typing import Callable, Mapping
 
 from uvguard import messages, paths, shellinit
 from uvguard.errors import RealUvNotFound, UsageError
-from uvguard.installation import Receipt, default_link_dir, default_prefix
+from uvguard.installation import Receipt, default_link_dir, default_prefix, make_dirs
 from uvguard.realuv import is_shim, search_path, version_line
 from uvguard.shimfile import render_uvx, write_atomically, write_shim
 
@@ -152,17 +152,6 @@ def say_how_to_use(where: Layout, taken: str | None, edited_rc: bool, say: Say) 
     say(f"Check it: {sh_quote(str((where.link_dir or where.bin_dir) / 'uvguard'))} doctor")
 
 
-def make_dirs(path: Path) -> list[Path]:
-    """mkdir -p; the directories it made, outermost first."""
-    missing = []
-    while not path.is_dir():
-        missing.append(path)
-        path = path.parent
-    for directory in reversed(missing):
-        directory.mkdir()
-    return list(reversed(missing))
-
-
 def record_dirs(created: list[Path], receipt: Receipt) -> None:
     for directory in created:
         receipt.record("dir", str(directory))
@@ -280,25 +269,6 @@ def env_lines(prefix: Path) -> tuple[str, str]:
             f"source {fish_quote(str(prefix / 'env.fish'))} # {ENV_MARKER}")
 
 
-def add_line(path: Path, line: str, receipt: Receipt) -> bool:
-    """Append `line` to `path` once, creating the file if needed; whether it was added."""
-    if path.is_file() and line in path.read_text(errors="surrogateescape").splitlines():
-        receipt.record("rc", str(path))
-        return False
-    if not path.exists():
-        record_dirs(make_dirs(path.parent), receipt)
-        path.touch()
-        receipt.record("rc_created", str(path))
-    elif path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-        with open(path, "a") as file:
-            file.write("\n")
-        receipt.record("rc_noeol", str(path))
-    receipt.record("rc", str(path))
-    with open(path, "a") as file:
-        file.write(line + "\n")
-    return True
-
-
 def modify_rc_files(where: Layout, env: Mapping[str, str], receipt: Receipt, say: Say) -> None:
     """Source the env file from the files each shell reads at start-up.
 
@@ -321,7 +291,7 @@ def modify_rc_files(where: Layout, env: Mapping[str, str], receipt: Receipt, say
     fish_dir = Path(paths.config_home(env), "fish")
     if fish_dir.is_dir() or shutil.which("fish", path=env.get("PATH", "")):
         lines.append((fish_dir / "conf.d" / "uvguard.env.fish", fish_line))
-    edited = [str(path) for path, line in lines if add_line(path, line, receipt)]
+    edited = [str(path) for path, line in lines if shellinit.add_once(path, line, line + "\n", receipt.record)]
     if edited:
         say(f"Added a line sourcing {where.prefix / 'env'} to: {' '.join(edited)}")
     else:
