@@ -266,11 +266,6 @@ def _read_short_cluster(cluster: str, args, i: int, command: str, options: dict)
     return i
 
 
-def resolve_record(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
-    """The environment paths a recorded command wrote to (a tool command: every tool's environment)."""
-    return tuple(_expand_targets(record_targets(record, memo)))
-
-
 def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
     """What a recorded command wrote to: environment paths, or `TOOLS_PREFIX` + uv's tool directory."""
     memo = {} if memo is None else memo
