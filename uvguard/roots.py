@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 
-from uvguard import envindex, messages, registry, uvworkspace
+from uvguard import messages, registry, uvworkspace
 
 
 class Root:
@@ -218,7 +218,7 @@ _SHORT_FLAGS_BY_COMMAND = {"venv": {"c"}, "run": {"m", "s"}}
 _PROJECT_COMMANDS = {"sync", "run", "add", "remove"}
 _VENV_COMMANDS = {"venv", "virtualenv", "v"}
 # Marks a tool directory among record targets: it stands for the tools in it.
-TOOLS_PREFIX = envindex.TOOLS_PREFIX
+TOOLS_PREFIX = registry.TOOLS_PREFIX
 
 
 class CommandLine(NamedTuple):
@@ -376,6 +376,6 @@ def _expand_targets(targets: tuple[str, ...]) -> list[str]:
     return expanded
 
 
-def read_registry(env: Mapping[str, str], now: float | None = None) -> envindex.IndexView:
-    """The environments the registry names, read through the index (`uvguard.envindex`)."""
-    return envindex.read_index(env, record_targets, _expand_targets, now)
+def read_registry(env: Mapping[str, str], now: float | None = None) -> registry.IndexView:
+    """The environments the registry names, read through its index (`uvguard.registry`)."""
+    return registry.read_index(env, record_targets, _expand_targets, now)
