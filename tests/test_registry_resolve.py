@@ -64,7 +64,8 @@ def test_pip_prefers_virtual_env_then_conda_then_the_nearest_dot_venv(sandbox):
     (inside / "lib").mkdir()
     assert record_targets(record(inside / "lib", *args)) == (str(inside),)
     # A version request, not a path: uv still looks at the active and nearby environments.
-    assert record_targets(record(sandbox.work, "pip", "install", "--python", "3.12", "x")) == (str(sandbox.work / ".venv"),)
+    assert record_targets(record(sandbox.work, "pip", "install", "--python", "3.12", "x")) == \
+        (str(sandbox.work / ".venv"),)
 
 
 def test_project_commands_use_the_workspace_root_environment(sandbox):
