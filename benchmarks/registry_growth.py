@@ -29,7 +29,7 @@ from pathlib import Path
 from harness import Stats, Variant, command, figure_line, interleave, isolated_env, ms, pinned_uv, verdict_line
 from intercepted import install_uvguard, wheelhouse
 
-from uvguard import envindex, registry
+from uvguard import paths, registry
 from uvguard.roots import read_registry
 from uvguard.shimfile import write_shim
 
@@ -115,7 +115,7 @@ def index_entries(root: Path, size: int) -> int:
     env = {"XDG_STATE_HOME": str(root / f"state-{size}"), "HOME": str(root)}
     import json
 
-    return len(json.loads(Path(envindex.index_path(env)).read_text())["entries"])
+    return len(json.loads(Path(paths.state_dir(env), registry.INDEX).read_text())["entries"])
 
 
 def main() -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from tests.conftest import uv_path
-from uvguard.realuv import uv_version
+from uvguard.realuv import uv_version, version_line
 
 
 def counting_uv(directory, version: str):
@@ -53,3 +55,22 @@ def test_an_unreadable_answer_is_none_and_not_remembered(sandbox):
     assert uv_version(str(script), env) is None
     assert uv_version(str(script), env) is None
     assert runs(count) == 2
+
+
+def test_version_line_is_the_first_line_of_a_successful_run(sandbox):
+    assert version_line(str(uv_path("0.13.9"))).startswith("uv 0.13.9")
+    failing = sandbox.root / "failing"
+    failing.write_text("#!/bin/sh\necho 'uv 9.9.9'\nexit 1\n")
+    failing.chmod(0o755)
+    assert version_line(str(failing)) is None
+    assert version_line(str(sandbox.root / "missing")) is None
+
+
+def test_every_child_process_is_started_through_realuv():
+    """One seam: uvguard starts uv only through `realuv` (a test of `run`, `ask_uv`, `version_line`
+    covers them all). The one other child, `installcheck`'s probe of the shim's Python, runs no uv."""
+    package = Path(__file__).resolve().parent.parent / "uvguard"
+    starting = re.compile(r"\bsubprocess\.(run|Popen|call|check_call|check_output)\(|\bos\.(system|popen|spawn\w*)\(")
+    found = sorted(str(path.relative_to(package)) for path in package.rglob("*.py")
+                   if starting.search(path.read_text(encoding="utf-8")))
+    assert found == ["installcheck.py", "realuv.py"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from uvguard import registry, uvcli
-from uvguard.roots import read_command_line, record_targets, resolve_record
+from uvguard.roots import read_command_line, read_registry, record_targets
 
 PROJECT = '[project]\nname = "{name}"\nversion = "0.1"\nrequires-python = ">=3.8"\ndependencies = []\n'
 
@@ -51,20 +51,21 @@ def test_pip_commands(sandbox, args, expected):
     venv_at(sandbox.work / "sub" / ".venv")
     (sandbox.work / "sub" / "deeper").mkdir()
     cwd = sandbox.work / "sub" / "deeper" if expected == "sub/.venv" else sandbox.work
-    assert resolve_record(record(cwd, *args)) == (str(sandbox.work / expected),)
+    assert record_targets(record(cwd, *args)) == (str(sandbox.work / expected),)
 
 
 def test_pip_prefers_virtual_env_then_conda_then_the_nearest_dot_venv(sandbox):
     venv_at(sandbox.work / ".venv")
     args = ("pip", "install", "x")
-    assert resolve_record(record(sandbox.work, *args, VIRTUAL_ENV="/opt/v", CONDA_PREFIX="/opt/c")) == ("/opt/v",)
-    assert resolve_record(record(sandbox.work, *args, CONDA_PREFIX="/opt/c")) == ("/opt/c",)
-    assert resolve_record(record(sandbox.work, *args)) == (str(sandbox.work / ".venv"),)
+    assert record_targets(record(sandbox.work, *args, VIRTUAL_ENV="/opt/v", CONDA_PREFIX="/opt/c")) == ("/opt/v",)
+    assert record_targets(record(sandbox.work, *args, CONDA_PREFIX="/opt/c")) == ("/opt/c",)
+    assert record_targets(record(sandbox.work, *args)) == (str(sandbox.work / ".venv"),)
     inside = venv_at(sandbox.work / "other")
     (inside / "lib").mkdir()
-    assert resolve_record(record(inside / "lib", *args)) == (str(inside),)
+    assert record_targets(record(inside / "lib", *args)) == (str(inside),)
     # A version request, not a path: uv still looks at the active and nearby environments.
-    assert resolve_record(record(sandbox.work, "pip", "install", "--python", "3.12", "x")) == (str(sandbox.work / ".venv"),)
+    assert record_targets(record(sandbox.work, "pip", "install", "--python", "3.12", "x")) == \
+        (str(sandbox.work / ".venv"),)
 
 
 def test_project_commands_use_the_workspace_root_environment(sandbox):
@@ -73,51 +74,51 @@ def test_project_commands_use_the_workspace_root_environment(sandbox):
     (member / "src").mkdir()
     nested = write_project(root / "examples" / "ex", "ex")
     for args in (("sync",), ("run", "python", "-c", "1"), ("add", "x"), ("remove", "x"), ("--quiet", "sync", "--frozen")):
-        assert resolve_record(record(member / "src", *args)) == (str(root / ".venv"),)
-    assert resolve_record(record(nested, "sync")) == (str(nested / ".venv"),)
-    assert resolve_record(record(sandbox.work, "sync", "--project", "ws/packages/m")) == (str(root / ".venv"),)
-    assert resolve_record(record(sandbox.work, "--directory", "ws/examples/ex", "sync")) == (str(nested / ".venv"),)
-    assert resolve_record(record(member, "sync", UV_PROJECT_ENVIRONMENT="env")) == (str(root / "env"),)
-    assert resolve_record(record(member, "sync", UV_PROJECT_ENVIRONMENT="/abs/env")) == ("/abs/env",)
-    assert resolve_record(record(member, "sync", "--active", VIRTUAL_ENV="/act")) == ("/act",)
-    assert resolve_record(record(member, "sync", VIRTUAL_ENV="/act")) == (str(root / ".venv"),)
-    assert resolve_record(record(member, "add", "--script", "s.py", "x")) == ()
-    assert resolve_record(record(sandbox.work, "sync")) == ()
+        assert record_targets(record(member / "src", *args)) == (str(root / ".venv"),)
+    assert record_targets(record(nested, "sync")) == (str(nested / ".venv"),)
+    assert record_targets(record(sandbox.work, "sync", "--project", "ws/packages/m")) == (str(root / ".venv"),)
+    assert record_targets(record(sandbox.work, "--directory", "ws/examples/ex", "sync")) == (str(nested / ".venv"),)
+    assert record_targets(record(member, "sync", UV_PROJECT_ENVIRONMENT="env")) == (str(root / "env"),)
+    assert record_targets(record(member, "sync", UV_PROJECT_ENVIRONMENT="/abs/env")) == ("/abs/env",)
+    assert record_targets(record(member, "sync", "--active", VIRTUAL_ENV="/act")) == ("/act",)
+    assert record_targets(record(member, "sync", VIRTUAL_ENV="/act")) == (str(root / ".venv"),)
+    assert record_targets(record(member, "add", "--script", "s.py", "x")) == ()
+    assert record_targets(record(sandbox.work, "sync")) == ()
 
 
 def test_excluded_unmanaged_or_broken_projects(sandbox):
     root = write_project(sandbox.work / "ws", "ws",
                          '[tool.uv.workspace]\nmembers = ["packages/*"]\nexclude = ["packages/skip"]\n')
     skipped = write_project(root / "packages" / "skip", "skip")
-    assert resolve_record(record(skipped, "sync")) == (str(skipped / ".venv"),)
+    assert record_targets(record(skipped, "sync")) == (str(skipped / ".venv"),)
     # Where uv's discovery fails, the nearest project's .venv stands in: more, never less.
     unmanaged = write_project(sandbox.work / "unmanaged", "u", "[tool.uv]\nmanaged = false\n")
-    assert resolve_record(record(unmanaged, "sync")) == (str(unmanaged / ".venv"),)
+    assert record_targets(record(unmanaged, "sync")) == (str(unmanaged / ".venv"),)
     broken = sandbox.work / "broken"
     broken.mkdir()
     (broken / "pyproject.toml").write_text("[project\n")
-    assert resolve_record(record(broken, "run", "x")) == (str(broken / ".venv"),)
+    assert record_targets(record(broken, "run", "x")) == (str(broken / ".venv"),)
 
 
 def test_uv_run_options_after_the_command_are_not_uvs(sandbox):
     write_project(sandbox.work, "p")
     line = read_command_line(("run", "--with", "x", "python", "--active", "-p", "y"))
     assert line.command == ("run",) and line.options == {"with": "x"} and line.positionals == ()
-    assert resolve_record(record(sandbox.work, "run", "python", "--active", VIRTUAL_ENV="/act")) == \
+    assert record_targets(record(sandbox.work, "run", "python", "--active", VIRTUAL_ENV="/act")) == \
         (str(sandbox.work / ".venv"),)
 
 
 def test_venv_paths(sandbox):
     root = write_project(sandbox.work / "ws", "ws", '[tool.uv.workspace]\nmembers = ["m"]\n')
     member = write_project(root / "m", "m")
-    assert resolve_record(record(sandbox.work, "venv", "x")) == (str(sandbox.work / "x"),)
-    assert resolve_record(record(sandbox.work, "venv", "--prompt", "p", "-c", "x")) == (str(sandbox.work / "x"),)
-    assert resolve_record(record(sandbox.work, "--directory", "ws", "venv", "x")) == (str(root / "x"),)
-    assert resolve_record(record(sandbox.work, "venv")) == (str(sandbox.work / ".venv"),)
-    assert resolve_record(record(root, "venv", UV_PROJECT_ENVIRONMENT="e")) == (str(root / "e"),)
+    assert record_targets(record(sandbox.work, "venv", "x")) == (str(sandbox.work / "x"),)
+    assert record_targets(record(sandbox.work, "venv", "--prompt", "p", "-c", "x")) == (str(sandbox.work / "x"),)
+    assert record_targets(record(sandbox.work, "--directory", "ws", "venv", "x")) == (str(root / "x"),)
+    assert record_targets(record(sandbox.work, "venv")) == (str(sandbox.work / ".venv"),)
+    assert record_targets(record(root, "venv", UV_PROJECT_ENVIRONMENT="e")) == (str(root / "e"),)
     # Only from the workspace root does `uv venv` use the project environment.
-    assert resolve_record(record(member, "venv", UV_PROJECT_ENVIRONMENT="e")) == (str(member / ".venv"),)
-    assert resolve_record(record(root, "venv", "--no-project", UV_PROJECT_ENVIRONMENT="e")) == (str(root / ".venv"),)
+    assert record_targets(record(member, "venv", UV_PROJECT_ENVIRONMENT="e")) == (str(member / ".venv"),)
+    assert record_targets(record(root, "venv", "--no-project", UV_PROJECT_ENVIRONMENT="e")) == (str(root / ".venv"),)
 
 
 def test_tool_commands_stand_for_every_tool_environment(sandbox):
@@ -125,12 +126,13 @@ def test_tool_commands_stand_for_every_tool_environment(sandbox):
     for name in ("black", "ruff"):
         venv_at(tools / name)
     (tools / ".lock").write_text("")
-    assert resolve_record(record(sandbox.work, "tool", "install", "ruff", UV_TOOL_DIR="tools")) == \
-        (str(tools / "black"), str(tools / "ruff"))
+    env = sandbox.env()
+    registry.append(str(sandbox.work), {**env, "UV_TOOL_DIR": "tools"}, ["tool", "install", "ruff"])
+    assert read_registry(env).paths == (str(tools / "black"), str(tools / "ruff"))
     data = sandbox.work / "data"
     venv_at(data / "uv" / "tools" / "t")
-    assert resolve_record(record(sandbox.work, "tool", "upgrade", "t", XDG_DATA_HOME=str(data))) == \
-        (str(data / "uv" / "tools" / "t"),)
+    assert record_targets(record(sandbox.work, "tool", "upgrade", "t", XDG_DATA_HOME=str(data))) == \
+        ("tools:" + str(data / "uv" / "tools"),)
     assert record_targets(record(sandbox.work, "tool", "install", "t", HOME="/h")) == \
         ("tools:/h/.local/share/uv/tools",)
 
@@ -138,7 +140,7 @@ def test_tool_commands_stand_for_every_tool_environment(sandbox):
 @pytest.mark.parametrize("args", [("lock",), ("tool", "run", "x"), ("pip", "list"), ("cache", "dir"), ()])
 def test_commands_that_write_no_environment(sandbox, args):
     write_project(sandbox.work, "p")
-    assert resolve_record(record(sandbox.work, *args)) == ()
+    assert record_targets(record(sandbox.work, *args)) == ()
 
 
 # --- cross-check against real uv through the shim ---------------------------------------------
@@ -188,7 +190,7 @@ def test_resolution_matches_where_real_uv_created_the_environment(sandbox, shim,
     assert len(created) == 1, created
     with open(registry.registry_path(sandbox.env())) as handle:
         last = registry.parse_record(handle.read().splitlines()[-1])
-    assert resolve_record(last) == tuple(str(p) for p in created)
+    assert record_targets(last) == tuple(str(p) for p in created)
 
 
 # --- every recorded command group, against real uv ---------------------------------------------
@@ -240,4 +242,4 @@ def test_every_recorded_group_resolves_to_the_environment_uv_writes(sandbox, shi
     with open(registry.registry_path(sandbox.env())) as handle:
         records = [registry.parse_record(text) for text in handle.read().splitlines()]
     assert [record.args for record in records] == [line]  # the shim recorded the line, once
-    assert resolve_record(records[0]) == (str(environment),)
+    assert read_registry(sandbox.env()).paths == (str(environment),)

@@ -18,8 +18,8 @@ import pytest
 
 from tests import uv_releases
 from tests.conftest import put_shim, uv_path
-from uvguard import envindex, registry
-from uvguard.envindex import GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS
+from uvguard import paths, registry
+from uvguard.registry import GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS
 from uvguard.invocation import parse
 from uvguard.live_set import OK, scan_live_set
 from uvguard.roots import Root, find_roots, merge_roots, read_registry
@@ -94,7 +94,7 @@ def test_environments_made_through_the_shim_are_found_from_an_unrelated_director
 
 def index_lines(env: dict) -> list[str]:
     """The records the index keeps, one per environment."""
-    text = Path(envindex.index_path(env)).read_bytes().decode("utf-8", "surrogateescape")
+    text = Path(os.path.join(paths.state_dir(env), registry.INDEX)).read_bytes().decode("utf-8", "surrogateescape")
     return [entry[0] for entry in json.loads(text)["entries"]]
 
 
@@ -204,7 +204,7 @@ def test_garbage_without_a_newline_is_unreadable_once_settled(sandbox):
     path.parent.mkdir(parents=True)
     path.write_bytes(bytes(range(11, 256)) * 40)
     assert read_registry(env).unknown == ()  # may still be a write in flight
-    view = read_registry(env, now=time.time() + envindex.SETTLED_SECONDS)
+    view = read_registry(env, now=time.time() + registry.SETTLED_SECONDS)
     [(kept, why)] = view.unknown
     assert Path(kept).name.startswith("registry.unreadable.") and why.startswith("1 unreadable record ")
 
@@ -216,7 +216,7 @@ def test_an_unreadable_index_is_set_aside_and_makes_the_live_set_uncertain(sandb
         path.mkdir()
     append_venv_records(env, envs, sandbox.work)
     assert set(read_registry(env).paths) == {str(p) for p in envs}
-    index = Path(envindex.index_path(env))
+    index = Path(os.path.join(paths.state_dir(env), registry.INDEX))
     index.write_bytes(os.urandom(200))
     view = read_registry(env)
     assert set(view.paths) == {str(p) for p in envs}  # rebuilt from the registry files still there
@@ -241,7 +241,7 @@ def test_a_record_holding_a_line_break_other_than_newline_stays_one_record(sandb
 
 
 def test_the_index_keeps_one_entry_per_environment_and_removes_folded_files(sandbox, monkeypatch):
-    monkeypatch.setattr(envindex, "ROTATE_BYTES", 2000)
+    monkeypatch.setattr(registry, "ROTATE_BYTES", 2000)
     env = sandbox.env()
     envs = [sandbox.work / f"env{i}" for i in range(4)]
     for path in envs:
@@ -275,7 +275,7 @@ def test_a_registry_rewritten_in_place_is_read_again_whole(sandbox):
 
 def test_a_fold_interrupted_after_rotating_loses_nothing(sandbox, monkeypatch):
     """A crash between renaming `registry` and writing the index: the next fold reads the rotated file."""
-    monkeypatch.setattr(envindex, "ROTATE_BYTES", 1)
+    monkeypatch.setattr(registry, "ROTATE_BYTES", 1)
     env = sandbox.env()
     envs = [sandbox.work / f"env{i}" for i in range(3)]
     for path in envs:
@@ -286,7 +286,7 @@ def test_a_fold_interrupted_after_rotating_loses_nothing(sandbox, monkeypatch):
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
-        patched.setattr(envindex._Fold, "_write", crash)
+        patched.setattr(registry._Fold, "_write", crash)
         read_registry(env)
     assert [name.split(".")[1] for name in registry_files(env)] == ["rotated"]
     append_venv_records(env, envs[1:], sandbox.work)
@@ -295,7 +295,7 @@ def test_a_fold_interrupted_after_rotating_loses_nothing(sandbox, monkeypatch):
 
 def test_an_index_that_cannot_be_written_still_decides_and_deletes_nothing(sandbox, monkeypatch):
     """A full disk: the decision uses what it read; no registry file goes before a fold is written."""
-    monkeypatch.setattr(envindex, "ROTATE_BYTES", 1)
+    monkeypatch.setattr(registry, "ROTATE_BYTES", 1)
     env = sandbox.env()
     envs = [sandbox.work / f"env{i}" for i in range(3)]
     for path in envs:
@@ -306,7 +306,7 @@ def test_an_index_that_cannot_be_written_still_decides_and_deletes_nothing(sandb
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patched:
-        patched.setattr(envindex._Fold, "_write", full)
+        patched.setattr(registry._Fold, "_write", full)
         assert set(read_registry(env).paths) == {str(p) for p in envs}
         assert set(read_registry(env, now=time.time() + ROTATED_KEEP_SECONDS).paths) == {str(p) for p in envs}
         assert any(".rotated." in name for name in registry_files(env))
@@ -315,7 +315,7 @@ def test_an_index_that_cannot_be_written_still_decides_and_deletes_nothing(sandb
 
 def test_folding_loses_no_record_appended_by_concurrent_shims(sandbox, monkeypatch):
     """Writers append with sh `>>` like the shim; folds (rotating often) run flat out beside them."""
-    monkeypatch.setattr(envindex, "ROTATE_BYTES", 4000)
+    monkeypatch.setattr(registry, "ROTATE_BYTES", 4000)
     env = sandbox.env()
     writers, per_writer = 4, 150
     envs = [sandbox.work / f"w{w}" / f"e{i}" for w in range(writers) for i in range(per_writer)]

@@ -10,7 +10,7 @@ import pytest
 
 from tests.installer import interactive
 from uvguard import shellinit
-from uvguard.errors import UsageError
+from uvguard.errors import FileSystemFailure, UsageError
 
 AWKWARD_DIR = "/opt/it's a \"dir\" with $HOME and \\ in it/bin"
 PARSE = {
@@ -121,3 +121,32 @@ def test_install_appends_once_and_the_shell_then_finds_the_shim(shell, sandbox, 
     probe = {"bash": "type -P uv", "zsh": "whence -p uv", "fish": "command -s uv"}[shell]
     found = interactive(shell, probe, env)
     assert found.stdout.strip() == str(shared_install.prefix / "bin" / "uv"), found.stderr
+
+
+def test_install_ends_an_unterminated_last_line_and_adds_the_block_once(sandbox):
+    env = sandbox.env()
+    rc = shellinit.rc_file("bash", env)
+    rc.write_text("alias ll='ls -l'")
+    assert shellinit.install("bash", "code\n", env) == (rc, True)
+    assert shellinit.install("bash", "code\n", env) == (rc, False)
+    assert rc.read_text() == f"alias ll='ls -l'\n{shellinit.BLOCK_BEGIN}\ncode\n{shellinit.BLOCK_END}\n"
+
+
+def test_the_one_rc_writer_tells_setup_each_change_it_makes(tmp_path):
+    notes = []
+    path = tmp_path / "a" / "b" / "rc"
+    assert shellinit.add_once(path, "line", "line\n", lambda key, value: notes.append((key, value)))
+    assert notes == [("dir", str(tmp_path / "a")), ("dir", str(tmp_path / "a" / "b")),
+                     ("rc_created", str(path)), ("rc", str(path))]
+    assert not shellinit.add_once(path, "line", "line\n", lambda key, value: notes.append((key, value)))
+    assert notes[-1] == ("rc", str(path)) and len(notes) == 5
+    assert path.read_text() == "line\n"
+
+
+def test_an_rc_file_that_cannot_be_written_is_an_error_naming_it(sandbox):
+    env = sandbox.env()
+    rc = shellinit.rc_file("bash", env)
+    rc.mkdir(parents=True)
+    with pytest.raises(FileSystemFailure) as failure:
+        shellinit.install("bash", "code\n", env)
+    assert failure.value.message == f"cannot add uvguard's lines to a shell start-up file: `{rc}`: Is a directory"

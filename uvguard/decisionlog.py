@@ -25,7 +25,7 @@ from typing import Mapping
 
 from uvguard.decision import Decision
 from uvguard.jsonout import stamped
-from uvguard.registry import state_dir
+from uvguard.paths import state_dir
 
 
 def user_log_path(env: Mapping[str, str]) -> Path:

@@ -90,10 +90,13 @@ class OperationFailed(UvguardError):
     exit_code = EXIT_PROBLEM
 
 
-def report(error: UvguardError) -> int:
-    """Print `error` in uv's voice on stderr and return its exit code."""
+def report(error: UvguardError | OSError) -> int:
+    """Print `error` in uv's voice on stderr and return its exit code. An OSError is a file uvguard
+    needed that could not be read or written (a state dir that is a file, a permission): it says which."""
     from uvguard import messages
 
+    if isinstance(error, OSError):
+        error = FileSystemFailure(os_failure("cannot use a file uvguard needs", error))
     if isinstance(error, UvRefused):
         from uvguard.uvrefusal import relay
 
@@ -109,13 +112,8 @@ def run_guarded(function, *args, **kwargs) -> int:
     """Call `function`, turning uvguard errors, OS errors and ^C into exit codes."""
     try:
         return function(*args, **kwargs)
-    except UvguardError as error:
+    except (UvguardError, OSError) as error:
         return report(error)
-    except OSError as error:
-        # A file uvguard needed could not be read or written (a state dir that
-        # is a file, a permission): say which, never a traceback.
-        where = f": {error.filename}" if error.filename else ""
-        return report(UvguardError(f"{error.strerror or error}{where}"))
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return EXIT_INTERRUPTED

@@ -18,26 +18,30 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from uvguard import paths
+
 RECEIPT_HEADER = "uvguard_receipt=1"
-
-
-def _home(env: Mapping[str, str]) -> str:
-    return env.get("HOME") or "/nonexistent"
-
-
-def _xdg(env: Mapping[str, str], name: str, *default: str) -> Path:
-    value = env.get(name)
-    return Path(value) if value and os.path.isabs(value) else Path(_home(env), *default)
 
 
 def default_prefix(env: Mapping[str, str]) -> Path:
     """`${XDG_DATA_HOME:-~/.local/share}/uvguard`, where install.sh and `uvguard setup` install by default."""
-    return _xdg(env, "XDG_DATA_HOME", ".local", "share") / "uvguard"
+    return Path(paths.data_home(env), "uvguard")
 
 
 def default_link_dir(env: Mapping[str, str]) -> Path:
     """`${XDG_BIN_HOME:-~/.local/bin}`: a default install links its commands there."""
-    return _xdg(env, "XDG_BIN_HOME", ".local", "bin")
+    return Path(paths.bin_home(env))
+
+
+def make_dirs(path: Path) -> list[Path]:
+    """mkdir -p; the directories it made, outermost first (a receipt lists them for uninstall)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir()
+    return list(reversed(missing))
 
 
 class Receipt:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from uvguard.errors import UvguardError
+from uvguard.errors import UvguardError, os_failure
 from uvguard.installation import Receipt, installation_prefix
-from uvguard.realuv import is_shim
-from uvguard.registry import registry_path, state_dir
+from uvguard.paths import state_dir
+from uvguard.realuv import is_shim, version_line
+from uvguard.registry import registry_path
 from uvguard.shimfile import render_shim
 
 ASIDE = ".uvguard-real"
@@ -115,7 +116,7 @@ def check_real_uv(recorded: str | None, where: str, env: Mapping[str, str], reru
         return Finding("real-uv", False, f"{where} records no real uv", rerun)
     if not os.path.isfile(recorded):
         return Finding("real-uv", False, f"the real uv {recorded} (from {where}) is missing", rerun)
-    version = _runs([recorded, "--version"])
+    version = version_line(recorded)
     if not version or not version.startswith("uv "):
         return Finding("real-uv", False, f"the real uv {recorded} (from {where}) does not run "
                        "(`--version` prints no uv version)", rerun)
@@ -160,8 +161,9 @@ def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
     try:
         policy = load_policy(env, cwd)
     except (UvguardError, OSError) as error:
-        message = error.message if isinstance(error, UvguardError) else f"{error.strerror}: {error.filename}"
-        findings.append(Finding("policy", False, f"the policy cannot be read: {message}",
+        message = (f"the policy cannot be read: {error.message}" if isinstance(error, UvguardError)
+                   else os_failure("the policy cannot be read", error))
+        findings.append(Finding("policy", False, message,
                                 "fix or remove the file named (`uvguard policy validate FILE` checks one)"))
     else:
         files = ", ".join(file.source.describe() for file in policy.files) or "the built-in default policy"

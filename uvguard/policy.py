@@ -72,7 +72,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
-from uvguard import trust
+from uvguard import paths, trust
 from uvguard.errors import PolicyError
 from uvguard.tomlfile import key_line, parse_flat_toml, parse_toml, parse_toml_bytes, read_regular_file
 
@@ -305,9 +305,7 @@ def _existing(path: Path, layer: str, env: Mapping[str, str]) -> list[PolicyFile
 
 
 def _xdg_system_file(env: Mapping[str, str]) -> list[PolicyFile]:
-    for directory in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep):
-        if not os.path.isabs(directory):
-            continue  # the XDG spec: relative entries are invalid and ignored
+    for directory in paths.config_dirs(env):
         found = _existing(Path(directory, "uvguard", "policy.toml"), "system", env)
         if found:
             return found
@@ -315,10 +313,7 @@ def _xdg_system_file(env: Mapping[str, str]) -> list[PolicyFile]:
 
 
 def user_policy_path(env: Mapping[str, str]) -> Path:
-    config_home = env.get("XDG_CONFIG_HOME")
-    if not config_home or not os.path.isabs(config_home):
-        config_home = os.path.join(env.get("HOME") or "/nonexistent", ".config")
-    return Path(config_home, "uvguard", "policy.toml")
+    return Path(paths.config_home(env), "uvguard", "policy.toml")
 
 
 def _user_file(env: Mapping[str, str]) -> list[PolicyFile]:
@@ -476,7 +471,7 @@ def _check_strings(value: object, where: str, expected: str) -> list[str]:
 
 def _resolve(path: str, base: Path | None, env: Mapping[str, str]) -> str:
     if path == "~" or path.startswith("~/"):
-        path = (env.get("HOME") or "/nonexistent") + path[1:]
+        path = paths.home(env) + path[1:]
     if base is not None and not os.path.isabs(path):
         path = os.path.join(base, path)
     return os.path.normpath(path)

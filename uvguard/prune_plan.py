@@ -65,6 +65,7 @@ from typing import Iterable, Iterator, Mapping
 from uvguard.errors import OperationFailed
 from uvguard.escapes import plain_climbs
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, Invocation
+from uvguard.realuv import ask_uv
 
 MARKERS = frozenset({"CACHEDIR.TAG", ".gitignore", ".git", ".lock"})
 SKELETON_PREFIX = ".uvguard-skeleton-"
@@ -437,14 +438,13 @@ def _run_uv_on(skeleton: Path, invocation: Invocation, real_uv: str, env: Mappin
 def _run_uv(cache: Path, command: list[str], invocation: Invocation, real_uv: str,
             env: Mapping[str, str]) -> subprocess.CompletedProcess:
     """Real uv on a scratch cache, isolated from config files but with the invocation's preview flags."""
-    args = [real_uv, "--no-config", "--offline", "--no-progress", "--cache-dir", str(cache)]
+    args = ["--no-config", "--offline", "--no-progress", "--cache-dir", str(cache)]
     if invocation.option("preview"):
         args.append("--preview")
     for feature in invocation.option("preview-features", ()):
         args.append(f"--preview-features={feature}")
     child_env = {k: v for k, v in env.items() if k not in _CACHE_VARIABLES}
-    return subprocess.run(args + command, env=child_env, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
+    return ask_uv(real_uv, args + command, child_env)
 
 
 def size_accounting(cache_dir: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> str:

@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from uvguard import registry
+from uvguard import paths, registry
 from uvguard.errors import RealUvNotFound
+
+if TYPE_CHECKING:
+    import subprocess  # at run time only where a child is started: not on the shim's paths that start none
 
 # Set to the shim's pid just before it execs uv: a shim that starts with its
 # own pid equal to this was exec'd by a shim, so the "real" uv is a shim.
@@ -93,7 +97,7 @@ def uv_version(real_uv: str, env: Mapping[str, str] | None = None) -> tuple[int,
     or replaced uv is a new key and is asked again.
     """
     key = _binary_key(real_uv)
-    remembered = os.path.join(registry.state_dir(env), "uv-versions") if env is not None and key else None
+    remembered = os.path.join(paths.state_dir(env), "uv-versions") if env is not None and key else None
     if remembered:
         version = _remembered_version(remembered, key)
         if version:
@@ -114,7 +118,7 @@ def verdict_path(real_uv: str, env: Mapping[str, str]) -> str | None:
     front does not look up (relative, or not in normal form)."""
     if not real_uv.startswith("/") or real_uv.startswith("//") or os.path.normpath(real_uv) != real_uv:
         return None
-    return os.path.join(registry.state_dir(env), "uv-takes-lock") + real_uv
+    return os.path.join(paths.state_dir(env), "uv-takes-lock") + real_uv
 
 
 def remember_takes_lock(real_uv: str, env: Mapping[str, str]) -> None:
@@ -161,15 +165,23 @@ def _remembered_version(path: str, key: str) -> tuple[int, int, int] | None:
 
 def _ask_version(real_uv: str) -> tuple[int, int, int] | None:
     import re
+
+    match = re.match(r"uv (\d+)\.(\d+)\.(\d+)", version_line(real_uv) or "")
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def version_line(program: str) -> str | None:
+    """The first line `PROGRAM --version` prints, run in an empty environment (uv validates UV_*
+    variables even for --version); None when it cannot run, fails or prints nothing."""
     import subprocess
 
     try:
-        # An empty environment: uv validates UV_* variables even for --version.
-        result = subprocess.run([real_uv, "--version"], env={}, capture_output=True, text=True, timeout=30)
+        result = subprocess.run([program, "--version"], env={}, capture_output=True, text=True,
+                                errors="surrogateescape", stdin=subprocess.DEVNULL, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
-    match = re.match(r"uv (\d+)\.(\d+)\.(\d+)", result.stdout)
-    return tuple(int(part) for part in match.groups()) if match else None
+    lines = result.stdout.strip().splitlines()
+    return lines[0] if result.returncode == 0 and lines else None
 
 
 def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None):
@@ -179,6 +191,17 @@ def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str]
     environment = dict(os.environ if env is None else env)
     environment[EXEC_PID_VAR] = str(os.getpid())
     os.execve(real, [real, *args], environment)
+
+
+def ask_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str],
+           cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real uv as a child with no input and its output captured (text; bytes that are not
+    UTF-8 kept as surrogates), to learn what it would do: a refusal, a plan on a skeleton cache.
+    OSError when it cannot be started."""
+    import subprocess
+
+    return subprocess.run([real, *args], env=dict(env), cwd=cwd, capture_output=True, text=True,
+                          errors="surrogateescape", stdin=subprocess.DEVNULL)
 
 
 def run_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None,

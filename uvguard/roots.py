@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 
-from uvguard import envindex, messages, registry, uvcli, uvworkspace
+from uvguard import messages, registry, uvcli, uvworkspace
 from uvguard.invocation import command_arguments, parse
 
 
@@ -195,7 +195,7 @@ def _replace_file(path: str, text: str) -> None:
 # --- registry: resolving records ----------------------------------------------------------------
 
 # Marks a tool directory among record targets: it stands for the tools in it.
-TOOLS_PREFIX = envindex.TOOLS_PREFIX
+TOOLS_PREFIX = registry.TOOLS_PREFIX
 
 
 class CommandLine(NamedTuple):
@@ -224,11 +224,6 @@ def read_command_line(args: tuple[str, ...]) -> CommandLine | None:
         return None
     own = command_arguments(invocation)
     return CommandLine(invocation.command, invocation.options, own.options, own.positionals)
-
-
-def resolve_record(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
-    """The environment paths a recorded command wrote to (a tool command: every tool's environment)."""
-    return tuple(_expand_targets(record_targets(record, memo)))
 
 
 def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
@@ -340,6 +335,6 @@ def _expand_targets(targets: tuple[str, ...]) -> list[str]:
     return expanded
 
 
-def read_registry(env: Mapping[str, str], now: float | None = None) -> envindex.IndexView:
-    """The environments the registry names, read through the index (`uvguard.envindex`)."""
-    return envindex.read_index(env, record_targets, _expand_targets, now)
+def read_registry(env: Mapping[str, str], now: float | None = None) -> registry.IndexView:
+    """The environments the registry names, read through its index (`uvguard.registry`)."""
+    return registry.read_index(env, record_targets, _expand_targets, now)

@@ -19,18 +19,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from uvguard import messages, shellinit
+from uvguard import messages, paths, shellinit
 from uvguard.errors import RealUvNotFound, UsageError
-from uvguard.installation import Receipt, default_link_dir, default_prefix
-from uvguard.realuv import is_shim, search_path
-from uvguard.registry import state_dir
+from uvguard.installation import Receipt, default_link_dir, default_prefix, make_dirs
+from uvguard.realuv import is_shim, search_path, version_line
 from uvguard.shimfile import render_uvx, write_atomically, write_shim
 
 ENV_MARKER = "uvguard-env: added by `uvguard setup`; `uvguard setup --uninstall` removes it"
@@ -134,7 +132,7 @@ def install(options: SetupOptions, env: Mapping[str, str], cwd: str, uvguard: Uv
         modify_rc_files(where, env, receipt, say)
     if options.policy:
         write_policy(options.policy, options.system_policy, env, receipt, say)
-    say(f"Real uv: {real_uv} ({real_uv_source}; {uv_version_line(real_uv) or 'version unknown'})")
+    say(f"Real uv: {real_uv} ({real_uv_source}; {version_line(real_uv) or 'version unknown'})")
     say_how_to_use(where, taken, edited_rc, say)
 
 
@@ -154,33 +152,13 @@ def say_how_to_use(where: Layout, taken: str | None, edited_rc: bool, say: Say) 
     say(f"Check it: {sh_quote(str((where.link_dir or where.bin_dir) / 'uvguard'))} doctor")
 
 
-def make_dirs(path: Path) -> list[Path]:
-    """mkdir -p; the directories it made, outermost first."""
-    missing = []
-    while not path.is_dir():
-        missing.append(path)
-        path = path.parent
-    for directory in reversed(missing):
-        directory.mkdir()
-    return list(reversed(missing))
-
-
 def record_dirs(created: list[Path], receipt: Receipt) -> None:
     for directory in created:
         receipt.record("dir", str(directory))
 
 
 def is_uv(path: str) -> bool:
-    return (uv_version_line(path) or "").startswith("uv ")
-
-
-def uv_version_line(path: str) -> str | None:
-    """`PATH --version`, run in an empty environment (uv checks UV_* variables even for --version)."""
-    try:
-        result = subprocess.run([path, "--version"], env={}, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None
+    return (version_line(path) or "").startswith("uv ")
 
 
 def check_takeover(takeover: str, previous: str | None) -> None:
@@ -291,25 +269,6 @@ def env_lines(prefix: Path) -> tuple[str, str]:
             f"source {fish_quote(str(prefix / 'env.fish'))} # {ENV_MARKER}")
 
 
-def add_line(path: Path, line: str, receipt: Receipt) -> bool:
-    """Append `line` to `path` once, creating the file if needed; whether it was added."""
-    if path.is_file() and line in path.read_text(errors="surrogateescape").splitlines():
-        receipt.record("rc", str(path))
-        return False
-    if not path.exists():
-        record_dirs(make_dirs(path.parent), receipt)
-        path.touch()
-        receipt.record("rc_created", str(path))
-    elif path.stat().st_size and not path.read_bytes().endswith(b"\n"):
-        with open(path, "a") as file:
-            file.write("\n")
-        receipt.record("rc_noeol", str(path))
-    receipt.record("rc", str(path))
-    with open(path, "a") as file:
-        file.write(line + "\n")
-    return True
-
-
 def modify_rc_files(where: Layout, env: Mapping[str, str], receipt: Receipt, say: Say) -> None:
     """Source the env file from the files each shell reads at start-up.
 
@@ -329,10 +288,10 @@ def modify_rc_files(where: Layout, env: Mapping[str, str], receipt: Receipt, say
     if not zsh_files and shutil.which("zsh", path=env.get("PATH", "")):
         zsh_files = [zdot / ".zshrc"]
     lines = [(path, sh_line) for path in dict.fromkeys([*files, *zsh_files])]
-    fish_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config") / "fish"
+    fish_dir = Path(paths.config_home(env), "fish")
     if fish_dir.is_dir() or shutil.which("fish", path=env.get("PATH", "")):
         lines.append((fish_dir / "conf.d" / "uvguard.env.fish", fish_line))
-    edited = [str(path) for path, line in lines if add_line(path, line, receipt)]
+    edited = [str(path) for path, line in lines if shellinit.add_once(path, line, line + "\n", receipt.record)]
     if edited:
         say(f"Added a line sourcing {where.prefix / 'env'} to: {' '.join(edited)}")
     else:
@@ -416,8 +375,8 @@ def uninstall(prefix: str | None, env: Mapping[str, str], cwd: str, say: Say = p
         except OSError:
             pass
     say(f"Uninstalled uvguard from {where.prefix}; open a new shell (or run `hash -r`) so `uv` is the real uv again")
-    if os.path.isdir(state_dir(env)):
-        say(f"Kept uvguard's record of environments in {state_dir(env)}; delete it if you like")
+    if os.path.isdir(paths.state_dir(env)):
+        say(f"Kept uvguard's record of environments in {paths.state_dir(env)}; delete it if you like")
 
 
 def restore_takeover(target: str, say: Say) -> None:

@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Mapping
 
-from uvguard.errors import UsageError
-from uvguard.installation import candidate_prefixes
+from uvguard import paths
+from uvguard.errors import FileSystemFailure, UsageError, os_failure
+from uvguard.installation import candidate_prefixes, make_dirs
 from uvguard.realuv import is_shim
 
 SHELLS = ("bash", "zsh", "fish", "powershell")
@@ -104,7 +105,7 @@ def rc_file(shell: str, env: Mapping[str, str]) -> Path:
     home = env.get("HOME")
     if not home:
         raise UsageError("HOME is not set; cannot find your shell's rc file")
-    config = Path(env.get("XDG_CONFIG_HOME") or Path(home, ".config"))
+    config = Path(paths.config_home(env))
     if shell == "bash":
         return Path(home, ".bashrc")
     if shell == "zsh":
@@ -117,17 +118,33 @@ def rc_file(shell: str, env: Mapping[str, str]) -> Path:
 def install(shell: str, code: str, env: Mapping[str, str]) -> tuple[Path, bool]:
     """Append `code` to `shell`'s rc file inside marker lines, once; (file, whether added)."""
     path = rc_file(shell, env)
+    return path, add_once(path, BLOCK_BEGIN, f"{BLOCK_BEGIN}\n{code}{BLOCK_END}\n")
+
+
+def add_once(path: Path, marker: str, text: str, note: Callable[[str, str], None] | None = None) -> bool:
+    """Append `text` to the start-up file `path` unless a line of it is `marker` already; whether it was
+    added. The one writer of rc files (`uvguard shell-init --install`, `uvguard setup`): creates the file
+    and its directories when missing, ends an unterminated last line first, and tells `note(key, path)`
+    of each change as it is made (`dir`, `rc_created`, `rc_noeol`, then `rc`, also when the text is
+    there already), so setup's receipt can undo exactly that. A file that cannot be read or written is
+    a FileSystemFailure naming it."""
+    note = note or (lambda key, value: None)
     try:
-        existing = path.read_text() if path.exists() else ""
-    except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read {path}: {error}") from None
-    if BLOCK_BEGIN in existing.splitlines():
-        return path, False
-    separator = "\n" if existing and not existing.endswith("\n") else ""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as file:
-            file.write(f"{separator}{BLOCK_BEGIN}\n{code}{BLOCK_END}\n")
+        if path.is_file() and marker in path.read_text(errors="surrogateescape").splitlines():
+            note("rc", str(path))
+            return False
+        if not path.exists():
+            for directory in make_dirs(path.parent):
+                note("dir", str(directory))
+            path.touch()
+            note("rc_created", str(path))
+        elif path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+            with open(path, "a") as file:
+                file.write("\n")
+            note("rc_noeol", str(path))
+        note("rc", str(path))
+        with open(path, "a", errors="surrogateescape") as file:
+            file.write(text)
     except OSError as error:
-        raise UsageError(f"cannot write {path}: {error}") from None
-    return path, True
+        raise FileSystemFailure(os_failure("cannot add uvguard's lines to a shell start-up file", error)) from None
+    return True

@@ -122,7 +122,10 @@ case $uvguard_word/$uvguard_word2 in
   *) uvguard_record= ;;
 esac
 uvguard_install=$uvguard_record
-uvguard_state=${XDG_STATE_HOME:-${HOME:-/nonexistent}/.local/state}/uvguard
+case ${XDG_STATE_HOME-} in  # a relative value is ignored, as the XDG spec says (uvguard/paths.py)
+  /*) uvguard_state=$XDG_STATE_HOME/uvguard ;;
+  *) uvguard_state=${HOME:-/nonexistent}/.local/state/uvguard ;;
+esac
 if [ -n "$uvguard_record" ]; then
   # One record a line, written by one write(2) with O_APPEND: safe beside
   # concurrent writers. Fields are separated by the unit separator

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from uvguard.registry import state_dir
+from uvguard.paths import state_dir
 
 STORE_NAME = "trusted.json"
 

@@ -26,7 +26,6 @@ inside the cache (uv 0.11.21+), `uvconfig` models against the real cache.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from typing import Mapping
@@ -34,6 +33,7 @@ from typing import Mapping
 from uvguard import uvcli
 from uvguard.errors import UvRefused
 from uvguard.invocation import Invocation
+from uvguard.realuv import ask_uv
 
 
 def refusal(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) -> UvRefused | None:
@@ -41,9 +41,7 @@ def refusal(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: s
     with tempfile.TemporaryDirectory(prefix="uvguard-ask-uv-") as scratch:
         cache = os.path.join(scratch, "cache")  # never created: uv stops at "No cache found"
         try:
-            result = subprocess.run([real_uv, *with_cache_dir(invocation.args, cache)], env=dict(env), cwd=cwd,
-                                    capture_output=True, text=True, errors="surrogateescape",
-                                    stdin=subprocess.DEVNULL)
+            result = ask_uv(real_uv, with_cache_dir(invocation.args, cache), env, cwd)
         except OSError as error:
             return UvRefused(f"error: could not run {real_uv}: {error.strerror or error}\n", 2)
     if result.returncode == 0:

@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(render(policy, env))
             return 0
-        raise typer.Exit(_guarded(run))
+        raise typer.Exit(run())
 
     @policy_app.command()
     def validate(files: List[Path] = typer.Argument(..., metavar="FILE",
@@ -181,7 +181,7 @@ def register(app: typer.Typer) -> None:
 
         Every file is checked, so one run (a pre-commit hook) reports them all.
         """
-        raise typer.Exit(max(_guarded(lambda: _validate_one(file)) for file in files))
+        raise typer.Exit(max(_validate_one(file) for file in files))
 
     @policy_app.command()
     def init(
@@ -204,7 +204,7 @@ def register(app: typer.Typer) -> None:
                 trust_store.trust(path, trust_store.digest(content), env)
                 typer.echo(f"Trusted `{path}` as written (it changes: `uvguard policy trust` again)")
             return 0
-        raise typer.Exit(_guarded(run))
+        raise typer.Exit(run())
 
     @policy_app.command()
     def trust(path: Path = typer.Argument(None, metavar="PATH", show_default=False,
@@ -216,7 +216,7 @@ def register(app: typer.Typer) -> None:
             real = trust_file(project_file(path, env, cwd), env, os.geteuid())
             typer.echo(f"Trusted `{real}`: every key in it now applies, until the file changes")
             return 0
-        raise typer.Exit(_guarded(run))
+        raise typer.Exit(run())
 
     @policy_app.command()
     def untrust(path: Path = typer.Argument(None, metavar="PATH", show_default=False,
@@ -228,22 +228,18 @@ def register(app: typer.Typer) -> None:
             real, was = trust_store.untrust(project_file(path, env, cwd), env)
             typer.echo(f"`{real}` is no longer trusted" if was else f"`{real}` was not trusted")
             return 0
-        raise typer.Exit(_guarded(run))
+        raise typer.Exit(run())
 
 
 def _validate_one(file: Path) -> int:
-    checked, notes = validate_file(file, dict(os.environ))
+    """Check one file; a bad one is reported here, so the next is checked too."""
+    try:
+        checked, notes = validate_file(file, dict(os.environ))
+    except (UvguardError, OSError) as error:
+        return report(error)
     keys = ", ".join(checked.values) or "no keys"
     typer.echo(f"`{file}` is a valid uvguard policy ({keys})")
     for note in notes:
         typer.echo(f"note: {note}", err=True)
     return 0
 
-
-def _guarded(function) -> int:
-    try:
-        return function()
-    except UvguardError as error:
-        return report(error)
-    except OSError as error:
-        return report(UsageError(str(error)))
