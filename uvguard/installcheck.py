@@ -14,13 +14,16 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from uvguard.errors import UvguardError
 from uvguard.installation import Receipt, installation_prefix
 from uvguard.realuv import is_shim
 from uvguard.registry import registry_path, state_dir
 from uvguard.shimfile import render_shim
+
+if TYPE_CHECKING:
+    from uvguard.policy import Policy
 
 ASIDE = ".uvguard-real"
 
@@ -142,10 +145,9 @@ def check_takeovers(receipt: Receipt, prefix: Path) -> list[Finding]:
     return findings
 
 
-def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
-    """The registry the shim appends to can be read and written; the policy files parse."""
-    from uvguard.policy import load_policy
-
+def check_files(env: Mapping[str, str], read_policy: Callable[[], Policy]) -> list[Finding]:
+    """The registry the shim appends to can be read and written; the policy files parse
+    (`read_policy`: the command's pipeline's policy, the one a guarded command here would get)."""
     findings = []
     registry = registry_path(env)
     directory = state_dir(env)
@@ -158,7 +160,7 @@ def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
     else:
         findings.append(Finding("registry", True, f"the registry {registry} is usable"))
     try:
-        policy = load_policy(env, cwd)
+        policy = read_policy()
     except (UvguardError, OSError) as error:
         message = error.message if isinstance(error, UvguardError) else f"{error.strerror}: {error.filename}"
         findings.append(Finding("policy", False, f"the policy cannot be read: {message}",
@@ -169,7 +171,7 @@ def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
     return findings
 
 
-def check_installation(env: Mapping[str, str], cwd: str) -> list[Finding]:
+def check_installation(env: Mapping[str, str], read_policy: Callable[[], Policy]) -> list[Finding]:
     """Every check, in the order a user would fix them."""
     prefix = installation_prefix(env)
     path_finding, shim = check_path(env, prefix)
@@ -184,4 +186,4 @@ def check_installation(env: Mapping[str, str], cwd: str) -> list[Finding]:
                                       "run `uvguard setup` again (with the same options)"))
     if prefix is not None and Receipt.is_ours(prefix / "receipt"):
         findings += check_takeovers(Receipt(prefix / "receipt"), prefix)
-    return findings + check_files(env, cwd)
+    return findings + check_files(env, read_policy)
