@@ -38,7 +38,7 @@ from uvguard.invocation import Invocation, Version
 from uvguard.pipeline import Evaluation, Pipeline, voice_for
 from uvguard.realuv import exec_uv, uv_version
 
-__all__ = ["Evaluation", "evaluate", "log_decision", "refusal", "run", "voice_for", "warning_text"]
+__all__ = ["Evaluation", "evaluate", "log_decision", "refusal", "run", "voice_for", "warning_text", "with_policy_hint"]
 
 
 def evaluate(pipeline: Pipeline, ask_uv: bool = False) -> Evaluation:
@@ -57,15 +57,20 @@ def evaluate(pipeline: Pipeline, ask_uv: bool = False) -> Evaluation:
     except UvguardError as error:  # a config or policy it cannot read, a skeleton uv failed on
         if error.blocks_uv:
             raise  # a FIFO config: uv would hang reading it, as bare uv does; uvguard says what it is
-        if isinstance(error, PolicyError):
-            error = PolicyError(error.message, hint=error.hint or "fix the policy; the cache is untouched "
-                                "(`uvguard policy validate FILE` checks a file)")
-        raise (_uv_refusal(pipeline) or error) from None
+        raise (_uv_refusal(pipeline) or with_policy_hint(error)) from None
     if ask_uv or evaluation.decision.action != "allow":
         refused = _uv_refusal(pipeline)
         if refused is not None:
             raise refused
     return evaluation
+
+
+def with_policy_hint(error: UvguardError) -> UvguardError:
+    """`error`; a policy that stops a cache operation also says how to go on (the cache is untouched)."""
+    if not isinstance(error, PolicyError) or error.hint:
+        return error
+    return PolicyError(error.message, hint="fix the policy; the cache is untouched "
+                       "(`uvguard policy validate FILE` checks a file)")
 
 
 def _uv_refusal(pipeline: Pipeline) -> UvRefused | None:

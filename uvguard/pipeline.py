@@ -87,7 +87,7 @@ class Pipeline:
     @cached_property
     def live_set(self) -> LiveSet:
         with phase("Scanning environments"):
-            return scan_live_set(self.config.cache_dir, self.roots, state_dir(self.env))
+            return self._scan()
 
     @cached_property
     def plan(self) -> Plan:
@@ -121,8 +121,12 @@ class Pipeline:
         before = self.live_set.entries
         for stage in ("roots", "live_set", "plan"):
             self.__dict__.pop(stage, None)
+        self.live_set = self._scan()  # the limited operation draws its own progress under the lock
         now = self.live_set.entries
         return {entry: tuple(sorted({*before.get(entry, ()), *now.get(entry, ())})) for entry in {*before, *now}}
+
+    def _scan(self) -> LiveSet:
+        return scan_live_set(self.config.cache_dir, self.roots, state_dir(self.env))
 
     def _situation(self) -> Situation:
         invocation, config, live = self.invocation, self.config, self.live_set

@@ -19,7 +19,7 @@ import typer
 
 from uvguard import globalopts, messages
 from uvguard.decision import DecidedBy, Decision
-from uvguard.errors import Refused, UsageError
+from uvguard.errors import PolicyError, Refused, UsageError
 from uvguard.invocation import PRUNE
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
@@ -59,7 +59,7 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
     A run, refused or not, is logged as `uvguard ARGV` (the command line as typed).
     """
     from uvguard.gc import parse_duration, run_gc
-    from uvguard.guard import log_decision
+    from uvguard.guard import log_decision, with_policy_hint
     from uvguard.pipeline import Evaluation, command_pipeline
     from uvguard.sizes import counts_blocks
 
@@ -74,7 +74,10 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
     if config.no_cache or not cache_dir.is_dir():
         messages.info(f"No cache found at: {messages.user_display(cache_dir)}", voice)
         return None
-    policy, live = pipeline.policy, pipeline.live_set
+    try:
+        policy, live = pipeline.policy, pipeline.live_set
+    except PolicyError as error:
+        raise with_policy_hint(error) from None
     for text in policy.warnings:
         messages.warning(text, voice)
     decision = gc_decision(policy, live, config.symlink_active, cache_dir)
