@@ -54,8 +54,9 @@ def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
 
 
 class Pipeline:
-    """The stages of one command line. Each attribute below is computed when first read and kept;
-    `rescan_live_entries` drops the ones that may have changed while uvguard waited for uv's lock."""
+    """The stages of one command line, from inputs it never changes. Each stage below is computed when
+    first read and kept; `rescan_live_entries` drops the ones that may have changed while uvguard
+    waited for uv's lock."""
 
     def __init__(self, invocation: Invocation, env: Mapping[str, str], cwd: str, real_uv: str | None = None,
                  version: Version | None = None, voice: messages.Voice | None = None) -> None:
@@ -116,8 +117,8 @@ class Pipeline:
     def rescan_live_entries(self) -> dict[str, tuple[str, ...]]:
         """The live entries found again, for the limited operation to call under uv's lock: an install
         that finished while we waited for the lock is kept too. The roots, the live set and the plan are
-        dropped and computed again; entries live before stay kept (an environment deleted meanwhile
-        costs only a kept entry; keeping more is safe)."""
+        dropped (the first two found again now, the plan when next read); entries live before stay
+        kept (an environment deleted meanwhile costs only a kept entry; keeping more is safe)."""
         before = self.live_set.entries
         for stage in ("roots", "live_set", "plan"):
             self.__dict__.pop(stage, None)
