@@ -2,8 +2,9 @@
 
 The shim calls `run` only for lines `invocation.parse` classifies as prune,
 prune --ci, clean or clean PACKAGE...; everything else never imports this
-module, so a broken policy can never block `uv sync`. `evaluate` is the whole
-pipeline without acting, shared with `uvguard check`:
+module, so a broken policy can never block `uv sync`. `evaluate` reads the
+decision off the line's `pipeline.Pipeline` without acting, shared with
+`uvguard check` and `uvguard prune`:
 
     effective uv config → (no cache: nothing to guard) → policy → roots → live
     set → what the operation would remove (only when something is live) →
@@ -27,171 +28,80 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Mapping, NamedTuple
+from typing import Mapping
 
 from uvguard import decisionlog, messages
 from uvguard.cachelock import takes_lock_itself
-from uvguard.decision import Decision, Situation, decide
 from uvguard.errors import (EXIT_INTERRUPTED, EXIT_REFUSED, FileSystemFailure, PolicyError, UvguardError,
                             UvRefused, os_failure)
 from uvguard.invocation import Invocation, Version
-from uvguard.live_set import LiveSet, scan_live_set
-from uvguard.policy import Policy, load_policy
-from uvguard.progress import phase
+from uvguard.pipeline import Evaluation, Pipeline, voice_for
 from uvguard.realuv import exec_uv, uv_version
-from uvguard.registry import state_dir
-from uvguard.roots import find_roots
-from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
+
+__all__ = ["Evaluation", "evaluate", "log_decision", "refusal", "run", "voice_for", "warning_text", "with_policy_hint"]
 
 
-class Evaluation(NamedTuple):
-    """Everything the pipeline found for one command line, and the decision."""
-
-    invocation: Invocation
-    config: EffectiveConfig
-    decision: Decision
-    policy: Policy | None = None
-    live_set: LiveSet | None = None
-
-
-def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
-             version: Version | None = None, ask_uv: bool = False) -> Evaluation:
-    """Decide for `invocation` without acting. Raises ConfigError or PolicyError (exit 2), or
-    UvRefused where the real uv itself refuses the line before touching the cache.
+def evaluate(pipeline: Pipeline, ask_uv: bool = False) -> Evaluation:
+    """Decide for the pipeline's command line without acting. Raises ConfigError or PolicyError
+    (exit 2), or UvRefused where the real uv itself refuses the line before touching the cache.
 
     uv is asked (`uvrefusal`) before anything uvguard would do itself (warn,
     limit, refuse) and whenever uvguard cannot decide (a config or policy it
     cannot read, a skeleton uv fails on), so a line uv rejects is rejected
     unchanged, whatever the policy says. An allowed line usually goes to uv
     anyway, so only `ask_uv` (for `uvguard check`) asks it then, and `run`
-    when it carries out an allowed line itself. `version` is the
-    real uv's release when the caller has already asked it: one `uv
-    --version` run fewer (~6 ms) on every guarded command.
+    when it carries out an allowed line itself.
     """
     try:
-        evaluation = _evaluate(invocation, real_uv, env, cwd, version)
+        evaluation = pipeline.evaluation
     except UvguardError as error:  # a config or policy it cannot read, a skeleton uv failed on
         if error.blocks_uv:
             raise  # a FIFO config: uv would hang reading it, as bare uv does; uvguard says what it is
-        raise (_uv_refusal(invocation, real_uv, env, cwd) or error) from None
+        raise (_uv_refusal(pipeline) or with_policy_hint(error)) from None
     if ask_uv or evaluation.decision.action != "allow":
-        refused = _uv_refusal(invocation, real_uv, env, cwd)
+        refused = _uv_refusal(pipeline)
         if refused is not None:
             raise refused
     return evaluation
 
 
-def _uv_refusal(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str) -> UvRefused | None:
+def with_policy_hint(error: UvguardError) -> UvguardError:
+    """`error`; a policy that stops a cache operation also says how to go on (the cache is untouched)."""
+    if not isinstance(error, PolicyError) or error.hint:
+        return error
+    return PolicyError(error.message, hint="fix the policy; the cache is untouched "
+                       "(`uvguard policy validate FILE` checks a file)")
+
+
+def _uv_refusal(pipeline: Pipeline) -> UvRefused | None:
     from uvguard.uvrefusal import refusal  # tempfile and subprocess: not on the allowed path
 
-    return refusal(invocation, real_uv, env, cwd)
-
-
-def _evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
-              version: Version | None) -> Evaluation:
-    config = effective_config(invocation, env, cwd, version or uv_version(real_uv, env))
-    if config.no_cache:
-        reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
-        return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
-    policy, live = survey(invocation, config, env, cwd)
-    situation = _situation(invocation, config, live, real_uv, env)
-    return Evaluation(invocation, config, decide(situation, policy), policy, live)
-
-
-def survey(invocation: Invocation, config: EffectiveConfig, env: Mapping[str, str], cwd: str) -> tuple[Policy, LiveSet]:
-    """The policy and the live set of `config`'s cache: what guarded operations and `uvguard gc` decide from."""
-    policy = _load_policy(env, cwd, config)
-    with phase("Scanning environments"):
-        live = scan_live_set(config.cache_dir, find_roots(invocation, config, env, cwd, policy.root_paths),
-                             state_dir(env))
-    return policy, live
-
-
-def _load_policy(env: Mapping[str, str], cwd: str, config: EffectiveConfig) -> Policy:
-    try:
-        return load_policy(env, cwd, discovery_start(config.project_dir, config.cache_dir))
-    except PolicyError as error:
-        raise PolicyError(error.message, hint=error.hint or "fix the policy; the cache is untouched "
-                          "(`uvguard policy validate FILE` checks a file)") from None
-
-
-def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, real_uv: str,
-               env: Mapping[str, str]) -> Situation:
-    entries = live.entries
-    protected: tuple[str, ...] = ()
-    if entries:
-        from uvguard.prune_plan import protected_entries, removal_plan  # ~7 ms of imports, needed only here
-
-        with phase("Planning what to remove"):
-            protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
-    breaking = sorted({path for entry in protected for path in entries[entry]})
-    linked = [e.path for e in live.environments if e.live_entries or e.dangling]
-    return Situation(
-        operation=invocation.operation,
-        packages=invocation.packages,
-        cache_exists=config.cache_dir.is_dir(),
-        symlink_active=config.symlink_active,
-        symlink_source=_symlink_source(config),
-        linked_environments=tuple(linked),
-        breaking_environments=tuple(breaking),
-        protected_entries=protected,
-        uncertain=live.reasons if live.uncertain else (),
-    )
-
-
-def _symlink_source(config: EffectiveConfig) -> str:
-    sources = []
-    if config.link_mode == "symlink":
-        sources.append(f"link-mode = symlink, from {config.link_mode_source}")
-    if config.pip_link_mode == "symlink" and config.pip_link_mode_source != config.link_mode_source:
-        sources.append(f"pip link-mode = symlink, from {config.pip_link_mode_source}")
-    return "; ".join(sources)
-
-
-def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str):
-    """A rescan for `run_limited` to call under uv's lock: an install that finished
-    while we waited for the lock is kept too. Entries live before stay kept (an
-    environment deleted meanwhile costs only a kept entry; keeping more is safe)."""
-    config = evaluation.config
-    before = evaluation.live_set.entries if evaluation.live_set else {}
-    policy_roots = evaluation.policy.root_paths if evaluation.policy else ()
-
-    def rescan() -> dict[str, tuple[str, ...]]:
-        roots = find_roots(evaluation.invocation, config, env, cwd, policy_roots)
-        now = scan_live_set(config.cache_dir, roots, state_dir(env)).entries
-        return {entry: tuple(sorted({*before.get(entry, ()), *now.get(entry, ())})) for entry in {*before, *now}}
-
-    return rescan
-
-
-def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
-    """uv's own rules for this line: `--color`/`--no-color`, NO_COLOR, `-q`, `--no-progress`."""
-    color = "never" if invocation.option("no-color") else invocation.option("color")
-    return messages.Voice.detect(color_flag=color, quiet=invocation.quiet, env=env,
-                                 no_progress=bool(invocation.option("no-progress")))
+    return refusal(pipeline.invocation, pipeline.real_uv, pipeline.env, pipeline.cwd)
 
 
 def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
         version: Version | None = None) -> int:
-    """Guard one intercepted command line; returns the exit code, or execs the real uv."""
+    """Guard one intercepted command line; returns the exit code, or execs the real uv. `version`:
+    the real uv's release when the caller has asked it already (one `uv --version` fewer, ~6 ms)."""
     voice = voice_for(invocation, env)
     messages.use_voice(voice)  # progress of the scan and the plan speaks as this line says
     try:
         version = version or uv_version(real_uv, env)
+        pipeline = Pipeline(invocation, env, cwd, real_uv, version, voice)
         try:
-            evaluation = evaluate(invocation, real_uv, env, cwd, version)
+            evaluation = evaluate(pipeline)
         except OSError as error:  # e.g. a state directory that is a file: fail closed, say where
             raise FileSystemFailure(os_failure(f"cannot decide on `{shlex.join(['uv', *invocation.args])}`", error),
                                     hint="the cache is untouched") from None
         decision = evaluation.decision
         by_uvguard, escape_warning = _removal_by_uvguard(evaluation, version)
         if by_uvguard and decision.action == "allow":  # `evaluate` asked uv already for every other action
-            refused = _uv_refusal(invocation, real_uv, env, cwd)
+            refused = _uv_refusal(pipeline)
             if refused is not None:
                 raise refused
         for text in evaluation.policy.warnings if evaluation.policy else ():
             messages.warning(text, voice=voice)
-        _log(evaluation, env, cwd, voice)
+        log_decision(evaluation, invocation.args, env, cwd, voice)
         if decision.action == "refuse":
             messages.error(*refusal(evaluation), voice=voice)
             return EXIT_REFUSED
@@ -204,7 +114,7 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
                 messages.warning(text, voice=voice)
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
             return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
-                               rescan=live_entries_again(evaluation, env, cwd)).exit_code
+                               rescan=pipeline.rescan_live_entries).exit_code
         if by_uvguard:
             from uvguard.limited import run_limited
 
@@ -215,7 +125,7 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             keep = not decision.protected_entries and evaluation.live_set is not None
             return run_limited(invocation, evaluation.config, real_uv, env,
                                evaluation.live_set.entries if keep else {}, voice,
-                               rescan=live_entries_again(evaluation, env, cwd) if keep else None).exit_code
+                               rescan=pipeline.rescan_live_entries if keep else None).exit_code
     except UvRefused as refused:
         from uvguard.uvrefusal import relay
 
@@ -251,8 +161,10 @@ def _removal_by_uvguard(evaluation: Evaluation, version: Version | None) -> tupl
     return not takes_lock_itself(version), None
 
 
-def _log(evaluation: Evaluation, env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
-    record = decisionlog.entry(evaluation.decision, evaluation.invocation.args, cwd, evaluation.config.cache_dir)
+def log_decision(evaluation: Evaluation, argv, env: Mapping[str, str], cwd: str, voice: messages.Voice,
+                 program: str = "uv") -> None:
+    """One line in the user's decisions log and the policy's team log: `PROGRAM ARGV` and the decision."""
+    record = decisionlog.entry(evaluation.decision, argv, cwd, evaluation.config.cache_dir, program=program)
     team_log = evaluation.policy.log if evaluation.policy is not None else None
     for path, why in decisionlog.append(record, decisionlog.user_log_path(env), team_log):
         messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)

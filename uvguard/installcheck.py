@@ -14,7 +14,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from uvguard.errors import UvguardError, os_failure
 from uvguard.installation import Receipt, installation_prefix
@@ -22,6 +22,9 @@ from uvguard.paths import state_dir
 from uvguard.realuv import is_shim, version_line
 from uvguard.registry import registry_path
 from uvguard.shimfile import render_shim
+
+if TYPE_CHECKING:
+    from uvguard.policy import Policy
 
 ASIDE = ".uvguard-real"
 
@@ -143,10 +146,9 @@ def check_takeovers(receipt: Receipt, prefix: Path) -> list[Finding]:
     return findings
 
 
-def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
-    """The registry the shim appends to can be read and written; the policy files parse."""
-    from uvguard.policy import load_policy
-
+def check_files(env: Mapping[str, str], read_policy: Callable[[], Policy]) -> list[Finding]:
+    """The registry the shim appends to can be read and written; the policy files parse
+    (`read_policy`: the command's pipeline's policy, the one a guarded command here would get)."""
     findings = []
     registry = registry_path(env)
     directory = state_dir(env)
@@ -159,7 +161,7 @@ def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
     else:
         findings.append(Finding("registry", True, f"the registry {registry} is usable"))
     try:
-        policy = load_policy(env, cwd)
+        policy = read_policy()
     except (UvguardError, OSError) as error:
         message = (f"the policy cannot be read: {error.message}" if isinstance(error, UvguardError)
                    else os_failure("the policy cannot be read", error))
@@ -171,7 +173,7 @@ def check_files(env: Mapping[str, str], cwd: str) -> list[Finding]:
     return findings
 
 
-def check_installation(env: Mapping[str, str], cwd: str) -> list[Finding]:
+def check_installation(env: Mapping[str, str], read_policy: Callable[[], Policy]) -> list[Finding]:
     """Every check, in the order a user would fix them."""
     prefix = installation_prefix(env)
     path_finding, shim = check_path(env, prefix)
@@ -186,4 +188,4 @@ def check_installation(env: Mapping[str, str], cwd: str) -> list[Finding]:
                                       "run `uvguard setup` again (with the same options)"))
     if prefix is not None and Receipt.is_ours(prefix / "receipt"):
         findings += check_takeovers(Receipt(prefix / "receipt"), prefix)
-    return findings + check_files(env, cwd)
+    return findings + check_files(env, read_policy)

@@ -74,7 +74,7 @@ from typing import Mapping, NamedTuple
 
 from uvguard import paths, trust
 from uvguard.errors import PolicyError
-from uvguard.tomlfile import key_line, parse_flat_toml, parse_toml, parse_toml_bytes, read_regular_file
+from uvguard.tomlfile import TomlFiles, key_line, parse_flat_toml, parse_toml
 
 ACTIONS = ("allow", "warn", "limit", "refuse")
 OPERATION_KEYS = ("prune", "prune-ci", "clean", "clean-packages")
@@ -209,15 +209,18 @@ def trust_command(file: str | None) -> str:
 
 
 def load_policy(env: Mapping[str, str], cwd: str | os.PathLike, project_dir: str | os.PathLike | None = None,
-                system_file: str | os.PathLike = SYSTEM_POLICY_FILE, uid: int | None = None) -> Policy:
-    """The effective policy for a command run in `cwd` on the project at `project_dir`, for the
-    user `uid` (default: this process's effective uid)."""
+                system_file: str | os.PathLike = SYSTEM_POLICY_FILE, uid: int | None = None,
+                toml: TomlFiles | None = None) -> Policy:
+    """The effective policy for a command run in `cwd` whose project walk starts at `project_dir`
+    (`uvconfig.Location.discovery_start`), for the user `uid` (default: this process's effective
+    uid); `toml` reads the files (a fresh reader when None)."""
+    toml = toml or TomlFiles()
     builtin = read_preset("default", Source("built-in", preset="default"))
-    xdg = _xdg_system_file(env)
-    etc = _existing(Path(system_file), "system", env)
+    xdg = _xdg_system_file(env, toml)
+    etc = _existing(Path(system_file), "system", env, toml)
     start = Path(os.path.abspath(os.path.join(cwd, project_dir or ".")))
-    project, skipped = project_policy(start, env, os.geteuid() if uid is None else uid)
-    higher = [*_user_file(env), *project, *_env_file(env, cwd)]
+    project, skipped = project_policy(start, env, os.geteuid() if uid is None else uid, toml)
+    higher = [*_user_file(env, toml), *project, *_env_file(env, cwd, toml)]
     policy = combine(builtin, xdg[0] if xdg else None, etc[0] if etc else None, higher)
     return policy._replace(ignored=(*skipped, *policy.ignored))
 
@@ -298,15 +301,15 @@ def _binds_locks(system_file: PolicyFile, ignored: list[Ignored]) -> bool:
 
 # Finding the layers' files.
 
-def _existing(path: Path, layer: str, env: Mapping[str, str]) -> list[PolicyFile]:
+def _existing(path: Path, layer: str, env: Mapping[str, str], toml: TomlFiles) -> list[PolicyFile]:
     if not path.exists() and not path.is_symlink():
         return []
-    return [read_policy_file(path, layer, env)]
+    return [read_policy_file(path, layer, env, toml)]
 
 
-def _xdg_system_file(env: Mapping[str, str]) -> list[PolicyFile]:
+def _xdg_system_file(env: Mapping[str, str], toml: TomlFiles) -> list[PolicyFile]:
     for directory in paths.config_dirs(env):
-        found = _existing(Path(directory, "uvguard", "policy.toml"), "system", env)
+        found = _existing(Path(directory, "uvguard", "policy.toml"), "system", env, toml)
         if found:
             return found
     return []
@@ -316,26 +319,28 @@ def user_policy_path(env: Mapping[str, str]) -> Path:
     return Path(paths.config_home(env), "uvguard", "policy.toml")
 
 
-def _user_file(env: Mapping[str, str]) -> list[PolicyFile]:
-    return _existing(user_policy_path(env), "user", env)
+def _user_file(env: Mapping[str, str], toml: TomlFiles) -> list[PolicyFile]:
+    return _existing(user_policy_path(env), "user", env, toml)
 
 
-def project_policy(start: Path, env: Mapping[str, str], uid: int) -> tuple[list[PolicyFile], list[Ignored]]:
+def project_policy(start: Path, env: Mapping[str, str], uid: int,
+                   toml: TomlFiles | None = None) -> tuple[list[PolicyFile], list[Ignored]]:
     """The project layer for the walk from `start` (at most one file, marked trusted or not),
     and the files skipped because user `uid` does not own them (nor root)."""
+    toml = toml or TomlFiles()
     skipped: list[Ignored] = []
     for directory in (start, *start.parents):
         for candidate in (directory / PROJECT_FILE, directory / "pyproject.toml"):
             if not candidate.is_file():
                 continue
-            content, info = read_regular_file(candidate, PolicyError)
+            content, info = toml.read(candidate, PolicyError)
             if info.st_uid not in (uid, 0):
                 skipped.append(Ignored("foreign", None, None, Source("project", file=str(candidate)), (
                     f"it is owned by uid {info.st_uid}, neither you (uid {uid}) nor root, and a file "
                     "another user can change is not your policy")))
                 continue
             try:
-                data = parse_toml_bytes(content, candidate, PolicyError)
+                data = toml.load(candidate, PolicyError)
             except PolicyError as error:
                 if candidate.name == PROJECT_FILE:
                     raise
@@ -352,7 +357,7 @@ def project_policy(start: Path, env: Mapping[str, str], uid: int) -> tuple[list[
     return [], skipped
 
 
-def _env_file(env: Mapping[str, str], cwd: str | os.PathLike) -> list[PolicyFile]:
+def _env_file(env: Mapping[str, str], cwd: str | os.PathLike, toml: TomlFiles) -> list[PolicyFile]:
     value = env.get(ENV_VAR, "")
     if not value:
         return []
@@ -361,7 +366,7 @@ def _env_file(env: Mapping[str, str], cwd: str | os.PathLike) -> list[PolicyFile
         if not path.is_file():
             raise PolicyError(f"{ENV_VAR}={value}: no such policy file (`{path}`)",
                               hint=f"set {ENV_VAR} to a policy file or to a preset: {', '.join(PRESETS)}")
-        return [read_policy_file(path, "env", env)]
+        return [read_policy_file(path, "env", env, toml)]
     if value not in PRESETS:
         raise PolicyError(f"{ENV_VAR}={value}: unknown preset; expected one of {', '.join(PRESETS)}, or a path to a policy file")
     return [read_preset(value, Source("env", preset=value))]
@@ -381,10 +386,11 @@ def read_preset(name: str, source: Source) -> PolicyFile:
     return validate(data, text, source, table="", env={})
 
 
-def read_policy_file(path: Path, layer: str, env: Mapping[str, str]) -> PolicyFile:
+def read_policy_file(path: Path, layer: str, env: Mapping[str, str], toml: TomlFiles | None = None) -> PolicyFile:
     """A file of layer `layer`, validated; `[tool.uvguard]` when it is a pyproject.toml."""
-    content, info = read_regular_file(path, PolicyError)  # one read, the file's own facts; a FIFO is refused
-    return _policy_file(path, layer, env, content, info, parse_toml_bytes(content, path, PolicyError))
+    toml = toml or TomlFiles()
+    content, info = toml.read(path, PolicyError)  # one read, the file's own facts; a FIFO is refused
+    return _policy_file(path, layer, env, content, info, toml.load(path, PolicyError))
 
 
 def _policy_file(path: Path, layer: str, env: Mapping[str, str], content: bytes, info: os.stat_result,

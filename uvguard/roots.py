@@ -12,6 +12,7 @@ extra root costs a scan, a missing one costs a broken environment.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Iterable, Mapping, NamedTuple
 
 from uvguard import messages, registry, uvcli, uvworkspace
 from uvguard.invocation import command_arguments, parse
+from uvguard.tomlfile import TomlFiles
 
 
 class Root:
@@ -48,11 +50,17 @@ class Root:
         return f"Root(path={self.path!r}, origin={self.origin!r}, origins={self.origins!r}, error={self.error!r})"
 
 
-def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: Iterable[str] = ()) -> list[Root]:
-    """Every root for one uv command line, merged by path, sorted."""
+def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: Iterable[str] = (),
+               toml: TomlFiles | None = None) -> list[Root]:
+    """Every root for one uv command line, merged by path, sorted. The project's workspace root is
+    the one `config` found (`uvconfig.Location`); `toml` reads the registry's projects' files."""
+    toml = toml or TomlFiles()
     working_dir = os.path.abspath(os.path.join(os.fspath(cwd), os.fspath(config.working_dir)))
     found: list[Root] = []
-    project = project_environment(os.path.join(working_dir, os.fspath(config.project_dir)), env)
+    project_dir = os.path.abspath(os.path.join(working_dir, os.fspath(config.project_dir)))
+    known = {} if config.discovery_start is None else {
+        project_dir: None if config.workspace_root is None else str(config.workspace_root)}
+    project = project_environment(project_dir, env, known, toml)
     if project:
         found.append(Root(*project))
     if env.get("VIRTUAL_ENV"):
@@ -61,7 +69,7 @@ def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: It
     found.extend(Root(path, "policy") for path in expand_policy_roots(policy_roots, working_dir))
     found.extend(Root(path, "manual") for path in read_manual_roots(env))
     try:
-        view = read_registry(env)
+        view = read_registry(env, toml=toml)
     except OSError as error:
         path = error.filename or registry.registry_path(env)
         found.append(Root(path, "registry", error=f"cannot read the registry {path}: {error.strerror or error}"))
@@ -93,7 +101,8 @@ def merge_roots(roots: Iterable[Root]) -> list[Root]:
 # --- projects -----------------------------------------------------------------------------------
 
 
-def project_environment(project_dir: str, env: Mapping[str, str], _memo: dict | None = None) -> tuple[str, str] | None:
+def project_environment(project_dir: str, env: Mapping[str, str], _memo: dict | None = None,
+                        toml: TomlFiles | None = None) -> tuple[str, str] | None:
     """(path, origin) of the environment uv uses for the project found from `project_dir`.
 
     `UV_PROJECT_ENVIRONMENT` (relative to the workspace root) or
@@ -103,7 +112,7 @@ def project_environment(project_dir: str, env: Mapping[str, str], _memo: dict | 
     None outside any project.
     """
     project_dir = os.path.abspath(project_dir)
-    root = workspace_root(project_dir, {} if _memo is None else _memo)
+    root = workspace_root(project_dir, {} if _memo is None else _memo, toml)
     if root is None:
         root = next((d for d in _ancestors(project_dir) if os.path.isfile(os.path.join(d, "pyproject.toml"))), None)
         if root is None:
@@ -113,10 +122,10 @@ def project_environment(project_dir: str, env: Mapping[str, str], _memo: dict | 
     return os.path.join(root, ".venv"), "project"
 
 
-def workspace_root(project_dir: str, memo: dict) -> str | None:
+def workspace_root(project_dir: str, memo: dict, toml: TomlFiles | None = None) -> str | None:
     """uv's workspace root for `project_dir` (`uvguard.uvworkspace`), memoised per read of the registry."""
     if project_dir not in memo:
-        root = uvworkspace.workspace_root(Path(project_dir))
+        root = uvworkspace.workspace_root(Path(project_dir), toml=toml)
         memo[project_dir] = None if root is None else str(root)
     return memo[project_dir]
 
@@ -226,9 +235,11 @@ def read_command_line(args: tuple[str, ...]) -> CommandLine | None:
     return CommandLine(invocation.command, invocation.options, own.options, own.positionals)
 
 
-def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[str, ...]:
+def record_targets(record: registry.Record, memo: dict | None = None,
+                   toml: TomlFiles | None = None) -> tuple[str, ...]:
     """What a recorded command wrote to: environment paths, or `TOOLS_PREFIX` + uv's tool directory."""
     memo = {} if memo is None else memo
+    toml = toml or TomlFiles()
     line = read_command_line(record.args)
     if line is None:
         return ()
@@ -236,9 +247,9 @@ def record_targets(record: registry.Record, memo: dict | None = None) -> tuple[s
                  or record.env.get("UV_WORKING_DIRECTORY") or "")
     working_dir = _physical(os.path.join(record.cwd, directory), memo)
     if line.writes == uvcli.PROJECT:
-        return _project_command_targets(line, record.env, working_dir, memo)
+        return _project_command_targets(line, record.env, working_dir, memo, toml)
     if line.writes == uvcli.VENV:
-        return _venv_targets(line, record.env, working_dir, memo)
+        return _venv_targets(line, record.env, working_dir, memo, toml)
     if line.writes == uvcli.PIP:
         return _pip_targets(line, record.env, working_dir)
     if line.writes == uvcli.TOOL:
@@ -266,21 +277,21 @@ def _project_dir(line: CommandLine, env: Mapping[str, str], working_dir: str) ->
     return os.path.normpath(project)
 
 
-def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple[str, ...]:
+def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dict, toml) -> tuple[str, ...]:
     if isinstance(line.options.get("script"), str):
         return ()  # script environments live in the cache
     if line.options.get("active") is True and env.get("VIRTUAL_ENV"):
         return (os.path.join(working_dir, env["VIRTUAL_ENV"]),)
-    project = project_environment(_project_dir(line, env, working_dir), env, memo)
+    project = project_environment(_project_dir(line, env, working_dir), env, memo, toml)
     return (os.path.normpath(project[0]),) if project else ()
 
 
-def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple[str, ...]:
+def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict, toml) -> tuple[str, ...]:
     if line.positionals:
         return tuple(os.path.normpath(os.path.join(working_dir, word)) for word in line.positionals)
     project_dir = _project_dir(line, env, working_dir)
-    if not line.options.get("no-project") and workspace_root(project_dir, memo) == project_dir:
-        return (os.path.normpath(project_environment(project_dir, env, memo)[0]),)
+    if not line.options.get("no-project") and workspace_root(project_dir, memo, toml) == project_dir:
+        return (os.path.normpath(project_environment(project_dir, env, memo, toml)[0]),)
     return (os.path.join(working_dir, ".venv"),)
 
 
@@ -335,6 +346,7 @@ def _expand_targets(targets: tuple[str, ...]) -> list[str]:
     return expanded
 
 
-def read_registry(env: Mapping[str, str], now: float | None = None) -> registry.IndexView:
-    """The environments the registry names, read through its index (`uvguard.registry`)."""
-    return registry.read_index(env, record_targets, _expand_targets, now)
+def read_registry(env: Mapping[str, str], now: float | None = None, toml: TomlFiles | None = None) -> registry.IndexView:
+    """The environments the registry names, read through its index (`uvguard.registry`); `toml` reads
+    the files of the projects new records name."""
+    return registry.read_index(env, functools.partial(record_targets, toml=toml or TomlFiles()), _expand_targets, now)

@@ -26,6 +26,52 @@ _FLAT_LINE = re.compile(r'#[^\x00-\x08\x0a-\x1f\x7f]*|([A-Za-z0-9_-]+) = "([^"\\
 _POSITION = re.compile(r"^(?P<what>.*?) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
 
 
+class TomlFiles:
+    """The TOML files one command reads, each read and parsed once: uv's config walk, the workspace
+    discovery, the policy layers and the registry's projects all ask the one instance the command's
+    pipeline owns, and a file several of them need costs one read.
+
+    Kept by path and checked by modification time (with inode and size) at every use, so a file
+    rewritten meanwhile (an install finishing while the limited operation waits for uv's lock) is read
+    again, never answered from memory.
+    """
+
+    __slots__ = ("_read", "_parsed")
+
+    def __init__(self) -> None:
+        self._read: dict[str, tuple[bytes, os.stat_result]] = {}
+        self._parsed: dict[str, tuple[os.stat_result, dict]] = {}
+
+    def read(self, path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
+        """`read_regular_file(path, error)`, read again only when the file changed since."""
+        key = os.fspath(path)
+        known = self._read.get(key)
+        if known is not None and _unchanged(key, known[1]):
+            return known
+        self._read[key] = read_regular_file(path, error)
+        return self._read[key]
+
+    def load(self, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+        """`load_toml(path, error)`, parsed again only when the file was read again. Callers never change
+        the dict they get: the next caller gets the same one."""
+        content, info = self.read(path, error)
+        key = os.fspath(path)
+        parsed = self._parsed.get(key)
+        if parsed is not None and parsed[0] is info:
+            return parsed[1]
+        data = parse_toml_bytes(content, path, error)
+        self._parsed[key] = info, data
+        return data
+
+
+def _unchanged(path: str, info: os.stat_result) -> bool:
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return (now.st_ino, now.st_size, now.st_mtime_ns) == (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
     """The parsed content of `path`; `error` (a UvguardError) if it cannot be read or parsed."""
     data, _ = read_regular_file(path, error)

@@ -25,13 +25,14 @@ from uvguard import uvcli
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
 from uvguard.messages import user_display
+from uvguard.tomlfile import TomlFiles
 from uvguard.uvconfigfiles import (LINK_MODES, ConfigFile, check_required_version, find_project_config_dir,
                                    link_mode_names, load_files)
 from uvguard.uvinputs import command_word, home, option_value, parse_bool, since, subcommand_word
-from uvguard.uvworkspace import discovery_start
+from uvguard.uvworkspace import discovery_start, workspace_root
 
-__all__ = ["ConfigFile", "EffectiveConfig", "effective_config", "find_project_config_dir",
-           "discovery_start", "resolve_dirs"]
+__all__ = ["ConfigFile", "EffectiveConfig", "Location", "effective_config", "find_project_config_dir",
+           "discovery_start", "locate", "resolve_dirs"]
 
 # Releases where a behaviour changed: from uv's changelog where it says, and each confirmed on the
 # pinned releases either side; "measured" where only the binaries tell (last without -> first with).
@@ -44,6 +45,29 @@ PROJECT_MISSING_WARNS_SINCE = (0, 10, 10)  # a missing `--project` directory: a 
 PROJECT_MUST_EXIST_SINCE = (0, 12, 0)     # then an error
 PROJECT_IN_CACHE_REFUSED_SINCE = (0, 11, 21)  # "The project directory ... is inside the cache directory"
 BUILD_DIR_EXEMPT_SINCE = (0, 11, 22)      # ... unless uv runs inside its own PEP 517 build dir
+
+
+class Location(NamedTuple):
+    """Where one command line works: its directories, and where uv's config walk (and so the policy's
+    project walk) starts. Needs no config file, so a broken `uv.toml` never hides it."""
+
+    working_dir: Path
+    project_dir: Path
+    workspace_root: Path | None  # None where uv's workspace discovery fails
+    discovery_start: Path  # the workspace root, else the project dir
+    warnings: tuple[str, ...] = ()
+
+
+def locate(invocation: Invocation, env: Mapping[str, str], cwd: str | Path,
+           uv_version: tuple[int, ...] | None = None, toml: TomlFiles | None = None) -> Location:
+    """The directories of `invocation` run in `cwd`, and the workspace root uv finds from them."""
+    warnings: list[str] = []
+    working_dir, project_dir = resolve_dirs(invocation, env, cwd, uv_version, warnings)
+    # uv's workspace discovery sees the cache dir of the flags alone (a project inside it is skipped).
+    discovery_cache = (_cache_dir_before_files(invocation, env, working_dir)[0]
+                       or _default_cache_dir(env, working_dir)[0])
+    root = workspace_root(project_dir, discovery_cache, toml)
+    return Location(working_dir, project_dir, root, root if root is not None else project_dir, tuple(warnings))
 
 
 class EffectiveConfig(NamedTuple):
@@ -68,6 +92,8 @@ class EffectiveConfig(NamedTuple):
     no_cache_source: str = ""
     uv_version: tuple[int, ...] | None = None
     discovery: str = "project, user and system files"  # which files uv looks for, and why
+    workspace_root: Path | None = None  # as in `Location`
+    discovery_start: Path | None = None
 
     @property
     def symlink_active(self) -> bool:
@@ -75,14 +101,18 @@ class EffectiveConfig(NamedTuple):
 
 
 def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | Path,
-                     uv_version: tuple[int, ...] | None = None) -> EffectiveConfig:
-    """Resolve what uv (of `uv_version`) would use for `invocation` run in `cwd` with `env`."""
-    warnings: list[str] = []
-    working_dir, project_dir = resolve_dirs(invocation, env, cwd, uv_version, warnings)
+                     uv_version: tuple[int, ...] | None = None, toml: TomlFiles | None = None,
+                     location: Location | None = None) -> EffectiveConfig:
+    """Resolve what uv (of `uv_version`) would use for `invocation` run in `cwd` with `env`.
+
+    `toml` reads the files (a fresh reader when None); `location` is `locate(...)` of the same line
+    when the caller has it already."""
+    toml = toml or TomlFiles()
+    location = location or locate(invocation, env, cwd, uv_version, toml)
+    warnings = list(location.warnings)
+    working_dir, project_dir = location.working_dir, location.project_dir
     persistent_cache = _cache_dir_before_files(invocation, env, working_dir)
-    # uv's workspace discovery sees the cache dir of the flags alone (a project inside it is skipped).
-    discovery_cache = persistent_cache[0] or _default_cache_dir(env, working_dir)[0]
-    loaded = load_files(invocation, env, working_dir, project_dir, discovery_cache, uv_version, warnings)
+    loaded = load_files(invocation, env, working_dir, location.discovery_start, uv_version, warnings, toml)
     layers = loaded.layers
     check_required_version(layers, uv_version)
     no_cache, no_cache_source = _no_cache(invocation, env, layers, uv_version)
@@ -97,7 +127,8 @@ def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | 
         pip_link_mode=pip_mode[0], pip_link_mode_source=pip_mode[1],
         working_dir=working_dir, project_dir=project_dir,
         config_files=tuple(loaded.files), warnings=tuple(warnings), uv_version=uv_version,
-        discovery=loaded.discovery,
+        discovery=loaded.discovery, workspace_root=location.workspace_root,
+        discovery_start=location.discovery_start,
     )
 
 

@@ -15,9 +15,8 @@ from typing import NamedTuple
 from uvguard import uvcli, uvschema
 from uvguard.errors import ConfigError
 from uvguard.requiredversion import satisfies
-from uvguard.tomlfile import load_toml
+from uvguard.tomlfile import TomlFiles
 from uvguard.uvinputs import boolish_env, command_word, flag, home, option_value, since, subcommand_word
-from uvguard.uvworkspace import discovery_start
 
 LINK_MODES = {"clone": "clone", "reflink": "clone", "copy": "copy", "hardlink": "hardlink",
               "symlink": "symlink"}
@@ -56,13 +55,14 @@ class Layer(NamedTuple):
         return f"{self.path}: {self.table + ' ' if self.table else ''}{'[pip] ' if pip else ''}{key}"
 
 
-def find_project_config_dir(start: Path, uv_version: tuple[int, ...] | None = None) -> Path | None:
+def find_project_config_dir(start: Path, uv_version: tuple[int, ...] | None = None,
+                            toml: TomlFiles | None = None) -> Path | None:
     """Where uv's project-config walk from `start` stops: the nearest directory with a `uv.toml`
     or a valid `[tool.uv]`; None if it reaches `/`. Raises ConfigError where uv would (a bad uv.toml).
 
     Start it at `discovery_start(project_dir)` to walk from the workspace root, as uv does."""
     files: list[ConfigFile] = []
-    _walk_project(start, uv_version, files, [], [], start)
+    _walk_project(start, uv_version, files, [], [], start, toml or TomlFiles())
     used = [file for file in files if file.used]
     return Path(used[0].path).parent if used else None
 
@@ -84,8 +84,9 @@ class LoadedFiles(NamedTuple):
     pip_layers: list
 
 
-def load_files(invocation, env, working_dir, project_dir, cache_dir, version, warnings) -> LoadedFiles:
-    """The files uv reads for this command, in precedence order, and their settings."""
+def load_files(invocation, env, working_dir, start: Path, version, warnings, toml: TomlFiles) -> LoadedFiles:
+    """The files uv reads for this command, in precedence order, and their settings; the project walk
+    starts at `start` (`uvworkspace.discovery_start`), each file is read through `toml`."""
     isolated = _isolated_disables_config(invocation, warnings)  # uv warns before reading any file
     config_file = option_value(invocation, env, "config-file", "UV_CONFIG_FILE")
     if config_file is not None:
@@ -94,7 +95,7 @@ def load_files(invocation, env, working_dir, project_dir, cache_dir, version, wa
             warnings.append("The `--config-file` argument expects to receive a `uv.toml` file, not a "
                             "`pyproject.toml`. If you're trying to run a command from another project, "
                             "use the `--project` argument instead.")
-        layers = [Layer(path, "", _read_uv_toml(path, version))]
+        layers = [Layer(path, "", _read_uv_toml(path, version, toml))]
         files = [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")]
         return LoadedFiles(f"only the file given by {config_file[1]}", files, layers, layers, layers)
     no_config = flag(invocation, env, "no-config", "UV_NO_CONFIG")
@@ -102,35 +103,34 @@ def load_files(invocation, env, working_dir, project_dir, cache_dir, version, wa
         source = "--no-config" if invocation.option("no-config") else "UV_NO_CONFIG"
         return LoadedFiles(f"none (disabled by {source})", [], [], [], [])
     if isolated:
-        return _project_scope_only(invocation, env, working_dir, project_dir, cache_dir, version)
-    discovery, files, layers = _discover(invocation, env, working_dir, project_dir, cache_dir, version, warnings)
+        return _project_scope_only(invocation, env, working_dir, start, version, toml)
+    discovery, files, layers = _discover(invocation, env, working_dir, start, version, warnings, toml)
     pip_layers = [] if _global_isolated(invocation) else layers
     return LoadedFiles(discovery, files, layers, layers, pip_layers)
 
 
-def _discover(invocation, env, working_dir, project_dir, cache_dir, version, warnings):
+def _discover(invocation, env, working_dir, start, version, warnings, toml):
     """(how, files, layers): the project walk (not for `uv tool`/`uv self`), then user and system files."""
     files: list[ConfigFile] = []
     layers: list[Layer] = []
     discovery = "user and system files (`uv tool` and `uv self` ignore project files)"
     if command_word(invocation) not in uvcli.USER_LEVEL_COMMANDS:
-        start = discovery_start(project_dir, cache_dir)
-        _walk_project(start, version, files, layers, warnings, working_dir)
+        _walk_project(start, version, files, layers, warnings, working_dir, toml)
         discovery = f"project files from {start} upwards, then user and system files"
-    system = _load_system(env, version, working_dir)
-    for file, layer in (_load_user(env, version, working_dir), system):
+    system = _load_system(env, version, working_dir, toml)
+    for file, layer in (_load_user(env, version, working_dir, toml), system):
         files.append(file)
         layers.extend([layer] if layer else [])
     return discovery, files, layers
 
 
-def _project_scope_only(invocation, env, working_dir, project_dir, cache_dir, version) -> LoadedFiles:
+def _project_scope_only(invocation, env, working_dir, start, version, toml) -> LoadedFiles:
     """`--isolated` on a command that honours it: no file for it, nor for `uv pip`; `uv sync` still
     reads its files. This command never reads them, so a file only `uv sync` would reject (or warn
     about) stops nothing here: the project scope then has no settings, and the file says why."""
     discovery = "none (disabled by --isolated; `uv sync` and other project commands ignore the flag)"
     try:
-        _, files, layers = _discover(invocation, env, working_dir, project_dir, cache_dir, version, [])
+        _, files, layers = _discover(invocation, env, working_dir, start, version, [], toml)
     except ConfigError as error:
         return LoadedFiles(f"{discovery}; `uv sync` would reject its files: {error.message}", [], [], [], [])
     files = [ConfigFile(f.path, f.scope, used=False, note=f.note or "read by `uv sync`, which ignores --isolated")
@@ -138,21 +138,21 @@ def _project_scope_only(invocation, env, working_dir, project_dir, cache_dir, ve
     return LoadedFiles(discovery, files, [], layers, [])
 
 
-def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
+def _walk_project(start, version, files, layers, warnings, working_dir, toml) -> None:
     """uv's `FilesystemOptions::find`: the nearest uv.toml or `[tool.uv]`, up to `/`."""
     for directory in (start, *start.parents):
         uv_toml = directory / "uv.toml"
         pyproject = directory / "pyproject.toml"
         if _exists(uv_toml):
-            options = _read_uv_toml(uv_toml, version)
+            options = _read_uv_toml(uv_toml, version, toml)
             files.append(ConfigFile(str(uv_toml), "project"))
             layers.append(Layer(uv_toml, "", options))
-            _note_masked_pyproject(pyproject, version, files, warnings)
+            _note_masked_pyproject(pyproject, version, files, warnings, toml)
             return
         if not _exists(pyproject):
             continue
         try:
-            table = _tool_uv_table(load_toml(pyproject))
+            table = _tool_uv_table(toml.load(pyproject))
             if table is not None:
                 _validate(table, version, uv_toml=False, path=pyproject)
         except ConfigError as error:
@@ -171,12 +171,12 @@ def _walk_project(start, version, files, layers, warnings, working_dir) -> None:
         return
 
 
-def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
+def _note_masked_pyproject(pyproject, version, files, warnings, toml) -> None:
     """A `[tool.uv]` beside a uv.toml is ignored; uv says so when it sets anything."""
     if not pyproject.is_file():
         return
     try:
-        table = _tool_uv_table(load_toml(pyproject))
+        table = _tool_uv_table(toml.load(pyproject))
         if table is None:
             return
         _validate(table, version, uv_toml=False, path=pyproject)
@@ -195,7 +195,7 @@ def _note_masked_pyproject(pyproject, version, files, warnings) -> None:
                         f"the `uv.toml` file:\n- {listing}")
 
 
-def _load_user(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
+def _load_user(env, version, working_dir, toml) -> tuple[ConfigFile, Layer | None]:
     """`$XDG_CONFIG_HOME/uv/uv.toml` (absolute only), else `~/.config/uv/uv.toml`.
 
     uv passes over a missing or unreadable one, or one under a non-directory."""
@@ -209,10 +209,10 @@ def _load_user(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
         readable = False
     if not readable:
         return ConfigFile(str(path), "user", used=False, note="not found"), None
-    return ConfigFile(str(path), "user"), Layer(path, "", _read_uv_toml(path, version))
+    return ConfigFile(str(path), "user"), Layer(path, "", _read_uv_toml(path, version, toml))
 
 
-def _load_system(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
+def _load_system(env, version, working_dir, toml) -> tuple[ConfigFile, Layer | None]:
     """First `DIR/uv/uv.toml` over `XDG_CONFIG_DIRS` (default /etc/xdg), then /etc/uv/uv.toml."""
     if since(version)(NO_SYSTEM_CONFIG_ENV_SINCE) and boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
         return ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"), None
@@ -225,7 +225,7 @@ def _load_system(env, version, working_dir) -> tuple[ConfigFile, Layer | None]:
     candidates = [working_dir / d / "uv" / "uv.toml" for d in segments] + [Path("/etc/uv/uv.toml")]
     for path in candidates:
         if path.is_file() or (path == candidates[-1] and path.exists()):
-            return ConfigFile(str(path), "system"), Layer(path, "", _read_uv_toml(path, version))
+            return ConfigFile(str(path), "system"), Layer(path, "", _read_uv_toml(path, version, toml))
     looked = ", ".join(str(path) for path in candidates[:-1])
     return ConfigFile(str(candidates[-1]), "system", used=False,
                       note=f"not found{' (nor ' + looked + ')' if looked else ''}"), None
@@ -258,10 +258,10 @@ def _isolated_disables_config(invocation, warnings) -> bool:
     return True
 
 
-def _read_uv_toml(path: Path, version) -> dict:
+def _read_uv_toml(path: Path, version, toml: TomlFiles) -> dict:
     """A uv.toml's settings; anything uv would reject is a ConfigError (fatal, exit 2)."""
     try:
-        options = load_toml(path)
+        options = toml.load(path)
         if version is not None and since(version)(REQUIRED_VERSION_PER_FILE_SINCE):
             check_required_version([Layer(path, "", options)], version)
         _validate(options, version, uv_toml=True, path=path)

@@ -16,41 +16,43 @@ import os
 from pathlib import Path
 
 from uvguard.errors import ConfigError
-from uvguard.tomlfile import load_toml
+from uvguard.tomlfile import TomlFiles
 
 
-def discovery_start(project_dir: Path, cache_dir: Path | None = None) -> Path:
+def discovery_start(project_dir: Path, cache_dir: Path | None = None, toml: TomlFiles | None = None) -> Path:
     """The directory uv's config walk starts at for a project directory (absolute)."""
-    root = workspace_root(project_dir, cache_dir)
+    root = workspace_root(project_dir, cache_dir, toml)
     return root if root is not None else project_dir
 
 
-def workspace_root(project_dir: Path, cache_dir: Path | None = None) -> Path | None:
-    """The workspace root of the project at `project_dir`, or None where uv's discovery fails."""
+def workspace_root(project_dir: Path, cache_dir: Path | None = None, toml: TomlFiles | None = None) -> Path | None:
+    """The workspace root of the project at `project_dir`, or None where uv's discovery fails.
+    `toml`: the command's reader of TOML files (a fresh one when None)."""
+    toml = toml or TomlFiles()
     project_root = next((d for d in _ancestors(project_dir) if (d / "pyproject.toml").is_file()), None)
     if project_root is None:
         return None
-    pyproject = _read(project_root / "pyproject.toml")
+    pyproject = _read(project_root / "pyproject.toml", toml)
     if pyproject is None:
         return None
     tool_uv = _tool_uv(pyproject)
     if tool_uv.get("managed") is False:
         return None
     if "workspace" in tool_uv:
-        return project_root if _members_ok(project_root, tool_uv["workspace"]) else None
+        return project_root if _members_ok(project_root, tool_uv["workspace"], toml) else None
     if "project" not in pyproject:
         return None
     if cache_dir is not None and project_root.is_relative_to(cache_dir):
         return project_root
-    return _enclosing_workspace(project_root)
+    return _enclosing_workspace(project_root, toml)
 
 
-def _enclosing_workspace(project_root: Path) -> Path | None:
+def _enclosing_workspace(project_root: Path, toml: TomlFiles) -> Path | None:
     """The explicit workspace above `project_root` that includes it, else the project itself."""
     for directory in _ancestors(project_root)[1:]:
         if not (directory / "pyproject.toml").is_file():
             continue
-        pyproject = _read(directory / "pyproject.toml")
+        pyproject = _read(directory / "pyproject.toml", toml)
         if pyproject is None:
             return None
         workspace = _tool_uv(pyproject).get("workspace")
@@ -61,11 +63,11 @@ def _enclosing_workspace(project_root: Path) -> Path | None:
             return project_root
         if _matches(relative, project_root, directory, workspace.get("exclude", ())):
             return project_root
-        return directory if _members_ok(directory, workspace) else None
+        return directory if _members_ok(directory, workspace, toml) else None
     return project_root
 
 
-def _members_ok(root: Path, workspace: dict) -> bool:
+def _members_ok(root: Path, workspace: dict, toml: TomlFiles) -> bool:
     """uv fails discovery on a member directory without a readable `pyproject.toml`.
 
     Hidden directories and non-directories are passed over, as by uv; so is an
@@ -80,7 +82,7 @@ def _members_ok(root: Path, workspace: dict) -> bool:
             if _matches(os.path.relpath(member, root), member, root, excluded):
                 continue
             if (member / "pyproject.toml").is_file():
-                if _read(member / "pyproject.toml") is None:
+                if _read(member / "pyproject.toml", toml) is None:
                     return False
             elif any(member.iterdir()):
                 return False
@@ -98,9 +100,9 @@ def _matches(relative: str, absolute: Path, root: Path, patterns) -> bool:
     return False
 
 
-def _read(path: Path) -> dict | None:
+def _read(path: Path, toml: TomlFiles) -> dict | None:
     try:
-        return load_toml(path)
+        return toml.load(path)
     except ConfigError:
         return None
 

@@ -1,8 +1,8 @@
 """`uvguard check`: what the shim would decide for a uv command line, without acting.
 
-The same functions as the shim's guarded path (`guard.evaluate`): the
-effective config, the layered policy, the live set and what the operation
-would remove. Exit 0 whatever the decision; 2 for a bad config or policy,
+The same pipeline as the shim's guarded path (`pipeline.Pipeline`, read by
+`guard.evaluate`): the effective config, the layered policy, the live set and
+what the operation would remove. Exit 0 whatever the decision; 2 for a bad config or policy,
 exactly where the shim would stop too; where the real uv itself refuses the
 line, uv's own error and exit code (the shim relays the same), never a
 decision about a configuration uv would not use.
@@ -56,13 +56,14 @@ def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> 
     invocation = parse(uv_args)
     if invocation.names_cache_operation:
         from uvguard.guard import evaluate
+        from uvguard.pipeline import Pipeline
         from uvguard.uvrefusal import refusal
 
         real_uv = find_real_uv(env, shim=None)
         version = uv_version(real_uv, env)
         invocation = parse(uv_args, version)
         if invocation.intercepted:
-            evaluation = evaluate(invocation, real_uv, env, cwd, version, ask_uv=True)
+            evaluation = evaluate(Pipeline(invocation, env, cwd, real_uv, version), ask_uv=True)
             return evaluation.decision, str(evaluation.config.cache_dir)
         refused = refusal(invocation, real_uv, env, cwd)  # a line the parser rejects: uv's own words
         if refused is not None:

@@ -13,14 +13,11 @@ from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, PolicyError, RealUvNotFound, UsageError
 from uvguard.installcheck import check_installation
-from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
 from uvguard.materialize import Materialized, materialize_environment
-from uvguard.policy import load_policy
+from uvguard.pipeline import Pipeline, location_pipeline
 from uvguard.realuv import find_real_uv
 from uvguard.repair import Repair, check_link_mode, repair_environment
-from uvguard.roots import find_roots
-from uvguard.uvconfig import effective_config
 
 UV_ARGS = "uvguard.uv_args"
 
@@ -35,19 +32,17 @@ class _SplitAtDoubleDash(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> tuple[list[str], list[str]]:
+def _environments(paths: List[str] | None, pipeline: Pipeline) -> tuple[list[str], list[str]]:
     """The environments named, or (none named) every root of the live set that holds one.
 
     Also the roots that are links to an environment that is gone (a `.venv`
     linking into `environments-v2`, which prune empties): broken, beyond repair.
     """
+    cwd = pipeline.cwd
     if paths:
         return [open_environment(path, cwd) for path in paths], []
-    invocation = parse(globalopts.current().uv_args)
-    config = effective_config(invocation, env, cwd)
-    policy_roots = load_policy(env, cwd, config.project_dir).root_paths
     found, gone = [], []
-    for root in find_roots(invocation, config, env, cwd, policy_roots):
+    for root in pipeline.roots:
         if os.path.islink(root.path) and not os.path.exists(root.path):
             gone.append(f"`{root.path}` ({', '.join(root.origins)}) links to `{os.readlink(root.path)}`, "
                         "which no longer exists")
@@ -61,8 +56,9 @@ def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> 
     return found, gone
 
 
-def _cache_dir(env: Mapping[str, str], cwd: str):
-    return effective_config(parse(globalopts.current().uv_args), env, cwd).cache_dir
+def _pipeline(env: Mapping[str, str], cwd: str) -> Pipeline:
+    """The shim's pipeline for the `uv cache prune` uvguard's global options describe."""
+    return location_pipeline(globalopts.current().uv_args, env, cwd)
 
 
 def _describe(diagnosis: Diagnosis) -> list[str]:
@@ -86,10 +82,11 @@ def _describe(diagnosis: Diagnosis) -> list[str]:
 
 def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
     """With no ENV named, the guard itself is checked first (uvguard/installcheck.py)."""
-    findings = [] if paths else check_installation(env, cwd)
-    cache_dir = _cache_dir(env, cwd)
+    pipeline = _pipeline(env, cwd)
+    findings = [] if paths else check_installation(env, lambda: pipeline.policy)
+    cache_dir = pipeline.config.cache_dir
     try:
-        environments, gone = _environments(paths, env, cwd)
+        environments, gone = _environments(paths, pipeline)
     except PolicyError:
         if all(finding.ok for finding in findings):
             raise
@@ -130,9 +127,10 @@ def _real_uv_for_repair(env: Mapping[str, str]) -> str:
 
 def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[str, str], cwd: str) -> int:
     check_link_mode(link_mode)
-    environments, gone = _environments(paths, env, cwd)
+    pipeline = _pipeline(env, cwd)
+    environments, gone = _environments(paths, pipeline)
     real_uv = _real_uv_for_repair(env)
-    config = effective_config(parse(globalopts.current().uv_args), env, cwd)
+    config = pipeline.config
     if link_mode is None and config.pip_link_mode == "symlink":
         messages.warning(f"reinstalling with link-mode = symlink (from {config.pip_link_mode_source}): the next "
                          "unguarded prune breaks these again; `--link-mode copy` or `uvguard materialize` avoid it")
@@ -160,7 +158,7 @@ def _report_materialized(result: Materialized) -> None:
 def run_materialize(paths, env: Mapping[str, str], cwd: str) -> int:
     if not paths:
         raise UsageError("name at least one environment to materialize", hint="e.g. `uvguard materialize .venv`")
-    cache_dir = _cache_dir(env, cwd)
+    cache_dir = _pipeline(env, cwd).config.cache_dir
     results = [materialize_environment(open_environment(path, cwd), cache_dir) for path in paths]
     for result in results:
         _report_materialized(result)

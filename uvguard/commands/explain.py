@@ -15,12 +15,9 @@ import typer
 
 from uvguard import globalopts, messages
 from uvguard.commands.check import UV_LINE_HELP
-from uvguard.errors import RealUvNotFound
-from uvguard.guard import voice_for
-from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
-from uvguard.realuv import find_real_uv, uv_version
-from uvguard.uvconfig import EffectiveConfig, effective_config
+from uvguard.pipeline import command_pipeline
+from uvguard.uvconfig import EffectiveConfig
 from uvguard.uvrefusal import refusal
 
 
@@ -41,30 +38,20 @@ def register(app: typer.Typer) -> None:
 
 
 def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:
-    real_uv, version = _real_uv(env)
-    invocation = parse(uv_args, version)
-    if real_uv is not None and invocation.names_cache_operation:
-        refused = refusal(invocation, real_uv, env, cwd)
+    pipeline = command_pipeline(uv_args, env, cwd)  # without a real uv: the newest measured behaviour
+    real_uv = pipeline.real_uv
+    if real_uv is not None and pipeline.invocation.names_cache_operation:
+        refused = refusal(pipeline.invocation, real_uv, env, cwd)
         if refused is not None:
             raise refused
-    config = effective_config(invocation, env, cwd, version)
-    voice = voice_for(invocation, env)
+    config = pipeline.config
     for warning in config.warnings:
-        messages.warning(warning, voice)
+        messages.warning(warning, pipeline.voice)
     if as_json:
         emit_json("explain", as_dict(config, real_uv))
     else:
         typer.echo(render(config, real_uv))
     return 0
-
-
-def _real_uv(env: dict) -> tuple[str | None, tuple[int, ...] | None]:
-    """The real uv and its release; without one, the newest measured behaviour applies."""
-    try:
-        real = find_real_uv(env, shim=None)
-    except RealUvNotFound:
-        return None, None
-    return real, uv_version(real, env)
 
 
 def as_dict(config: EffectiveConfig, real_uv: str | None = None) -> dict:

@@ -17,10 +17,10 @@ from typing import List, Mapping, Optional
 
 import typer
 
-from uvguard import decisionlog, globalopts, messages
+from uvguard import globalopts, messages
 from uvguard.decision import DecidedBy, Decision
-from uvguard.errors import Refused, UsageError
-from uvguard.invocation import PRUNE, parse
+from uvguard.errors import PolicyError, Refused, UsageError
+from uvguard.invocation import PRUNE
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
 from uvguard.policy import Policy
@@ -59,31 +59,31 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
     A run, refused or not, is logged as `uvguard ARGV` (the command line as typed).
     """
     from uvguard.gc import parse_duration, run_gc
-    from uvguard.guard import Evaluation, live_entries_again, survey, voice_for
-    from uvguard.realuv import find_real_uv, uv_version
+    from uvguard.guard import log_decision, with_policy_hint
+    from uvguard.pipeline import Evaluation, command_pipeline
     from uvguard.sizes import counts_blocks
-    from uvguard.uvconfig import effective_config
 
     recent = parse_duration(keep_recent) if keep_recent is not None else None
-    real_uv = find_real_uv(env, shim=None)
-    version = uv_version(real_uv, env)
-    invocation = parse(["cache", "prune", *uv_args], version)
+    pipeline = command_pipeline(["cache", "prune", *uv_args], env, cwd, need_uv=True)
+    invocation, voice = pipeline.invocation, pipeline.voice
     if invocation.operation != PRUNE or invocation.help:
         raise UsageError(f"`uvguard gc {' '.join(uv_args)}`: expected only uv's global options and `--force`",
                          hint="`uvguard gc --help` lists gc's own options")
-    voice = voice_for(invocation, env)
-    config = effective_config(invocation, env, cwd, version)
+    config = pipeline.config
     cache_dir = Path(config.cache_dir)
     if config.no_cache or not cache_dir.is_dir():
         messages.info(f"No cache found at: {messages.user_display(cache_dir)}", voice)
         return None
-    policy, live = survey(invocation, config, env, cwd)
+    try:
+        policy, live = pipeline.policy, pipeline.live_set
+    except PolicyError as error:
+        raise with_policy_hint(error) from None
     for text in policy.warnings:
         messages.warning(text, voice)
     decision = gc_decision(policy, live, config.symlink_active, cache_dir)
     evaluation = Evaluation(invocation, config, decision, policy, live)
-    if not dry_run:
-        _log(evaluation, argv, env, cwd, voice)
+    if not dry_run:  # a team sees every gc that ran or was refused
+        log_decision(evaluation, argv, env, cwd, voice, program="uvguard")
     if decision.action == "refuse":
         raise Refused(f"refused: {decision.reason}; decided by {decision.decided_by.describe('refuse')}; "
                       f"the cache at `{cache_dir}` is untouched",
@@ -94,8 +94,8 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
             messages.warning(f"{why}; collecting anyway (`{key} = \"{policy.action(key)}\"`)", voice)
     for text in config.warnings:
         messages.warning(text, voice)
-    live_entries = (lambda: live.entries) if dry_run else live_entries_again(evaluation, env, cwd)
-    physical = counts_blocks(cache_dir, invocation, real_uv, env)
+    live_entries = (lambda: live.entries) if dry_run else pipeline.rescan_live_entries
+    physical = counts_blocks(cache_dir, invocation, pipeline.real_uv, env)
     return run_gc(cache_dir, live_entries, recent, physical, env, voice, dry_run=dry_run,
                   force=invocation.force, verbose=invocation.verbose)
 
@@ -126,10 +126,3 @@ def _conditions(live: LiveSet, symlink_active: bool) -> dict[str, str]:
                                  "environments uvguard does not know of may break; register them with "
                                  "`uvguard roots add PATH` or the policy key `roots`")
     return conditions
-
-
-def _log(evaluation, argv: list[str], env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
-    """One line in the decisions log, as for a guarded operation: a team sees every gc that ran or was refused."""
-    record = decisionlog.entry(evaluation.decision, argv, cwd, evaluation.config.cache_dir, program="uvguard")
-    for path, why in decisionlog.append(record, decisionlog.user_log_path(env), evaluation.policy.log):
-        messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)

@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
 
 import typer
 
 from uvguard import globalopts, messages
 from uvguard.messages import human_readable_bytes
-from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
-from uvguard.live_set import LiveSet, scan_live_set
-from uvguard.policy import load_policy
+from uvguard.live_set import LiveSet
+from uvguard.pipeline import Pipeline, location_pipeline
 from uvguard.progress import phase
-from uvguard.registry import state_dir
-from uvguard.roots import find_roots
 from uvguard.sizes import counts_blocks, measure
-from uvguard.uvconfig import effective_config
 
 
-def current_live_set(env: Mapping[str, str], cwd: str, uv_args: Sequence[str] = ()) -> LiveSet:
-    """The live set of the cache `uv UV_ARGS` (global options) would use from `cwd`, with every kind of root."""
-    invocation = parse(uv_args)
-    config = effective_config(invocation, env, cwd)
-    policy_roots = load_policy(env, cwd, config.project_dir).root_paths
-    roots = find_roots(invocation, config, env, cwd, policy_roots)
-    with phase("Scanning environments"):
-        return scan_live_set(config.cache_dir, roots, state_dir(env))
-
-
-def size_counting(cache_dir, uv_args: Sequence[str], env: Mapping[str, str]) -> bool:
+def size_counting(pipeline: Pipeline) -> bool:
     """Whether sizes count blocks freed (the real uv's way since 0.12) or file sizes: as the run would."""
-    from uvguard.errors import RealUvNotFound
-    from uvguard.realuv import find_real_uv
-
-    try:
-        real_uv = find_real_uv(env, shim=None)
-    except RealUvNotFound:
+    if pipeline.real_uv is None:
         return False
-    return counts_blocks(cache_dir, parse([*uv_args, "cache", "prune"]), real_uv, env)
+    return counts_blocks(pipeline.config.cache_dir, pipeline.invocation, pipeline.real_uv, pipeline.env)
 
 
 def live_report(live: LiveSet, physical: bool) -> dict:
@@ -54,10 +34,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def live(as_json: bool = typer.Option(False, "--json", help="Print the live set as JSON.")) -> None:
         """List the cache entries that environments link into, and the total size they keep."""
-        env, uv_args = dict(os.environ), globalopts.current().uv_args
-        live = current_live_set(env, os.getcwd(), uv_args)
+        # the shim's own pipeline for the `uv cache prune` these global options describe
+        pipeline = location_pipeline(globalopts.current().uv_args, dict(os.environ), os.getcwd())
+        live = pipeline.live_set
         with phase("Measuring"):
-            report = live_report(live, size_counting(live.cache_dir, uv_args, env))
+            report = live_report(live, size_counting(pipeline))
         if as_json:
             emit_json("live", report)
             return

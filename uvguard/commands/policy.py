@@ -12,18 +12,17 @@ import typer
 from uvguard import globalopts, policy as policies
 from uvguard import trust as trust_store
 from uvguard.errors import UsageError, UvguardError, report
-from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
+from uvguard.pipeline import location_pipeline
 from uvguard.tomlfile import load_toml
-from uvguard.uvconfig import discovery_start, resolve_dirs
 
 SCOPES = ("system", "user", "project")
 
 
 def effective_policy(env: Mapping[str, str], cwd: str) -> policies.Policy:
-    """The policy a cache command run here would get (the project walk starts where uv's does)."""
-    _, project_dir = resolve_dirs(parse(globalopts.current().uv_args), env, cwd)
-    return policies.load_policy(env, cwd, discovery_start(project_dir))
+    """The policy a cache command run here would get: the shim's own pipeline's (the project walk
+    starts where uv's config walk does, at the workspace root)."""
+    return location_pipeline(globalopts.current().uv_args, env, cwd).policy
 
 
 def policy_json(policy: policies.Policy, env: Mapping[str, str]) -> dict:
@@ -135,8 +134,7 @@ def target_path(scope: str, env: Mapping[str, str], cwd: str) -> Path:
         return Path(policies.SYSTEM_POLICY_FILE)
     if scope == "user":
         return policies.user_policy_path(env)
-    _, project_dir = resolve_dirs(parse(globalopts.current().uv_args), env, cwd)
-    return project_dir / policies.PROJECT_FILE
+    return location_pipeline(globalopts.current().uv_args, env, cwd).location.project_dir / policies.PROJECT_FILE
 
 
 def write_preset(path: Path, preset: str, force: bool) -> bytes:

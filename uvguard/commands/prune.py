@@ -22,7 +22,7 @@ from uvguard.limited import run_limited
 from uvguard.messages import human_readable_bytes, plural
 from uvguard.jsonout import emit_json
 from uvguard.progress import phase
-from uvguard.prune_plan import Plan, protected_entries, removal_plan
+from uvguard.prune_plan import Plan, protected_entries
 from uvguard.sizes import counts_blocks, measure
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -62,7 +62,8 @@ def _run(uv_args: list[str], dry_run: bool, as_json: bool) -> None:
 
 def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], cwd: str) -> dict:
     """Run (or with `dry_run` only describe) the limited `uv UV_ARGS...`; a JSON-ready result."""
-    from uvguard.guard import evaluate, live_entries_again, voice_for
+    from uvguard.guard import evaluate
+    from uvguard.pipeline import Pipeline
     from uvguard.realuv import find_real_uv, uv_version
 
     real_uv = find_real_uv(env, shim=None)
@@ -71,20 +72,20 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     if invocation.operation not in (PRUNE, PRUNE_CI, CLEAN, CLEAN_PACKAGES) or invocation.help:
         raise UsageError(f"`uv {' '.join(uv_args)}` is not a command line uv would accept",
                          hint="run `uv " + " ".join(uv_args[:2]) + " --help` for uv's options")
-    evaluation = evaluate(invocation, real_uv, env, cwd, version, ask_uv=True)  # acts whatever the decision
+    pipeline = Pipeline(invocation, env, cwd, real_uv, version)
+    evaluation = evaluate(pipeline, ask_uv=True)  # acts whatever the decision
     config, live = evaluation.config, evaluation.live_set
     entries = live.entries if live is not None else {}
     if dry_run:
-        with phase("Planning what to remove"):
-            plan = removal_plan(invocation, config, real_uv, env)
+        plan = pipeline.plan  # the decision's own plan when something is live: uv runs on a skeleton once
         physical = plan.remove != () and counts_blocks(plan.cache_dir, invocation, real_uv, env)
         with phase("Measuring"):
             return dry_run_report(plan, entries, physical)
     if live is not None and live.uncertain:
         raise Refused("the live set is uncertain, so uvguard cannot tell what to keep: " + "; ".join(live.reasons),
                       hint="fix or unregister the roots above (`uvguard roots`), or run uv itself")
-    result = run_limited(invocation, config, real_uv, env, entries, voice_for(invocation, env),
-                         rescan=live_entries_again(evaluation, env, cwd))
+    result = run_limited(invocation, config, real_uv, env, entries, pipeline.voice,
+                         rescan=pipeline.rescan_live_entries)
     return operation_report(
         result.operation, result.cache_dir, False, result.physical, list(zip(result.removed, result.removed_bytes)),
         [(entry, size, list(entries.get(entry, ()))) for entry, size in zip(result.kept, result.kept_bytes)],

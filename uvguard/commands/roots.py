@@ -9,12 +9,12 @@ from typing import List
 import typer
 
 from uvguard import globalopts, messages
-from uvguard.commands.live import current_live_set
 from uvguard.discover import MAX_DEPTH, discover
 from uvguard.errors import UsageError
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
 from uvguard.messages import plural
+from uvguard.pipeline import location_pipeline
 from uvguard.roots import merge_roots, read_manual_roots, write_manual_roots, Root
 
 
@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
         """
         if ctx.invoked_subcommand is not None:
             return
-        report = roots_report(current_live_set(dict(os.environ), os.getcwd(), globalopts.current().uv_args),
-                              everything)
+        pipeline = location_pipeline(globalopts.current().uv_args, dict(os.environ), os.getcwd())
+        report = roots_report(pipeline.live_set, everything)
         if as_json:
             emit_json("roots", report)
             return
