@@ -9,8 +9,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import pwd
+import re
 import shutil
 import signal
 import subprocess

@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests import uv_releases
-from tests.installer import (ENV_MARKER, default_prefix, install_env, interactive, is_shim, real_uv_dir,
-                             receipt, run_install, uv_wheel)
+from tests.installer import (
+    ENV_MARKER,
+    default_prefix,
+    install_env,
+    interactive,
+    is_shim,
+    real_uv_dir,
+    receipt,
+    run_install,
+    uv_wheel,
+)
 from uvguard import __version__
 from uvguard.installation import RECEIPT_HEADER, recorded_real_uv
 

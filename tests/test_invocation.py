@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 
 from uvguard.invocation import (
-    CLEAN, CLEAN_PACKAGES, PASSTHROUGH, PRUNE, PRUNE_CI, is_package_name, parse, writes_environment,
+    CLEAN,
+    CLEAN_PACKAGES,
+    PASSTHROUGH,
+    PRUNE,
+    PRUNE_CI,
+    is_package_name,
+    parse,
+    writes_environment,
 )
 
 

@@ -23,7 +23,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-
 from tests import miniyaml, uv_releases
 from tests.conftest import REPO
 from tests.installer import install_env, is_shim, real_uv_dir, source_checkout

@@ -22,8 +22,8 @@ import os
 import re
 import sys
 import types
+from collections.abc import Callable
 from enum import Enum
-from typing import Callable, Optional
 
 import typer
 
@@ -87,15 +87,15 @@ _globals = typer.Typer(add_completion=False)
 def _options(
     quiet: int = typer.Option(0, "-q", "--quiet", count=True, help="Use quiet output (no warnings, no progress)."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="Use verbose output."),
-    color: Optional[ColorChoice] = typer.Option(None, "--color", metavar="COLOR_CHOICE", show_choices=False,
+    color: ColorChoice | None = typer.Option(None, "--color", metavar="COLOR_CHOICE", show_choices=False,
                                                 help="Control the use of color in output "
                                                      "[possible values: auto, always, never]."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide all progress outputs [env: UV_NO_PROGRESS=]."),
-    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="CACHE_DIR",
+    cache_dir: str | None = typer.Option(None, "--cache-dir", metavar="CACHE_DIR",
                                             help="Path to the cache directory [env: UV_CACHE_DIR=]."),
-    directory: Optional[str] = typer.Option(None, "--directory", metavar="DIRECTORY",
+    directory: str | None = typer.Option(None, "--directory", metavar="DIRECTORY",
                                             help="Change to the given directory before running the command."),
-    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT",
+    project: str | None = typer.Option(None, "--project", metavar="PROJECT",
                                           help="Discover a project in the given directory."),
 ) -> None:
     """Never run: its parameters are the global options."""

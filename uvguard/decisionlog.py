@@ -20,8 +20,8 @@ import os
 import pwd
 import stat
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from uvguard.decision import Decision
 from uvguard.jsonout import stamped

@@ -12,8 +12,8 @@ an environment it found, and notes each directory it cannot read.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 MAX_DEPTH = 4
 ARCHIVE_BUCKET = "archive-v0"

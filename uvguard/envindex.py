@@ -32,7 +32,8 @@ import json
 import os
 import stat
 import time
-from typing import Callable, Iterable, Mapping, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
 
 from uvguard import registry
 

@@ -29,9 +29,10 @@ import re
 import stat
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, TextIO
+from typing import TextIO
 
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock

@@ -27,13 +27,21 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 from uvguard import decisionlog, messages
 from uvguard.cachelock import takes_lock_itself
 from uvguard.decision import Decision, Situation, decide
-from uvguard.errors import (EXIT_INTERRUPTED, EXIT_REFUSED, FileSystemFailure, PolicyError, UvguardError,
-                            UvRefused, os_failure)
+from uvguard.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    FileSystemFailure,
+    PolicyError,
+    UvguardError,
+    UvRefused,
+    os_failure,
+)
 from uvguard.invocation import Invocation, Version
 from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from uvguard.errors import UvguardError
 from uvguard.installation import Receipt, installation_prefix

@@ -10,9 +10,10 @@ uv) is descended and only its other parts go. The removal itself
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, TextIO
+from typing import TextIO
 
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock

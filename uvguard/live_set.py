@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 import stat
 import time
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from uvguard import scanmemory
 

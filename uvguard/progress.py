@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, TextIO
+from typing import TextIO
 
 from uvguard import messages
 
@@ -37,7 +38,7 @@ class Progress:
     def update(self, done: int, total: int) -> None:
         self.done, self.total = done, total
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.enabled:
             import threading
 

@@ -58,9 +58,9 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 from uvguard.errors import OperationFailed
 from uvguard.escapes import plain_climbs

@@ -14,8 +14,9 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from uvguard import messages
 from uvguard.errors import FileSystemFailure, os_failure

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Iterable
 from operator import attrgetter
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 # A directory whose ctime is this close to the scan is not trusted: see above.
 RACY_SECONDS = 2.0

@@ -22,9 +22,9 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from uvguard import messages, shellinit
 from uvguard.errors import RealUvNotFound, UsageError
@@ -75,7 +75,7 @@ class Uvguard:
     command: Path
 
     @classmethod
-    def running(cls) -> "Uvguard":
+    def running(cls) -> Uvguard:
         command = Path(sysconfig.get_path("scripts"), "uvguard")
         if not command.is_file():
             raise UsageError(f"no `uvguard` command beside this interpreter ({command})",

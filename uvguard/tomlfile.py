@@ -13,7 +13,6 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Type
 
 from uvguard.errors import ConfigError, UvguardError
 from uvguard.registry import read_regular
@@ -26,13 +25,13 @@ _FLAT_LINE = re.compile(r'#[^\x00-\x08\x0a-\x1f\x7f]*|([A-Za-z0-9_-]+) = "([^"\\
 _POSITION = re.compile(r"^(?P<what>.*?) \(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
 
 
-def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+def load_toml(path: str | Path, error: type[UvguardError] = ConfigError) -> dict:
     """The parsed content of `path`; `error` (a UvguardError) if it cannot be read or parsed."""
     data, _ = read_regular_file(path, error)
     return parse_toml_bytes(data, path, error)
 
 
-def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
+def read_regular_file(path: str | Path, error: type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
     """The bytes of `path` and the facts of the very file they came from; `path` must be a regular
     file: a FIFO, a device or a socket is refused, never read (it could hang the guarded command)."""
     try:
@@ -46,7 +45,7 @@ def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError)
         raise failure from None
 
 
-def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+def parse_toml_bytes(data: bytes, path: str | Path, error: type[UvguardError] = ConfigError) -> dict:
     """Parse the bytes read from `path` (the caller's one read, e.g. to quote its lines or hash them)."""
     try:
         text = data.decode("utf-8")
@@ -80,7 +79,7 @@ def parse_flat_toml(text: str) -> dict[str, str] | None:
     return data
 
 
-def parse_toml(text: str, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+def parse_toml(text: str, path: str | Path, error: type[UvguardError] = ConfigError) -> dict:
     """Parse `text` read from `path`, naming the file and position on failure."""
     tomllib = tomllib_module()
     try:

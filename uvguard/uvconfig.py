@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
 from uvguard.messages import user_display
-from uvguard.uvconfigfiles import (LINK_MODES, ConfigFile, check_required_version, find_project_config_dir,
-                                   link_mode_names, load_files)
+from uvguard.uvconfigfiles import (
+    LINK_MODES,
+    ConfigFile,
+    check_required_version,
+    find_project_config_dir,
+    link_mode_names,
+    load_files,
+)
 from uvguard.uvinputs import command_word, home, option_value, parse_bool, since, subcommand_word
 from uvguard.uvworkspace import discovery_start
 

@@ -29,7 +29,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Mapping
+from collections.abc import Mapping
 
 from uvguard.errors import UvRefused
 from uvguard.invocation import Invocation

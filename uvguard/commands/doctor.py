@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Optional
+from collections.abc import Mapping
 
 import typer
 from typer.core import TyperCommand
 
 from uvguard import globalopts, messages
-from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, PolicyError, RealUvNotFound, UsageError
 from uvguard.installcheck import check_installation
 from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
 from uvguard.materialize import Materialized, materialize_environment
+from uvguard.messages import human_readable_bytes, plural
 from uvguard.policy import load_policy
 from uvguard.realuv import find_real_uv
 from uvguard.repair import Repair, check_link_mode, repair_environment
@@ -35,7 +35,7 @@ class _SplitAtDoubleDash(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-def _environments(paths: List[str] | None, env: Mapping[str, str], cwd: str) -> tuple[list[str], list[str]]:
+def _environments(paths: list[str] | None, env: Mapping[str, str], cwd: str) -> tuple[list[str], list[str]]:
     """The environments named, or (none named) every root of the live set that holds one.
 
     Also the roots that are links to an environment that is gone (a `.venv`
@@ -172,7 +172,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def doctor(
-        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
+        envs: list[str] | None = typer.Argument(None, metavar="ENV...", help=envs_help),
         as_json_output: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
     ) -> None:
         """Check the guard and the environments. Exit 1 on any problem.
@@ -186,8 +186,8 @@ def register(app: typer.Typer) -> None:
     @app.command(cls=_SplitAtDoubleDash)
     def repair(
         ctx: typer.Context,
-        envs: Optional[List[str]] = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
-        link_mode: Optional[str] = typer.Option(None, "--link-mode", metavar="MODE",
+        envs: list[str] | None = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
+        link_mode: str | None = typer.Option(None, "--link-mode", metavar="MODE",
                                                 help="Link mode for the reinstall: clone, copy, hardlink or symlink."),
     ) -> None:
         """Reinstall every broken distribution at its installed version, one uv call per environment.
@@ -199,7 +199,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def materialize(
-        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
+        envs: list[str] | None = typer.Argument(None, metavar="ENV...", help=envs_help),
     ) -> None:
         """Replace links into the uv cache by hard links or copies, so the environment outlives the cache."""
         raise typer.Exit(run_materialize(envs, os.environ, os.getcwd()))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import List, Mapping, Optional
 
 import typer
 
@@ -33,10 +33,10 @@ def register(app: typer.Typer) -> None:
     def gc(
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        keep_recent: Optional[str] = typer.Option(
+        keep_recent: str | None = typer.Option(
             None, "--keep-recent", metavar="DURATION",
             help="Also keep entries unpacked less than DURATION ago (`12h`, `7d`): copy and clone installs."),
-        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]...",
+        uv_args: list[str] = typer.Argument(None, metavar="[UV-OPTIONS]...",
                                             help="uv's global options (`--cache-dir DIR`, `--force`, `-q`...)"),
     ) -> None:
         """Remove every unpacked wheel no environment uses, and the cache pointers naming it."""

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import typer
 
 from uvguard import globalopts, messages
-from uvguard.messages import human_readable_bytes
 from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet, scan_live_set
+from uvguard.messages import human_readable_bytes
 from uvguard.policy import load_policy
 from uvguard.progress import phase
 from uvguard.registry import state_dir

@@ -4,13 +4,12 @@ written, and the project files the user trusts to loosen it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import List, Mapping
 
 import typer
 
-from uvguard import globalopts, policy as policies
-from uvguard import trust as trust_store
+from uvguard import globalopts, policy as policies, trust as trust_store
 from uvguard.errors import UsageError, UvguardError, report
 from uvguard.invocation import parse
 from uvguard.jsonout import emit_json
@@ -175,7 +174,7 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def validate(files: List[Path] = typer.Argument(..., metavar="FILE",
+    def validate(files: list[Path] = typer.Argument(..., metavar="FILE",
                                                     help="Policy files: uvguard.toml, pyproject.toml, policy.toml.")) -> None:
         """Check policy files; exit 2 with the file, line, key and allowed values if any is invalid.
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from typing import List
 
 import typer
 
@@ -15,7 +14,7 @@ from uvguard.errors import UsageError
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
 from uvguard.messages import plural
-from uvguard.roots import merge_roots, read_manual_roots, write_manual_roots, Root
+from uvguard.roots import Root, merge_roots, read_manual_roots, write_manual_roots
 
 
 def roots_report(live: LiveSet, everything: bool = False) -> dict:
@@ -125,7 +124,7 @@ def register(app: typer.Typer) -> None:
 
     @roots_app.command("discover")
     def discover_command(
-        directories: List[str] = typer.Argument(..., metavar="DIR", help="Directories to search."),
+        directories: list[str] = typer.Argument(..., metavar="DIR", help="Directories to search."),
         dry_run: bool = typer.Option(False, "--dry-run", help="List what would be registered; register nothing."),
         as_json: bool = typer.Option(False, "--json", help="Print what was found as JSON."),
     ) -> None:
