@@ -430,5 +430,6 @@ def test_a_limited_clean_with_nothing_live_does_what_real_uv_does(sandbox, wheel
     guarded = machine.uv("cache", "clean", UVGUARD_POLICY="ci", UV_LINK_MODE="symlink")
     assert guarded.returncode == 0, guarded.stderr
     assert guarded.stderr.splitlines()[-1] == bare.stderr.splitlines()[-1]
-    leftover = (lambda path: sorted(os.listdir(path)) if path.is_dir() else None)
+    def leftover(path):
+        return sorted(os.listdir(path)) if path.is_dir() else None
     assert leftover(machine.cache) == leftover(twin)

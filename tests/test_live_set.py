@@ -179,7 +179,7 @@ def shared_dir():
 
 
 def _world_readable(path: Path) -> None:
-    for directory, dirs, files in os.walk(path):
+    for directory, _dirs, _files in os.walk(path):
         os.chmod(directory, 0o755)
 
 

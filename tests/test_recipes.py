@@ -115,7 +115,7 @@ def play_dockerfile(dockerfile: str, image_root: Path, context: Path, env: dict,
         instruction, _, rest = line.partition(" ")
         if instruction == "FROM":
             name = rest.split(" AS ")[1] if " AS " in rest else "final"
-            assert name != "final" or number == max(i for i, l in enumerate(lines) if l.startswith("FROM "))
+            assert name != "final" or number == max(i for i, text in enumerate(lines) if text.startswith("FROM "))
             stage = image.stages[name] = image_root / name
             stage.mkdir(parents=True)
             paths = image.paths(stage)

@@ -303,7 +303,8 @@ def test_parity_with_real_uv(sandbox, scenario):
     env, cwd, wd = _materialise(sandbox, scenario)
     version = tuple(int(part) for part in scenario["version"].split("."))
     args = _args(scenario, sandbox.root)
-    run = lambda *extra: sandbox.uv(*args, *extra, version=scenario["version"], env=env, cwd=cwd, check=False)
+    def run(*extra):
+        return sandbox.uv(*args, *extra, version=scenario["version"], env=env, cwd=cwd, check=False)
 
     cache = run("cache", "dir")
     ours = _ours([*args, "cache", "dir"], env, cwd, version)

@@ -11,7 +11,8 @@ conflicting ones, is an error only within one command level (`uv`, `cache`,
 `prune`), while `--offline` and `--no-offline` on different levels are
 refused by uv after parsing; `-h`/`--help` anywhere before `--` only prints
 help, and the hidden `--show-settings` only prints the resolved settings
-(every release pinned returns before the cache command runs). A line uv would reject never reaches the cache, so it is classified as
+(every release pinned returns before the cache command runs). A line uv would
+reject never reaches the cache, so it is classified as
 passthrough and uv prints its own error.
 
 Where uv releases differ (flags added over time, `cache clear`, `--force`),

@@ -369,7 +369,8 @@ def _env_file(env: Mapping[str, str], cwd: str | os.PathLike) -> list[PolicyFile
                               hint=f"set {ENV_VAR} to a policy file or to a preset: {', '.join(PRESETS)}")
         return [read_policy_file(path, "env", env)]
     if value not in PRESETS:
-        raise PolicyError(f"{ENV_VAR}={value}: unknown preset; expected one of {', '.join(PRESETS)}, or a path to a policy file")
+        raise PolicyError(f"{ENV_VAR}={value}: unknown preset; expected one of {', '.join(PRESETS)}, "
+                          "or a path to a policy file")
     return [read_preset(value, Source("env", preset=value))]
 
 

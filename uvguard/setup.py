@@ -243,7 +243,8 @@ def do_takeover(takeover: str, uvguard: Uvguard, receipt: Receipt, say: Say) -> 
     except OSError as error:
         os.rename(aside, takeover)
         receipt.replace("takeover", None)
-        raise UsageError(f"could not write the shim at {takeover}: {error.strerror}; the real uv is back in place")
+        raise UsageError(f"could not write the shim at {takeover}: {error.strerror}; "
+                         "the real uv is back in place") from error
     say(f"Took over {takeover}: it is the uvguard shim now")
 
 

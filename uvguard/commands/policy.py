@@ -174,13 +174,13 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(_guarded(run))
 
     @policy_app.command()
-    def validate(files: list[Path] = typer.Argument(..., metavar="FILE",
-                                                    help="Policy files: uvguard.toml, pyproject.toml, policy.toml.")) -> None:
+    def validate(files: list[Path] = typer.Argument(
+            ..., metavar="FILE", help="Policy files: uvguard.toml, pyproject.toml, policy.toml.")) -> None:
         """Check policy files; exit 2 with the file, line, key and allowed values if any is invalid.
 
         Every file is checked, so one run (a pre-commit hook) reports them all.
         """
-        raise typer.Exit(max(_guarded(lambda: _validate_one(file)) for file in files))
+        raise typer.Exit(max(_guarded(lambda: _validate_one(file)) for file in files))  # noqa: B023 (called at once)
 
     @policy_app.command()
     def init(
