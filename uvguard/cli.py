@@ -109,7 +109,7 @@ def _global_params(locations: bool) -> list:
     for param in params:
         param.expose_value = False
         param.callback = _remember
-        param.uvguard_global = True
+        param.uvguard_global = True  # type: ignore[attr-defined]
     return params
 
 
@@ -249,8 +249,8 @@ def _first_sentence(text: str | None) -> str:
 
 
 def _is_global(param, ctx) -> bool:
-    return getattr(param, "uvguard_global", False) or set(param.opts) & set(ctx.help_option_names) \
-        or "--version" in param.opts
+    return bool(getattr(param, "uvguard_global", False) or set(param.opts) & set(ctx.help_option_names)
+                or "--version" in param.opts)
 
 
 def _usage_pieces(command) -> list[str]:

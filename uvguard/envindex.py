@@ -52,7 +52,7 @@ UNREADABLE = ".unreadable."
 _MARK_BYTES = 32
 TOOLS_PREFIX = "tools:"  # a target that stands for every tool environment in a directory (roots.TOOLS_PREFIX)
 
-Resolve = Callable[[registry.Record], tuple]  # a record -> what it wrote to (roots.record_targets)
+Resolve = Callable[[registry.Record, dict], tuple]  # a record (and a memo) -> what it wrote to (roots.record_targets)
 Expand = Callable[[tuple], list]  # those targets -> environment paths (tool dirs stand for their tools)
 
 
@@ -238,16 +238,16 @@ class _Fold:
             os.replace(os.path.join(self.directory, "registry"), os.path.join(self.directory, name))
             self.files[name] = self.files.pop("registry")
             self.changed = True
-        removals = []
+        removals: list[Callable[[], None]] = []
         for name in [n for n in self.files if n.startswith(ROTATED) and self._expired(n)]:
             mark = self.files.pop(name)
             path = os.path.join(self.directory, name)
             if mark.unreadable:
                 kept = f"registry{UNREADABLE}{name[len(ROTATED):]}"
                 self.files[kept] = mark
-                removals.append(lambda path=path, kept=kept: os.replace(path, os.path.join(self.directory, kept)))
+                removals.append(lambda path=path, kept=kept: os.replace(path, os.path.join(self.directory, kept)))  # type: ignore[misc]
             else:
-                removals.append(lambda path=path: _unlink(path))
+                removals.append(lambda path=path: _unlink(path))  # type: ignore[misc]
             self.changed = True
         return removals
 

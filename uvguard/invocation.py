@@ -34,8 +34,9 @@ run`, so `uvguard explain sync --cache-dir X` sees them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 PASSTHROUGH = "passthrough"
 PRUNE = "prune"
@@ -162,7 +163,7 @@ class Invocation(NamedTuple):
     args: tuple[str, ...]
     operation: str = PASSTHROUGH
     command: tuple[str, ...] = ()
-    options: dict = MappingProxyType({})  # read-only: a default shared by every instance
+    options: Mapping[str, Any] = MappingProxyType({})  # read-only: a default shared by every instance
     packages: tuple[str, ...] = ()
     force: bool = False
     help: bool = False
@@ -207,7 +208,7 @@ class _Reject(Exception):
     """uv would reject this command line: it never reaches the cache."""
 
 
-def parse(args: list[str] | tuple[str, ...], uv_version: Version | None = None) -> Invocation:
+def parse(args: Sequence[str], uv_version: Version | None = None) -> Invocation:
     """Classify `args` (argv without the program name) for uv `uv_version` (None: the newest)."""
     args = tuple(args)
     scan = _Scan(args, uv_version)

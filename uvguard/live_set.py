@@ -257,7 +257,7 @@ def _remember(memory: _Memory, cache: _Cache, environment: Environment, info: os
     directories, digest = scanmemory.grouped(walk.directories, walk.stats)
     memory.known[key] = scanmemory.Remembered(
         environment.path, cache.real, info.st_ino, digest, environment.live_entries,
-        frozenset(walk.prefixes), frozenset(walk.outside), directories)
+        frozenset(walk.prefixes), frozenset(walk.outside), directories)  # type: ignore[arg-type]  # no None: see above
     memory.changed = True
 
 

@@ -255,7 +255,7 @@ def _in_scratch_cache(cache_dir: Path, env: Mapping[str, str], action):
                 return action(probe)
         except OSError as error:
             failure = error
-    raise failure
+    raise failure  # type: ignore[misc]  # set: the loop runs at least once
 
 
 def protected_entries(plan: Plan, live_entries: Iterable[str]) -> tuple[str, ...]:

@@ -95,7 +95,7 @@ def uv_version(real_uv: str, env: Mapping[str, str] | None = None) -> tuple[int,
     key = _binary_key(real_uv)
     remembered = os.path.join(registry.state_dir(env), "uv-versions") if env is not None and key else None
     if remembered:
-        version = _remembered_version(remembered, key)
+        version = _remembered_version(remembered, key)  # type: ignore[arg-type]  # set when remembered is
         if version:
             return version
     version = _ask_version(real_uv)
@@ -169,7 +169,7 @@ def _ask_version(real_uv: str) -> tuple[int, int, int] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     match = re.match(r"uv (\d+)\.(\d+)\.(\d+)", result.stdout)
-    return tuple(int(part) for part in match.groups()) if match else None
+    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]  # 3 groups
 
 
 def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None):

@@ -327,7 +327,7 @@ def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple
         return tuple(os.path.normpath(os.path.join(working_dir, word)) for word in line.words[1:])
     project_dir = _project_dir(line, env, working_dir)
     if not line.options.get("no-project") and workspace_root(project_dir, memo) == project_dir:
-        return (os.path.normpath(project_environment(project_dir, env, memo)[0]),)
+        return (os.path.normpath(project_environment(project_dir, env, memo)[0]),)  # type: ignore[index]  # a root
     return (os.path.join(working_dir, ".venv"),)
 
 

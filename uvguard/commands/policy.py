@@ -95,7 +95,7 @@ def project_file(path: Path | None, env: Mapping[str, str], cwd: str) -> Path:
         raise UsageError(f"no project policy found from `{where}` (`{policies.PROJECT_FILE}`, or `[tool.uvguard]` "
                          "in `pyproject.toml`, up to the project's own directory)", hint="name the file: "
                          "`uvguard policy trust PATH`")
-    return Path(found[0].source.file)
+    return Path(found[0].source.file)  # type: ignore[arg-type]  # a project layer is a file
 
 
 def trust_file(path: Path, env: Mapping[str, str], uid: int) -> str:
@@ -108,7 +108,7 @@ def trust_file(path: Path, env: Mapping[str, str], uid: int) -> str:
         raise UsageError(f"`{path}` is owned by uid {checked.owner}, neither you (uid {uid}) nor root; "
                          "uvguard ignores such a file, trusted or not",
                          hint="copy it into a file of your own, read it, then trust that")
-    return trust_store.trust(path, checked.digest, env)
+    return trust_store.trust(path, checked.digest, env)  # type: ignore[arg-type]  # a file read has one
 
 
 def validate_file(path: Path, env: Mapping[str, str]) -> tuple[policies.PolicyFile, list[str]]:
