@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from uvguard import decisionlog, messages
@@ -156,7 +156,8 @@ def _symlink_source(config: EffectiveConfig) -> str:
     return "; ".join(sources)
 
 
-def live_entries_again(evaluation: Evaluation, env: Mapping[str, str], cwd: str):
+def live_entries_again(evaluation: Evaluation, env: Mapping[str, str],
+                       cwd: str) -> Callable[[], dict[str, tuple[str, ...]]]:
     """A rescan for `run_limited` to call under uv's lock: an install that finished
     while we waited for the lock is kept too. Entries live before stay kept (an
     environment deleted meanwhile costs only a kept entry; keeping more is safe)."""

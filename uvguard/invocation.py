@@ -175,7 +175,7 @@ class Invocation(NamedTuple):
     def intercepted(self) -> bool:
         return self.operation != PASSTHROUGH
 
-    def option(self, name: str, default=None):
+    def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
 
     def command_option(self, name: str) -> str | None:

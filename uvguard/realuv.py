@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import NoReturn
 
 from uvguard import registry
 from uvguard.errors import RealUvNotFound
@@ -172,7 +173,7 @@ def _ask_version(real_uv: str) -> tuple[int, int, int] | None:
     return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]  # 3 groups
 
 
-def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None):
+def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None) -> NoReturn:
     """Replace this process by the real uv: the one seam every hand-off goes through."""
     sys.stdout.flush()
     sys.stderr.flush()

@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from uvguard.errors import ConfigError, UvguardError
 from uvguard.registry import read_regular
@@ -55,7 +56,7 @@ def parse_toml_bytes(data: bytes, path: str | Path, error: type[UvguardError] = 
     return parse_toml(text, path, error)
 
 
-def tomllib_module():
+def tomllib_module() -> ModuleType:
     """tomllib, or tomli before Python 3.11: imported on first use."""
     if sys.version_info >= (3, 11):
         import tomllib

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,6 +25,9 @@ from uvguard.invocation import PRUNE, parse
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
 from uvguard.policy import Policy
+
+if TYPE_CHECKING:
+    from uvguard.gc import GcResult
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -53,7 +57,7 @@ def register(app: typer.Typer) -> None:
 
 
 def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: Mapping[str, str], cwd: str,
-               argv: list[str]):
+               argv: list[str]) -> GcResult | None:
     """Run (or with `dry_run` only plan) gc on the cache `uv UV_ARGS cache prune` would use; None without a cache.
 
     A run, refused or not, is logged as `uvguard ARGV` (the command line as typed).
