@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from uvguard import messages
 
@@ -48,7 +49,7 @@ class GlobalOptions:
     def voice(self, env: Mapping[str, str]) -> messages.Voice:
         return messages.Voice.detect(color_flag=self.color, quiet=self.quiet, env=env, no_progress=self.no_progress)
 
-    def merged(self, name: str, value) -> GlobalOptions:
+    def merged(self, name: str, value: Any) -> GlobalOptions:
         """With one more option seen (a later level adds counts and overrides values)."""
         if name in ("quiet", "verbose"):
             return replace(self, **{name: getattr(self, name) + value})

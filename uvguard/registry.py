@@ -23,7 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 SEPARATOR = "\x1f"
 TAG = "u1"
@@ -63,7 +63,7 @@ def registry_path(env: Mapping[str, str]) -> str:
     return os.path.join(state_dir(env), "registry")
 
 
-def format_record(cwd: str, env: Mapping[str, str], args) -> str | None:
+def format_record(cwd: str, env: Mapping[str, str], args: Sequence[str]) -> str | None:
     """The registry line for one command, or None when a field cannot be stored."""
     fields = [TAG, cwd, *(env.get(name, "") for name in ENV_FIELDS), *args]
     if any(SEPARATOR in field or "\n" in field for field in fields[1:]):
@@ -80,7 +80,7 @@ def parse_record(line: str) -> Record | None:
     return Record(cwd=fields[1], env=env, args=tuple(fields[2 + len(ENV_FIELDS):]))
 
 
-def append(cwd: str, env: Mapping[str, str], args) -> None:
+def append(cwd: str, env: Mapping[str, str], args: Sequence[str]) -> None:
     """Record one command; any failure is ignored, as recording must never block uv."""
     line = format_record(cwd, env, args)
     if line is None:

@@ -84,7 +84,7 @@ def _describe(diagnosis: Diagnosis) -> list[str]:
     return lines
 
 
-def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
+def run_doctor(paths: list[str] | None, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
     """With no ENV named, the guard itself is checked first (uvguard/installcheck.py)."""
     findings = [] if paths else check_installation(env, cwd)
     cache_dir = _cache_dir(env, cwd)
@@ -128,7 +128,8 @@ def _real_uv_for_repair(env: Mapping[str, str]) -> str:
         raise UsageError(error.message, hint=error.hint) from None
 
 
-def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[str, str], cwd: str) -> int:
+def run_repair(paths: list[str] | None, link_mode: str | None, uv_args: list[str], env: Mapping[str, str],
+               cwd: str) -> int:
     check_link_mode(link_mode)
     environments, gone = _environments(paths, env, cwd)
     real_uv = _real_uv_for_repair(env)
@@ -157,7 +158,7 @@ def _report_materialized(result: Materialized) -> None:
                        hint=f"reinstall them with `uvguard repair {result.path}`, then materialize again")
 
 
-def run_materialize(paths, env: Mapping[str, str], cwd: str) -> int:
+def run_materialize(paths: list[str] | None, env: Mapping[str, str], cwd: str) -> int:
     if not paths:
         raise UsageError("name at least one environment to materialize", hint="e.g. `uvguard materialize .venv`")
     cache_dir = _cache_dir(env, cwd)

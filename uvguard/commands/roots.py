@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import typer
 
@@ -35,7 +36,7 @@ def roots_report(live: LiveSet, everything: bool = False) -> dict:
 _STATES = {"ok": "ok", "gone": "gone", "unreadable": "unreadable", "unlinked": "no links into this cache"}
 
 
-def add_root(env, path: str) -> str:
+def add_root(env: Mapping[str, str], path: str) -> str:
     """Add `path` (made absolute) to the manual roots; adding one twice keeps one."""
     path = os.path.abspath(path)
     paths = [root.path for root in merge_roots(Root(p, "manual") for p in [*read_manual_roots(env), path])]
@@ -43,7 +44,7 @@ def add_root(env, path: str) -> str:
     return path
 
 
-def remove_root(env, path: str) -> str:
+def remove_root(env: Mapping[str, str], path: str) -> str:
     path = os.path.abspath(path)
     paths = read_manual_roots(env)
     if path not in paths:
@@ -52,7 +53,7 @@ def remove_root(env, path: str) -> str:
     return path
 
 
-def discover_roots(directories: list[str], dry_run: bool, env, cwd: str) -> dict:
+def discover_roots(directories: list[str], dry_run: bool, env: Mapping[str, str], cwd: str) -> dict:
     """Find environments linking into a uv cache under `directories` and (unless `dry_run`)
     register each as a manual root, as `uvguard roots add` does."""
     found = discover(directories, cwd)
