@@ -25,9 +25,12 @@ import os
 import stat
 import time
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import scanmemory
+
+if TYPE_CHECKING:
+    from uvguard.roots import Root
 
 OK = "ok"
 GONE = "gone"
@@ -207,7 +210,7 @@ def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable, state_dir: str 
     return LiveSet(cache_dir=cache_root, environments=environments, uncertain=bool(reasons), reasons=reasons)
 
 
-def _scan_root(root, cache: _Cache, memory: _Memory | None = None) -> Environment:
+def _scan_root(root: Root, cache: _Cache, memory: _Memory | None = None) -> Environment:
     path = os.path.abspath(root.path)
     origins = root.origins
     if root.error:

@@ -50,7 +50,7 @@ class Progress:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._thread is not None:
             self._stop.set()  # type: ignore[union-attr]  # set with the thread
             self._thread.join()

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
 
@@ -246,7 +246,7 @@ def _rmdir(parent: int, name: str) -> None:
     os.rmdir(name, dir_fd=parent)
 
 
-def _ignore_missing(action, parent: int, name: str) -> bool:
+def _ignore_missing(action: Callable[[int, str], None], parent: int, name: str) -> bool:
     """Run `action(parent, name)`; retry once after making `parent` writable, as uv does; False if gone."""
     try:
         action(parent, name)

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import envindex, messages, registry, uvworkspace
+
+if TYPE_CHECKING:
+    from uvguard.invocation import Invocation
+    from uvguard.uvconfig import EffectiveConfig
 
 
 class Root:
@@ -48,7 +52,8 @@ class Root:
         return f"Root(path={self.path!r}, origin={self.origin!r}, origins={self.origins!r}, error={self.error!r})"
 
 
-def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: Iterable[str] = ()) -> list[Root]:
+def find_roots(invocation: Invocation, config: EffectiveConfig, env: Mapping[str, str], cwd: str | os.PathLike[str],
+               policy_roots: Iterable[str] = ()) -> list[Root]:
     """Every root for one uv command line, merged by path, sorted."""
     working_dir = os.path.abspath(os.path.join(os.fspath(cwd), os.fspath(config.working_dir)))
     found: list[Root] = []
@@ -121,7 +126,7 @@ def workspace_root(project_dir: str, memo: dict) -> str | None:
     return memo[project_dir]
 
 
-def _ancestors(path: str):
+def _ancestors(path: str) -> Iterator[str]:
     while True:
         yield path
         parent = os.path.dirname(path)
@@ -254,7 +259,7 @@ def read_command_line(args: tuple[str, ...]) -> CommandLine:
     return CommandLine(tuple(words), options)
 
 
-def _read_short_cluster(cluster: str, args, i: int, command: str, options: dict) -> int:
+def _read_short_cluster(cluster: str, args: Sequence[str], i: int, command: str, options: dict) -> int:
     flags = _SHORT_FLAGS_BY_COMMAND.get(command, set())
     for position, letter in enumerate(cluster):
         if letter in _SHORT_WITH_VALUE and letter not in flags:
@@ -313,7 +318,8 @@ def _project_dir(line: CommandLine, env: Mapping[str, str], working_dir: str) ->
     return os.path.normpath(project)
 
 
-def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple[str, ...]:
+def _project_command_targets(line: CommandLine, env: Mapping[str, str], working_dir: str,
+                             memo: dict) -> tuple[str, ...]:
     if isinstance(line.options.get("script"), str):
         return ()  # script environments live in the cache
     if line.options.get("active") is True and env.get("VIRTUAL_ENV"):
@@ -322,7 +328,7 @@ def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dic
     return (os.path.normpath(project[0]),) if project else ()
 
 
-def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple[str, ...]:
+def _venv_targets(line: CommandLine, env: Mapping[str, str], working_dir: str, memo: dict) -> tuple[str, ...]:
     if len(line.words) > 1:
         return tuple(os.path.normpath(os.path.join(working_dir, word)) for word in line.words[1:])
     project_dir = _project_dir(line, env, working_dir)
@@ -331,7 +337,7 @@ def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict) -> tuple
     return (os.path.join(working_dir, ".venv"),)
 
 
-def _pip_targets(line: CommandLine, env, working_dir: str) -> tuple[str, ...]:
+def _pip_targets(line: CommandLine, env: Mapping[str, str], working_dir: str) -> tuple[str, ...]:
     for option in ("target", "prefix"):
         if isinstance(line.options.get(option), str):
             return (os.path.normpath(os.path.join(working_dir, line.options[option])),)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -175,7 +175,7 @@ def save(path: str, items: Iterable[Remembered]) -> None:
             pass
 
 
-def unchanged(item: Remembered, real_of) -> bool:
+def unchanged(item: Remembered, real_of: Callable[[str], str]) -> bool:
     """Whether the environment provably links to what it did: same root, same directories, same cache.
 
     `real_of(path)` is the real path of a remembered directory now (memoised by the caller).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import typer
 from typer.core import TyperCommand
@@ -61,7 +62,7 @@ def _environments(paths: list[str] | None, env: Mapping[str, str], cwd: str) -> 
     return found, gone
 
 
-def _cache_dir(env: Mapping[str, str], cwd: str):
+def _cache_dir(env: Mapping[str, str], cwd: str) -> Path:
     return effective_config(parse(globalopts.current().uv_args), env, cwd).cache_dir
 
 

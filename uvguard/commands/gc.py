@@ -28,6 +28,7 @@ from uvguard.policy import Policy
 
 if TYPE_CHECKING:
     from uvguard.gc import GcResult
+    from uvguard.guard import Evaluation
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -132,7 +133,7 @@ def _conditions(live: LiveSet, symlink_active: bool) -> dict[str, str]:
     return conditions
 
 
-def _log(evaluation, argv: list[str], env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
+def _log(evaluation: Evaluation, argv: list[str], env: Mapping[str, str], cwd: str, voice: messages.Voice) -> None:
     """One line in the decisions log, as for a guarded operation: a team sees every gc that ran or was refused."""
     record = decisionlog.entry(evaluation.decision, argv, cwd, evaluation.config.cache_dir, program="uvguard")
     for path, why in decisionlog.append(record, decisionlog.user_log_path(env), evaluation.policy.log):

@@ -30,7 +30,7 @@ def current_live_set(env: Mapping[str, str], cwd: str, uv_args: Sequence[str] = 
         return scan_live_set(config.cache_dir, roots, state_dir(env))
 
 
-def size_counting(cache_dir, uv_args: Sequence[str], env: Mapping[str, str]) -> bool:
+def size_counting(cache_dir: str, uv_args: Sequence[str], env: Mapping[str, str]) -> bool:
     """Whether sizes count blocks freed (the real uv's way since 0.12) or file sizes: as the run would."""
     from uvguard.errors import RealUvNotFound
     from uvguard.realuv import find_real_uv

@@ -4,7 +4,7 @@ written, and the project files the user trusts to loosen it."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import typer
@@ -239,7 +239,7 @@ def _validate_one(file: Path) -> int:
     return 0
 
 
-def _guarded(function) -> int:
+def _guarded(function: Callable[[], int]) -> int:
     try:
         return function()
     except UvguardError as error:

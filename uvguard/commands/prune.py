@@ -11,7 +11,7 @@ what to keep.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import typer
 
@@ -91,7 +91,8 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
         result.num_files, result.num_dirs, result.exit_code)
 
 
-def operation_report(operation: str, cache_dir, dry_run: bool, physical: bool, removed, kept,
+def operation_report(operation: str, cache_dir: str | os.PathLike[str], dry_run: bool, physical: bool,
+                     removed: Sequence[tuple[str, int]], kept: Sequence[tuple[str, int, list[str]]],
                      files: int, directories: int, exit_code: int) -> dict:
     """The one JSON shape of a limited operation, run or dry run (`cache-operation.schema.json`)."""
     return {
