@@ -309,7 +309,8 @@ def test_github_actions_recipe_guards_setup_uvs_post_job_prune(sandbox, install_
 
     assert is_shim(toolcache_uv)
     assert imports_work(workspace / ".venv").returncode == 0, imports_work(workspace / ".venv").stderr
-    assert shutil.which("uvguard", path=runner.env["PATH"]) == str(tmp_path / "runner-temp" / "uvguard" / "bin" / "uvguard")
+    installed = tmp_path / "runner-temp" / "uvguard" / "bin" / "uvguard"
+    assert shutil.which("uvguard", path=runner.env["PATH"]) == str(installed)
     assert links_into(workspace / ".venv", sandbox.cache)
 
     # Control: the same workflow without the uvguard step; the post-job prune breaks the .venv.

@@ -64,7 +64,8 @@ def test_pip_prefers_virtual_env_then_conda_then_the_nearest_dot_venv(sandbox):
     (inside / "lib").mkdir()
     assert resolve_record(record(inside / "lib", *args)) == (str(inside),)
     # A version request, not a path: uv still looks at the active and nearby environments.
-    assert resolve_record(record(sandbox.work, "pip", "install", "--python", "3.12", "x")) == (str(sandbox.work / ".venv"),)
+    assert (resolve_record(record(sandbox.work, "pip", "install", "--python", "3.12", "x"))
+            == (str(sandbox.work / ".venv"),))
 
 
 def test_project_commands_use_the_workspace_root_environment(sandbox):
@@ -72,7 +73,8 @@ def test_project_commands_use_the_workspace_root_environment(sandbox):
     member = write_project(root / "packages" / "m", "m")
     (member / "src").mkdir()
     nested = write_project(root / "examples" / "ex", "ex")
-    for args in (("sync",), ("run", "python", "-c", "1"), ("add", "x"), ("remove", "x"), ("--quiet", "sync", "--frozen")):
+    for args in (("sync",), ("run", "python", "-c", "1"), ("add", "x"), ("remove", "x"),
+                 ("--quiet", "sync", "--frozen")):
         assert resolve_record(record(member / "src", *args)) == (str(root / ".venv"),)
     assert resolve_record(record(nested, "sync")) == (str(nested / ".venv"),)
     assert resolve_record(record(sandbox.work, "sync", "--project", "ws/packages/m")) == (str(root / ".venv"),)
