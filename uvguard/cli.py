@@ -24,7 +24,7 @@ import sys
 import types
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -91,15 +91,15 @@ _globals = typer.Typer(add_completion=False)
 def _options(
     quiet: int = typer.Option(0, "-q", "--quiet", count=True, help="Use quiet output (no warnings, no progress)."),
     verbose: int = typer.Option(0, "-v", "--verbose", count=True, help="Use verbose output."),
-    color: ColorChoice | None = typer.Option(None, "--color", metavar="COLOR_CHOICE", show_choices=False,
+    color: Optional[ColorChoice] = typer.Option(None, "--color", metavar="COLOR_CHOICE", show_choices=False,
                                                 help="Control the use of color in output "
                                                      "[possible values: auto, always, never]."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide all progress outputs [env: UV_NO_PROGRESS=]."),
-    cache_dir: str | None = typer.Option(None, "--cache-dir", metavar="CACHE_DIR",
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", metavar="CACHE_DIR",
                                             help="Path to the cache directory [env: UV_CACHE_DIR=]."),
-    directory: str | None = typer.Option(None, "--directory", metavar="DIRECTORY",
+    directory: Optional[str] = typer.Option(None, "--directory", metavar="DIRECTORY",
                                             help="Change to the given directory before running the command."),
-    project: str | None = typer.Option(None, "--project", metavar="PROJECT",
+    project: Optional[str] = typer.Option(None, "--project", metavar="PROJECT",
                                           help="Discover a project in the given directory."),
 ) -> None:
     """Never run: its parameters are the global options."""

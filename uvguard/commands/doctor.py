@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Optional
 
 import typer
 from typer.core import TyperCommand
@@ -174,7 +175,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def doctor(
-        envs: list[str] | None = typer.Argument(None, metavar="ENV...", help=envs_help),
+        envs: Optional[list[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
         as_json_output: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
     ) -> None:
         """Check the guard and the environments. Exit 1 on any problem.
@@ -188,8 +189,8 @@ def register(app: typer.Typer) -> None:
     @app.command(cls=_SplitAtDoubleDash)
     def repair(
         ctx: typer.Context,
-        envs: list[str] | None = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
-        link_mode: str | None = typer.Option(None, "--link-mode", metavar="MODE",
+        envs: Optional[list[str]] = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
+        link_mode: Optional[str] = typer.Option(None, "--link-mode", metavar="MODE",
                                                 help="Link mode for the reinstall: clone, copy, hardlink or symlink."),
     ) -> None:
         """Reinstall every broken distribution at its installed version, one uv call per environment.
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def materialize(
-        envs: list[str] | None = typer.Argument(None, metavar="ENV...", help=envs_help),
+        envs: Optional[list[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
     ) -> None:
         """Replace links into the uv cache by hard links or copies, so the environment outlives the cache."""
         raise typer.Exit(run_materialize(envs, os.environ, os.getcwd()))

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     def gc(
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        keep_recent: str | None = typer.Option(
+        keep_recent: Optional[str] = typer.Option(
             None, "--keep-recent", metavar="DURATION",
             help="Also keep entries unpacked less than DURATION ago (`12h`, `7d`): copy and clone installs."),
         uv_args: list[str] = typer.Argument(None, metavar="[UV-OPTIONS]...",

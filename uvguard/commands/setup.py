@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import typer
 
@@ -13,16 +14,16 @@ from uvguard.errors import UsageError
 def register(app: typer.Typer) -> None:
     @app.command()
     def setup(
-        prefix: str | None = typer.Option(
+        prefix: Optional[str] = typer.Option(
             None, "--prefix", metavar="DIR",
             help="Install into DIR (commands in DIR/bin) and change nothing outside it unless asked "
                  "(--takeover, --policy). Default: ${XDG_DATA_HOME:-~/.local/share}/uvguard, with links in "
                  "${XDG_BIN_HOME:-~/.local/bin} and a line in your shell rc files."),
-        takeover: str | None = typer.Option(
+        takeover: Optional[str] = typer.Option(
             None, "--takeover", metavar="PATH",
             help="Move the real uv at PATH aside (to PATH.uvguard-real) and put the shim there, so callers "
                  "of that path (Docker RUN lines, CI actions) are guarded."),
-        policy: str | None = typer.Option(
+        policy: Optional[str] = typer.Option(
             None, "--policy", metavar="PRESET",
             help="Write a policy file from a preset (default, strict, ci, permissive); an existing one is kept."),
         system: bool = typer.Option(False, "--system", help="With --policy: write /etc/uvguard/policy.toml."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import typer
 
@@ -13,7 +14,7 @@ from uvguard.errors import UsageError
 def register(app: typer.Typer) -> None:
     @app.command("shell-init")
     def shell_init(
-        shell: str | None = typer.Argument(
+        shell: Optional[str] = typer.Argument(
             None, metavar="[bash|zsh|fish|powershell]",
             help="The shell to initialise; detected from the running shell, then $SHELL, when left out."),
         install: bool = typer.Option(
