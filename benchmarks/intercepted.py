@@ -23,8 +23,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import (REPO, Stats, Variant, command, figure_line, interleave, isolated_env, pinned_uv, signed_ms,
-                     verdict_line)
+from harness import (
+    REPO,
+    Stats,
+    Variant,
+    command,
+    figure_line,
+    interleave,
+    isolated_env,
+    pinned_uv,
+    signed_ms,
+    verdict_line,
+)
 
 from uvguard.shimfile import write_shim
 

@@ -75,7 +75,8 @@ def build_registry(base: Path, env: dict, records: int, projects: int) -> None:
         project.mkdir(parents=True)
         (project / "pyproject.toml").write_text(f'[project]\nname = "p{index}"\nversion = "0"\n')
         (project / ".venv").mkdir()
-    commands = (["sync", "--frozen"], ["venv", ".venv"], ["pip", "install", "-r", "requirements.txt"], ["run", "pytest"])
+    commands = (["sync", "--frozen"], ["venv", ".venv"], ["pip", "install", "-r", "requirements.txt"],
+                ["run", "pytest"])
     for index in range(records):
         project = base / "projects" / f"p{index % projects}"
         registry.append(str(project), env, [*commands[index % len(commands)], f"--extra=x{index}"])
@@ -139,7 +140,8 @@ def scan_verdict(stats: Stats, environments: int, entries: int) -> str:
     median, slow = entries / stats.median, entries / stats.p95
     return verdict_line(median >= BUDGET_PER_SECOND, f"live-set scan, {environments} environments, {entries} entries",
                         f"{median / 1000:.0f}k entries/s median ({ms(stats.median).strip()}), "
-                        f"{slow / 1000:.0f}k/s p95 ({ms(stats.p95).strip()})", f"≥ {BUDGET_PER_SECOND // 1000}k/s median")
+                        f"{slow / 1000:.0f}k/s p95 ({ms(stats.p95).strip()})",
+                        f"≥ {BUDGET_PER_SECOND // 1000}k/s median")
 
 
 def main() -> int:

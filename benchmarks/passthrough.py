@@ -27,8 +27,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness import (Stats, Variant, command, figure_line, interleave, isolated_env, ms, pinned_uv, signed_ms,
-                     timed, verdict_line)
+from harness import (
+    Stats,
+    Variant,
+    command,
+    figure_line,
+    interleave,
+    isolated_env,
+    ms,
+    pinned_uv,
+    signed_ms,
+    timed,
+    verdict_line,
+)
 
 from uvguard import registry
 from uvguard.shimfile import write_shim

@@ -34,7 +34,8 @@ def test_a_script_for_every_shell_uv_names(shell):
 def test_an_unknown_shell_is_a_usage_error():
     result = subprocess.run([f"{BIN}/uvguard", "generate-shell-completion", "tcsh"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == "error: invalid value 'tcsh' for '<SHELL>'\nhint: possible values: bash, zsh, fish, powershell\n"
+    assert result.stderr == ("error: invalid value 'tcsh' for '<SHELL>'\n"
+                             "hint: possible values: bash, zsh, fish, powershell\n")
 
 
 def needs(shell: str) -> str:
@@ -53,7 +54,7 @@ ask uvguard pol
 ask uvguard policy va
 ask uvguard live --no-pro
 ask uvguard generate-shell-completion ""
-'''
+'''  # noqa: E501
     result = subprocess.run([bash, "--norc", "--noprofile", "-c", code], env=shell_env(sandbox),
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -205,7 +205,8 @@ def test_a_skeleton_in_the_cache_plans_the_same(caches, writer, pruner, operatio
     made_in = []
     build_skeleton = prune_plan.build_skeleton
     monkeypatch.setattr(prune_plan, "build_skeleton",
-                        lambda cache, skeleton, outside: made_in.append(skeleton) or build_skeleton(cache, skeleton, outside))
+                        lambda cache, skeleton, outside: made_in.append(skeleton)
+                        or build_skeleton(cache, skeleton, outside))
     output, _ = limited(built, pruner, OPERATIONS[operation], live={})
     assert [path.parent.parent for path in made_in] == [built.cache]
     assert tree(built.cache) == expected

@@ -74,7 +74,8 @@ def build_source_cache(root: Path, version: str, served, runtime_dir: Path) -> B
     directory, url = served
     archive = directory / version / "urlpkg-1.0.tar.gz"
     build_sdist(archive.parent, "urlpkg", "1.0")
-    requirement = {"venv-git": f"gitpkg @ git+file://{repo}", "venv-url-first": f"urlpkg @ {url}/{version}/{archive.name}"}
+    requirement = {"venv-git": f"gitpkg @ git+file://{repo}",
+                   "venv-url-first": f"urlpkg @ {url}/{version}/{archive.name}"}
     requirement["venv-url-second"] = requirement["venv-url-first"]
     for venv, wanted in requirement.items():
         if venv == "venv-url-second":  # the served archive changes: uv builds a new revision

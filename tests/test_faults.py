@@ -173,7 +173,8 @@ def test_toml_nested_thousands_deep_is_a_parse_error(machine, where):
     path = {"policy": Path(machine.env["XDG_CONFIG_HOME"]) / "uvguard" / "policy.toml",
             "uv.toml": project / "uv.toml", "pyproject.toml": project / "pyproject.toml"}[where]
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = f"x = {DEEP}\n" if where != "pyproject.toml" else f'[project]\nname = "app"\nversion = "1"\n\n[tool.uv]\nx = {DEEP}\n'
+    text = (f"x = {DEEP}\n" if where != "pyproject.toml"
+            else f'[project]\nname = "app"\nversion = "1"\n\n[tool.uv]\nx = {DEEP}\n')
     path.write_text(text)
     before = machine.listing()
     result = subprocess.run([str(machine.shim), "cache", "clean"], env=machine.env, cwd=project,
@@ -430,5 +431,6 @@ def test_a_limited_clean_with_nothing_live_does_what_real_uv_does(sandbox, wheel
     guarded = machine.uv("cache", "clean", UVGUARD_POLICY="ci", UV_LINK_MODE="symlink")
     assert guarded.returncode == 0, guarded.stderr
     assert guarded.stderr.splitlines()[-1] == bare.stderr.splitlines()[-1]
-    leftover = (lambda path: sorted(os.listdir(path)) if path.is_dir() else None)
+    def leftover(path):
+        return sorted(os.listdir(path)) if path.is_dir() else None
     assert leftover(machine.cache) == leftover(twin)

@@ -194,7 +194,8 @@ def test_hard_link_anywhere_keeps_an_entry(sandbox, env, tmp_path):
     assert [(k["path"], k["use"]) for k in report["kept"]] == [(f"{ARCHIVES}/AAAAAAAAAAAAAAAA", "hardlink")]
     assert archives(sandbox.cache) == {f"{ARCHIVES}/AAAAAAAAAAAAAAAA"}
     assert (sandbox.cache / "wheels-v8" / "index" / "0123" / "pkg-AAAAAAAAAAAAAAAA" / "1.0-py3-none-any.rev").exists()
-    assert not (sandbox.cache / "wheels-v8" / "index" / "0123" / "pkg-BBBBBBBBBBBBBBBB" / "1.0-py3-none-any.rev").exists()
+    assert not (sandbox.cache / "wheels-v8" / "index" / "0123" / "pkg-BBBBBBBBBBBBBBBB"
+                / "1.0-py3-none-any.rev").exists()
     assert "Removed" in out.stderr and "kept 1 entry in use (1 hard-linked)" in out.stderr
 
 
@@ -312,7 +313,8 @@ def test_every_gc_run_is_a_line_in_the_decisions_logs_as_a_guarded_decision(sand
     assert decisions(team) == lines and len(lines) == 2
     assert [(line["operation"], line["action"], line["decided_by"]["key"], line["argv"]) for line in lines] == [
         ("gc", "limit", "gc", ["uvguard", "gc", "--keep-recent", "1s"]), ("gc", "refuse", "gc", ["uvguard", "gc"])]
-    assert lines[1]["decided_by"]["file"] == str(sandbox.work / "p.toml") and lines[1]["cache_dir"] == str(sandbox.cache)
+    assert lines[1]["decided_by"]["file"] == str(sandbox.work / "p.toml")
+    assert lines[1]["cache_dir"] == str(sandbox.cache)
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((Path(__file__).parent.parent / "uvguard" / "schemas" / "decision-log.schema.json").read_text())
     for line in lines:
@@ -321,7 +323,8 @@ def test_every_gc_run_is_a_line_in_the_decisions_logs_as_a_guarded_decision(sand
 
 def test_an_untrusted_project_file_refusing_gc_applies(sandbox, env):
     fake_cache(sandbox.cache, "TRUSTTRUSTTRUST1")
-    (sandbox.work / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "1"\n\n[tool.uvguard]\ngc = "refuse"\n')
+    (sandbox.work / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "1"\n\n[tool.uvguard]\ngc = "refuse"\n')
     out = uvguard(sandbox, env, "gc")
     assert out.returncode == 3 and 'decided by `gc = "refuse"` in' in out.stderr and "(project policy)" in out.stderr
     assert archives(sandbox.cache) == {f"{ARCHIVES}/TRUSTTRUSTTRUST1"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -226,7 +226,8 @@ def test_locked_system_key_beats_user_file_and_env(machine):
     assert "UVGUARD_POLICY=ci" not in result.stderr
     assert machine.imports(venv, "purepkg.hello()")
     record = machine.decisions()[-1]
-    assert (record["decided_by"]["layer"], record["decided_by"]["file"], record["decided_by"]["locked"]) == ("system", str(system), True)
+    decided_by = record["decided_by"]
+    assert (decided_by["layer"], decided_by["file"], decided_by["locked"]) == ("system", str(system), True)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -258,7 +259,8 @@ def test_an_unparsable_pyproject_fails_safe_and_says_why(machine):
     result = machine.uv("cache", "prune", "--ci", cwd=venv.parent)
     assert result.returncode == 2
     first, *rest = result.stderr.splitlines()
-    assert first == f"error: Failed to parse `{project}`: line 1, column 9: expected ']' at the end of a table declaration"
+    assert first == (f"error: Failed to parse `{project}`: line 1, column 9: "
+                     "expected ']' at the end of a table declaration")
     assert rest == ["hint: uvguard cannot tell whether this file holds a project policy (`[tool.uvguard]`) until "
                     "it parses; fix it (uv only warns about it); the cache is untouched"]
     assert machine.cache_listing() == before
@@ -375,7 +377,8 @@ def test_project_policy_is_found_from_directory_option(machine):
     assert f'  decided by `clean = "warn"` in `{project}:6` (project policy)' in result.stderr.splitlines()
     assert f"  {venv} (project, registry)" in result.stderr.splitlines()
     record = machine.decisions()[-1]
-    assert (record["decided_by"]["layer"], record["decided_by"]["file"], record["action"]) == ("project", str(project), "warn")
+    assert ((record["decided_by"]["layer"], record["decided_by"]["file"], record["action"])
+            == ("project", str(project), "warn"))
 
 
 def test_a_limited_prune_that_waited_for_the_lock_keeps_what_was_installed_meanwhile(machine):

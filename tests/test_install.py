@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests import uv_releases
-from tests.installer import (ENV_MARKER, default_prefix, install_env, interactive, is_shim, real_uv_dir,
-                             receipt, run_install, uv_wheel)
+from tests.installer import (
+    ENV_MARKER,
+    default_prefix,
+    install_env,
+    interactive,
+    is_shim,
+    real_uv_dir,
+    receipt,
+    run_install,
+    uv_wheel,
+)
 from uvguard import __version__
 from uvguard.installation import RECEIPT_HEADER, recorded_real_uv
 
@@ -217,7 +226,8 @@ def test_never_overwrites_a_uv_that_is_not_ours(sandbox, install_wheelhouse):
     assert os.readlink(local_bin / "uv") == str(real_dir / "uv")
 
 
-@pytest.mark.skipif(uv_wheel() is None, reason="no cached uv wheel; ./scripts/test fetches it into .test-cache/uv-wheels")
+@pytest.mark.skipif(uv_wheel() is None,
+                    reason="no cached uv wheel; ./scripts/test fetches it into .test-cache/uv-wheels")
 def test_without_uv_on_path_installs_uv_from_pypi_into_the_venv(sandbox, install_wheelhouse, tmp_path):
     wheelhouse = tmp_path / "with-uv"
     wheelhouse.mkdir()

@@ -11,7 +11,14 @@ from __future__ import annotations
 import pytest
 
 from uvguard.invocation import (
-    CLEAN, CLEAN_PACKAGES, PASSTHROUGH, PRUNE, PRUNE_CI, is_package_name, parse, writes_environment,
+    CLEAN,
+    CLEAN_PACKAGES,
+    PASSTHROUGH,
+    PRUNE,
+    PRUNE_CI,
+    is_package_name,
+    parse,
+    writes_environment,
 )
 
 
@@ -109,7 +116,8 @@ def test_package_names_as_uv_accepts_them(name, valid):
 
 @pytest.mark.parametrize("args, writes", [
     (["sync"], True), (["-q", "run", "x"], True), (["pip", "install", "x"], True), (["pip", "-q", "sync", "r"], True),
-    (["tool", "install", "ruff"], True), (["version", "--bump", "patch"], True), (["venv"], True), (["v"], True), (["sync", "--help"], False),
+    (["tool", "install", "ruff"], True), (["version", "--bump", "patch"], True), (["venv"], True), (["v"], True),
+    (["sync", "--help"], False),
     (["pip", "list"], False), (["lock"], False), (["tool", "run", "ruff"], False), (["cache", "prune"], False),
 ])
 def test_writes_environment(args, writes):

@@ -168,7 +168,8 @@ def test_real_outputs_match_their_schema(machine, kind, args):
 
 
 def test_a_real_limited_prune_and_the_decisions_log_match_their_schemas(machine):
-    before = machine.decisions() if (Path(machine.env["XDG_STATE_HOME"]) / "uvguard" / "decisions.jsonl").exists() else []
+    log = Path(machine.env["XDG_STATE_HOME"]) / "uvguard" / "decisions.jsonl"
+    before = machine.decisions() if log.exists() else []
     dry = uvguard(machine, "prune", "--ci", "--dry-run", "--json")
     real = uvguard(machine, "prune", "--ci", "--json")
     validate("cache-operation", real)

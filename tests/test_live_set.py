@@ -17,7 +17,6 @@ from uvguard.live_set import GONE, OK, UNLINKED, UNREADABLE, scan_live_set
 from uvguard.roots import Root
 
 
-
 def make_env(sandbox, wheelhouse, path: Path, *packages: str, link_mode: str = "symlink") -> Path:
     sandbox.uv("venv", str(path))
     sandbox.uv("pip", "install", "--python", str(path), "--no-index", "--find-links", str(wheelhouse),
@@ -180,7 +179,7 @@ def shared_dir():
 
 
 def _world_readable(path: Path) -> None:
-    for directory, dirs, files in os.walk(path):
+    for directory, _dirs, _files in os.walk(path):
         os.chmod(directory, 0o755)
 
 

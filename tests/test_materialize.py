@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_doctor import (SPEED_WORKS, build_data_wheel, doctor_json, run_python, symlink_env,
-                               tool_output, uvguard)
+from tests.test_doctor import SPEED_WORKS, build_data_wheel, doctor_json, run_python, symlink_env, tool_output, uvguard
 
 
 def links_into(env: Path, cache: Path) -> list[Path]:

@@ -23,7 +23,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-
 from tests import miniyaml, uv_releases
 from tests.conftest import REPO
 from tests.installer import install_env, is_shim, real_uv_dir, source_checkout
@@ -116,7 +115,7 @@ def play_dockerfile(dockerfile: str, image_root: Path, context: Path, env: dict,
         instruction, _, rest = line.partition(" ")
         if instruction == "FROM":
             name = rest.split(" AS ")[1] if " AS " in rest else "final"
-            assert name != "final" or number == max(i for i, l in enumerate(lines) if l.startswith("FROM "))
+            assert name != "final" or number == max(i for i, text in enumerate(lines) if text.startswith("FROM "))
             stage = image.stages[name] = image_root / name
             stage.mkdir(parents=True)
             paths = image.paths(stage)
@@ -310,7 +309,8 @@ def test_github_actions_recipe_guards_setup_uvs_post_job_prune(sandbox, install_
 
     assert is_shim(toolcache_uv)
     assert imports_work(workspace / ".venv").returncode == 0, imports_work(workspace / ".venv").stderr
-    assert shutil.which("uvguard", path=runner.env["PATH"]) == str(tmp_path / "runner-temp" / "uvguard" / "bin" / "uvguard")
+    installed = tmp_path / "runner-temp" / "uvguard" / "bin" / "uvguard"
+    assert shutil.which("uvguard", path=runner.env["PATH"]) == str(installed)
     assert links_into(workspace / ".venv", sandbox.cache)
 
     # Control: the same workflow without the uvguard step; the post-job prune breaks the .venv.

@@ -73,7 +73,8 @@ def test_project_commands_use_the_workspace_root_environment(sandbox):
     member = write_project(root / "packages" / "m", "m")
     (member / "src").mkdir()
     nested = write_project(root / "examples" / "ex", "ex")
-    for args in (("sync",), ("run", "python", "-c", "1"), ("add", "x"), ("remove", "x"), ("--quiet", "sync", "--frozen")):
+    for args in (("sync",), ("run", "python", "-c", "1"), ("add", "x"), ("remove", "x"),
+                 ("--quiet", "sync", "--frozen")):
         assert record_targets(record(member / "src", *args)) == (str(root / ".venv"),)
     assert record_targets(record(nested, "sync")) == (str(nested / ".venv"),)
     assert record_targets(record(sandbox.work, "sync", "--project", "ws/packages/m")) == (str(root / ".venv"),)

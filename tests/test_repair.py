@@ -13,8 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import uv_path
-from tests.test_doctor import (SPEED_WORKS, broken_names, doctor_json, editable_project, run_python, symlink_env,
-                               tool_output, uvguard)
+from tests.test_doctor import (
+    SPEED_WORKS,
+    broken_names,
+    doctor_json,
+    editable_project,
+    run_python,
+    symlink_env,
+    tool_output,
+    uvguard,
+)
 
 SEPARATOR = "\x1f"
 

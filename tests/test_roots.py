@@ -19,9 +19,9 @@ import pytest
 from tests import uv_releases
 from tests.conftest import put_shim, uv_path
 from uvguard import paths, registry
-from uvguard.registry import GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS
 from uvguard.invocation import parse
 from uvguard.live_set import OK, scan_live_set
+from uvguard.registry import GONE_GRACE_SECONDS, ROTATED_KEEP_SECONDS
 from uvguard.roots import Root, find_roots, merge_roots, read_registry
 from uvguard.uvconfig import effective_config
 

@@ -130,7 +130,8 @@ def test_setup_with_no_real_uv_says_how_to_get_one(sandbox, install_wheelhouse):
     assert not (sandbox.root / "guard" / "bin" / "uv").exists()
 
 
-@pytest.mark.skipif(uv_wheel() is None, reason="no cached uv wheel; ./scripts/test fetches it into .test-cache/uv-wheels")
+@pytest.mark.skipif(uv_wheel() is None,
+                    reason="no cached uv wheel; ./scripts/test fetches it into .test-cache/uv-wheels")
 def test_install_sh_without_uv_on_path_exposes_uvx(sandbox, install_wheelhouse, tmp_path):
     wheelhouse = tmp_path / "with-uv"
     wheelhouse.mkdir()

@@ -287,7 +287,8 @@ def in_deleted_directory(sandbox, argv: list) -> list:
     """`argv` run from a working directory removed just before: getcwd() fails."""
     gone = sandbox.root / "gone"
     gone.mkdir()
-    return ["/bin/sh", "-c", 'cd "$1" && rmdir "$1" && shift && exec "$@"', "sh", os.fspath(gone), *map(os.fspath, argv)]
+    return ["/bin/sh", "-c", 'cd "$1" && rmdir "$1" && shift && exec "$@"', "sh", os.fspath(gone),
+            *map(os.fspath, argv)]
 
 
 def test_deleted_working_directory_passthrough_still_reaches_uv(sandbox, shim):
@@ -466,7 +467,8 @@ def test_a_fifo_at_the_registry_path_is_not_appended_to(sandbox, front, args):
     assert fifo.is_fifo()
 
 
-@pytest.mark.parametrize("args", [["pip", "list"], ["cache", "dir"], ["--directory", "sync", "lock"], ["python", "list"]])
+@pytest.mark.parametrize("args", [["pip", "list"], ["cache", "dir"], ["--directory", "sync", "lock"],
+                                  ["python", "list"]])
 def test_commands_that_write_no_environment_are_not_recorded(sandbox, shim, args):
     env = sandbox.env(STANDIN_OUT=sandbox.root / "out.json")
     assert run(shim, args, env).returncode == 0

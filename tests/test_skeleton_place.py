@@ -165,7 +165,8 @@ def test_a_memory_dir_that_fills_up_falls_back_to_the_cache(sandbox, tiny_tmpfs,
     cache = cache_with_pointers(sandbox.cache)
     build, made_in = prune_plan.build_skeleton, []
     monkeypatch.setattr(prune_plan, "build_skeleton",
-                        lambda c, skeleton, outside: made_in.append(skeleton.parent.parent) or build(c, skeleton, outside))
+                        lambda c, skeleton, outside: made_in.append(skeleton.parent.parent)
+                        or build(c, skeleton, outside))
     wheels = cache / "wheels-v8" / "pypi"
     for index in range(40):
         (wheels / f"extra{index}").mkdir()
@@ -222,7 +223,8 @@ def test_every_memory_dir_is_tried_before_a_full_cache(sandbox, mount_tmpfs, mon
     fill(disk)
     build, made_in = prune_plan.build_skeleton, []
     monkeypatch.setattr(prune_plan, "build_skeleton",
-                        lambda c, skeleton, outside: made_in.append(skeleton.parent.parent) or build(c, skeleton, outside))
+                        lambda c, skeleton, outside: made_in.append(skeleton.parent.parent)
+                        or build(c, skeleton, outside))
     config = SimpleNamespace(cache_dir=cache, no_cache=False)
     plan = removal_plan(parse(["cache", "prune"]), config, UV, sandbox.env(XDG_RUNTIME_DIR=str(runtime)))
     assert plan.remove == ("archive-v0/gone",)

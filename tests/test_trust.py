@@ -70,7 +70,8 @@ def test_a_cloned_project_cannot_allow_clean_until_trusted(machine, name, text):
     assert "warning" not in result.stderr and "Clearing cache at: " in result.stderr
     assert not machine.imports(other, "purepkg.hello()")  # obeyed: uv cleaned the cache it links into
     record = machine.decisions()[-1]
-    assert (record["action"], record["decided_by"]["layer"], record["decided_by"]["file"]) == ("allow", "project", str(policy))
+    assert ((record["action"], record["decided_by"]["layer"], record["decided_by"]["file"])
+            == ("allow", "project", str(policy)))
 
 
 def test_untrust_and_policy_show(machine):

@@ -39,7 +39,7 @@ class Options:
 _OPTION = re.compile(r"'(?:\([^)]*\))?\*?(--?[\w-]+)([=+])?\[")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def completion(version: str) -> dict[tuple[str, ...], Options]:
     """{command words: its options} from the release's zsh completion script.
 

@@ -115,10 +115,13 @@ SCENARIOS = [
                                      "work/pyproject.toml": '[tool.uv]\nlink-mode = "symlink"\ncache-dir = "/x"\n'}),
     S("empty-uvtoml-hides-tool-uv", files={"work/uv.toml": "",
                                            "work/pyproject.toml": '[tool.uv]\nlink-mode = "symlink"\n'}),
-    S("uvtoml-hides-empty-tool-uv", files={"work/uv.toml": 'link-mode = "copy"\n', "work/pyproject.toml": "[tool.uv]\n"}),
-    S("uvtoml-hides-tool-uv-0.5", files={"work/uv.toml": "", "work/pyproject.toml": '[tool.uv]\nlink-mode = "symlink"\n'},
+    S("uvtoml-hides-empty-tool-uv", files={"work/uv.toml": 'link-mode = "copy"\n',
+                                           "work/pyproject.toml": "[tool.uv]\n"}),
+    S("uvtoml-hides-tool-uv-0.5", files={"work/uv.toml": "",
+                                         "work/pyproject.toml": '[tool.uv]\nlink-mode = "symlink"\n'},
       version="0.5.31"),
-    S("uvtoml-hides-tool-uv-0.6", files={"work/uv.toml": "", "work/pyproject.toml": '[tool.uv]\nlink-mode = "symlink"\n'},
+    S("uvtoml-hides-tool-uv-0.6", files={"work/uv.toml": "",
+                                         "work/pyproject.toml": '[tool.uv]\nlink-mode = "symlink"\n'},
       version="0.6.4"),
     S("pyproject-without-tool-uv-continues", files={"uv.toml": 'link-mode = "symlink"\n',
                                                     "work/pyproject.toml": PROJECT.format(name="w")}),
@@ -138,8 +141,9 @@ SCENARIOS = [
                                               "work/pyproject.toml": '[tool.uv]\nlink-mod = "copy"\n'}),
     S("pyproject-bad-link-mode-skipped", files={"uv.toml": 'link-mode = "symlink"\n',
                                                 "work/pyproject.toml": '[tool.uv]\nlink-mode = 5\n'}),
-    S("pyproject-bad-boolean-skipped", files={"uv.toml": 'link-mode = "symlink"\n',
-                                              "work/pyproject.toml": '[tool.uv]\nlink-mode = "copy"\noffline = "yes"\n'}),
+    S("pyproject-bad-boolean-skipped", files={
+        "uv.toml": 'link-mode = "symlink"\n',
+        "work/pyproject.toml": '[tool.uv]\nlink-mode = "copy"\noffline = "yes"\n'}),
     S("uvtoml-zero-concurrency-error", files={"work/uv.toml": "concurrent-downloads = 0\n"}),
     # --- workspaces -------------------------------------------------------------------------
     S("workspace-member-config-ignored", files={
@@ -199,7 +203,8 @@ SCENARIOS = [
     S("working-directory-legacy-env", env={"UV_WORKING_DIRECTORY": "{root}/other"},
       files={"other/uv.toml": 'link-mode = "symlink"\n'}, wd="other"),
     S("directory-missing-error", args=["--directory", "nowhere"]),
-    S("project-flag", args=["--project", "../proj"], files={"proj/uv.toml": 'link-mode = "symlink"\ncache-dir = "c"\n'}),
+    S("project-flag", args=["--project", "../proj"],
+      files={"proj/uv.toml": 'link-mode = "symlink"\ncache-dir = "c"\n'}),
     S("project-env", env={"UV_PROJECT": "{root}/proj"}, files={"proj/uv.toml": 'link-mode = "symlink"\n'}),
     S("project-pyproject-file", args=["--project", "../proj/pyproject.toml"],
       files={"proj/pyproject.toml": PROJECT.format(name="p") + '[tool.uv]\nlink-mode = "symlink"\n'}),
@@ -231,7 +236,8 @@ SCENARIOS = [
     S("required-version-met", files={"work/uv.toml": 'required-version = ">=0.5"\nlink-mode = "symlink"\n'}),
     S("required-version-unmet-error", files={"work/uv.toml": 'required-version = ">=99.0"\n'}),
     S("required-version-bare-is-exact", files={USER: 'required-version = "0.11.33"\n'}),
-    S("required-version-pyproject-unmet-error", files={"work/pyproject.toml": '[tool.uv]\nrequired-version = "<0.6"\n'}),
+    S("required-version-pyproject-unmet-error",
+      files={"work/pyproject.toml": '[tool.uv]\nrequired-version = "<0.6"\n'}),
     S("required-version-invalid-pyproject-skipped", files={
         "uv.toml": 'link-mode = "symlink"\n', "work/pyproject.toml": '[tool.uv]\nrequired-version = "foo"\n'}),
     S("required-version-project-beats-user", files={USER: 'required-version = ">=99"\n',
@@ -303,7 +309,8 @@ def test_parity_with_real_uv(sandbox, scenario):
     env, cwd, wd = _materialise(sandbox, scenario)
     version = tuple(int(part) for part in scenario["version"].split("."))
     args = _args(scenario, sandbox.root)
-    run = lambda *extra: sandbox.uv(*args, *extra, version=scenario["version"], env=env, cwd=cwd, check=False)
+    def run(*extra):
+        return sandbox.uv(*args, *extra, version=scenario["version"], env=env, cwd=cwd, check=False)
 
     cache = run("cache", "dir")
     ours = _ours([*args, "cache", "dir"], env, cwd, version)

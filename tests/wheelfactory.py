@@ -73,7 +73,8 @@ def wheel_files(name: str, version: str, *, extension: bool = False,
     info = f"{dist}.dist-info"
     files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
     files[f"{info}/WHEEL"] = (
-        f"Wheel-Version: 1.0\nGenerator: uvguard-tests\nRoot-Is-Purelib: {'false' if extension else 'true'}\nTag: {tag}\n"
+        f"Wheel-Version: 1.0\nGenerator: uvguard-tests\n"
+        f"Root-Is-Purelib: {'false' if extension else 'true'}\nTag: {tag}\n"
     ).encode()
     if scripts:
         lines = "".join(f"{script} = {target}\n" for script, target in scripts.items())
@@ -129,7 +130,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for p, d in files.items():
             archive.writestr(p, d)
     return name
-'''
+'''  # noqa: E501
 
 
 def build_sdist(dest: Path, name: str, version: str) -> Path:

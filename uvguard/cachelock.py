@@ -15,9 +15,10 @@ import fcntl
 import os
 import stat
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping, TextIO
+from typing import TextIO
 
 from uvguard import messages
 from uvguard.errors import EXIT_USAGE, FileSystemFailure, UvguardError, os_failure

@@ -22,8 +22,9 @@ import os
 import re
 import sys
 import types
+from collections.abc import Callable
 from enum import Enum
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -31,6 +32,9 @@ from uvguard import __version__, messages
 from uvguard.errors import EXIT_USAGE, UsageError, report, run_guarded
 from uvguard.globalopts import META_KEY, GlobalOptions, click_errors, get_current_context
 from uvguard.uvcli import GLOBAL_BY_LONG, GLOBAL_BY_SHORT
+
+if TYPE_CHECKING:  # typer's own click, the one the commands are built on
+    from typer._click import Command, Context, HelpFormatter, Parameter
 
 COMMANDS = ("check", "explain", "doctor", "shell", "live", "roots", "policy", "prune", "gc", "completion", "setup")
 
@@ -109,7 +113,7 @@ def _global_params(locations: bool) -> list:
     for param in params:
         param.expose_value = False
         param.callback = _remember
-        param.uvguard_global = True
+        param.uvguard_global = True  # type: ignore[attr-defined]
     return params
 
 
@@ -120,7 +124,7 @@ def _remember(ctx, param, value):
     return value
 
 
-def _apply(ctx) -> None:
+def _apply(ctx: Context) -> None:
     """Check the options as uv would, and speak as they say from here on."""
     options: GlobalOptions = ctx.meta.get(META_KEY, GlobalOptions())
     if options.quiet and options.verbose:
@@ -133,15 +137,15 @@ def _apply(ctx) -> None:
 
 # Adopting every command of the tree.
 
-def adopt(command, path: str = "") -> None:
+def adopt(command: Command, path: str = "") -> None:
     """Give `command` (and every subcommand) uv's conventions; see the module docstring."""
     own = {opt for param in command.params for opt in getattr(param, "opts", ())}
     command.params.extend(p for p in _global_params(path in LOCATION_COMMANDS) if not own & set(p.opts))
     if command.callback is not None:
         command.callback = _applying(command.callback)
-    command.format_help = types.MethodType(format_help, command)
+    command.format_help = types.MethodType(format_help, command)  # type: ignore[method-assign]
     if path in UV_LINE_COMMANDS:
-        command.parse_args = types.MethodType(_uv_line_parser(command.parse_args), command)
+        command.parse_args = types.MethodType(_uv_line_parser(command.parse_args), command)  # type: ignore[method-assign]
     for name, sub in getattr(command, "commands", {}).items():
         adopt(sub, f"{path} {name}".strip())
 
@@ -193,9 +197,9 @@ def _uv_line_parser(parse_args: Callable) -> Callable:
     return parse_uv_line
 
 
-def _split_for(adopted, ctx, args) -> tuple[list[str], list[str]]:
+def _split_for(adopted: Command, ctx: Context, args: list[str]) -> tuple[list[str], list[str]]:
     """`split_uv_line` with the options of `adopted`, refusing one of them inside the uv line (unless after `--`)."""
-    own = {opt: not (param.is_flag or param.count) for param in adopted.params
+    own = {opt: not (param.is_flag or param.count) for param in adopted.params  # type: ignore[attr-defined]
            if param.param_type_name == "option" for opt in param.opts}
     own.update({opt: False for opt in ctx.help_option_names})
     try:
@@ -218,7 +222,7 @@ def _split_for(adopted, ctx, args) -> tuple[list[str], list[str]]:
 
 # Help, in uv's layout.
 
-def format_help(self, ctx, formatter) -> None:
+def format_help(self: Command, ctx: Context, formatter: HelpFormatter) -> None:
     if self.help:
         formatter.write_text(self.help.split("\f")[0])
         formatter.write_paragraph()
@@ -228,11 +232,12 @@ def format_help(self, ctx, formatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, _first_sentence(commands[name].help)) for name in sorted(commands)
                                 if not commands[name].hidden])
-    arguments = [(_argument_name(p), p.help or "") for p in self.params if p.param_type_name == "argument"]
+    # typer's arguments carry help (click's do not), and only options are hidden
+    arguments = [(_argument_name(p), p.help or "") for p in self.params if p.param_type_name == "argument"]  # type: ignore[attr-defined]
     if arguments:
         with formatter.section("Arguments"):
             formatter.write_dl(arguments)
-    options = [p for p in self.get_params(ctx) if p.param_type_name == "option" and not p.hidden]
+    options: list[Any] = [p for p in self.get_params(ctx) if p.param_type_name == "option" and not p.hidden]  # type: ignore[attr-defined]
     for title, group in (("Options", [p for p in options if not _is_global(p, ctx)]),
                          ("Global options", [p for p in options if _is_global(p, ctx)])):
         if group:
@@ -248,12 +253,12 @@ def _first_sentence(text: str | None) -> str:
     return (text or "").strip().split("\n\n")[0].split(". ")[0].rstrip(".").replace("\n", " ")
 
 
-def _is_global(param, ctx) -> bool:
-    return getattr(param, "uvguard_global", False) or set(param.opts) & set(ctx.help_option_names) \
-        or "--version" in param.opts
+def _is_global(param: Parameter, ctx: Context) -> bool:
+    return bool(getattr(param, "uvguard_global", False) or set(param.opts) & set(ctx.help_option_names)
+                or "--version" in param.opts)
 
 
-def _usage_pieces(command) -> list[str]:
+def _usage_pieces(command: Command) -> list[str]:
     pieces = ["[OPTIONS]"]
     pieces += [_argument_name(p) for p in command.params if p.param_type_name == "argument"]
     if getattr(command, "commands", None):
@@ -261,23 +266,23 @@ def _usage_pieces(command) -> list[str]:
     return pieces
 
 
-def _argument_name(param) -> str:
+def _argument_name(param: Parameter) -> str:
     name = (param.metavar or param.name.upper()).removesuffix("...")
     if not name.startswith(("[", "<")):
         name = f"<{name}>" if param.required else f"[{name}]"
     return name + ("..." if param.nargs == -1 and not name.endswith("...") else "")
 
 
-def _option_name(param) -> str:
+def _option_name(param: Parameter) -> str:
     names = ", ".join(sorted(param.opts, key=len))
-    if param.is_flag or param.count:
+    if param.is_flag or param.count:  # type: ignore[attr-defined]  # an option's
         return names
     return f"{names} <{param.metavar or param.name.upper()}>"
 
 
 # Usage errors, in uv's voice.
 
-def usage_error(error) -> UsageError:
+def usage_error(error: click_errors.UsageError) -> UsageError:
     """click's usage error as uv words it, with a hint on how to go on."""
     ctx = error.ctx
     more = f"for more information, try `{ctx.command_path} --help`" if ctx is not None else None

@@ -19,7 +19,7 @@ all, uv runs as it would, silently.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PASSTHROUGH, PRUNE, PRUNE_CI
 from uvguard.messages import plural
@@ -103,7 +103,7 @@ class Decision(NamedTuple):
 
 def decide(situation: Situation, policy: Policy) -> Decision:
     """The action for `situation` under `policy`; see the module docstring for the rules."""
-    found = dict(
+    found: dict[str, Any] = dict(
         operation=situation.operation,
         live_environments=situation.linked_environments,
         breaking_environments=situation.breaking_environments,

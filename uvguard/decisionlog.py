@@ -20,8 +20,8 @@ import os
 import pwd
 import stat
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping
 
 from uvguard.decision import Decision
 from uvguard.jsonout import stamped
@@ -32,7 +32,7 @@ def user_log_path(env: Mapping[str, str]) -> Path:
     return Path(state_dir(env), "decisions.jsonl")
 
 
-def entry(decision: Decision, argv, cwd: str | os.PathLike, cache_dir: str | os.PathLike,
+def entry(decision: Decision, argv: Sequence[str], cwd: str | os.PathLike, cache_dir: str | os.PathLike,
           program: str = "uv") -> dict:
     """The log record of one decision: `uvguard check --json`'s fields, plus when, who, where and the line
     (`uv ARGV` for a guarded command, `uvguard gc ...` for gc)."""

@@ -14,8 +14,8 @@ looked at, under the link's name: uv writes through such a `.venv`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 MAX_DEPTH = 4
 ARCHIVE_BUCKET = "archive-v0"

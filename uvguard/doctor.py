@@ -15,9 +15,9 @@ import csv
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from uvguard.errors import OperationFailed, UsageError
 

@@ -18,6 +18,8 @@ A command passed through to uv returns uv's own exit code.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -108,7 +110,7 @@ def report(error: UvguardError | OSError) -> int:
     return error.exit_code
 
 
-def run_guarded(function, *args, **kwargs) -> int:
+def run_guarded(function: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     """Call `function`, turning uvguard errors, OS errors and ^C into exit codes."""
     try:
         return function(*args, **kwargs)

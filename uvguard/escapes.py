@@ -67,7 +67,7 @@ def find_escape(cache_dir: Path) -> Escape | None:
 
 def _archive_entries(root: str) -> set[str]:
     """`archive-v0/<id>` for every real directory there: what uv's own links name."""
-    found = set()
+    found: set[str] = set()
     for bucket in os.listdir(root):
         if not _ARCHIVE_BUCKET.match(bucket):
             continue

@@ -29,9 +29,10 @@ import re
 import stat
 import sys
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, TextIO
+from typing import TextIO
 
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock
@@ -301,7 +302,7 @@ def _link_target_id(link: str, directory: str, real_archives: str, parents: dict
 
 def _ids_in(content: bytes, ids: set[str], lengths: set[int]) -> list[str]:
     """The archive ids a pointer file's bytes hold (uv stores the id as a msgpack string)."""
-    found = []
+    found: list[str] = []
     for token in _TOKEN.findall(content):
         text = token.decode("ascii")
         for length in lengths:

@@ -11,16 +11,17 @@ global options, so a command hands them to the uv command line it reads
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Mapping
+from typing import Any
 
 from uvguard import messages, uvcli
 
 try:  # typer vendors a trimmed click since 0.2x; older releases depend on click itself
     from typer._click import exceptions as click_errors, shell_completion
     from typer._click.globals import get_current_context
-except ImportError:  # pragma: no cover
-    from click import exceptions as click_errors, get_current_context, shell_completion
+except ImportError:  # pragma: no cover (cli and completion import these from here)
+    from click import exceptions as click_errors, get_current_context, shell_completion  # type: ignore[no-redef]  # noqa: F401
 
 META_KEY = "uvguard.global_options"
 
@@ -57,7 +58,7 @@ class GlobalOptions:
     def voice(self, env: Mapping[str, str]) -> messages.Voice:
         return messages.Voice.detect(color_flag=self.color, quiet=self.quiet, env=env, no_progress=self.no_progress)
 
-    def merged(self, name: str, value) -> "GlobalOptions":
+    def merged(self, name: str, value: Any) -> GlobalOptions:
         """With one more option seen (a later level adds counts and overrides values)."""
         if uvcli.GLOBAL_BY_NAME[name.replace("_", "-")].counted:
             return replace(self, **{name: getattr(self, name) + value})

@@ -28,12 +28,19 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Mapping
+from collections.abc import Mapping, Sequence
 
 from uvguard import decisionlog, messages
 from uvguard.cachelock import takes_lock_itself
-from uvguard.errors import (EXIT_INTERRUPTED, EXIT_REFUSED, FileSystemFailure, PolicyError, UvguardError,
-                            UvRefused, os_failure)
+from uvguard.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    FileSystemFailure,
+    PolicyError,
+    UvguardError,
+    UvRefused,
+    os_failure,
+)
 from uvguard.invocation import Invocation, Version
 from uvguard.pipeline import Evaluation, Pipeline, voice_for
 from uvguard.realuv import exec_uv, uv_version
@@ -76,7 +83,7 @@ def with_policy_hint(error: UvguardError) -> UvguardError:
 def _uv_refusal(pipeline: Pipeline) -> UvRefused | None:
     from uvguard.uvrefusal import refusal  # tempfile and subprocess: not on the allowed path
 
-    return refusal(pipeline.invocation, pipeline.real_uv, pipeline.env, pipeline.cwd)
+    return refusal(pipeline.invocation, pipeline.uv, pipeline.env, pipeline.cwd)
 
 
 def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
@@ -161,7 +168,7 @@ def _removal_by_uvguard(evaluation: Evaluation, version: Version | None) -> tupl
     return not takes_lock_itself(version), None
 
 
-def log_decision(evaluation: Evaluation, argv, env: Mapping[str, str], cwd: str, voice: messages.Voice,
+def log_decision(evaluation: Evaluation, argv: Sequence[str], env: Mapping[str, str], cwd: str, voice: messages.Voice,
                  program: str = "uv") -> None:
     """One line in the user's decisions log and the policy's team log: `PROGRAM ARGV` and the decision."""
     record = decisionlog.entry(evaluation.decision, argv, cwd, evaluation.config.cache_dir, program=program)

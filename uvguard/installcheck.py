@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from uvguard.errors import UvguardError, os_failure
 from uvguard.installation import Receipt, installation_prefix

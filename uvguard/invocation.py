@@ -13,7 +13,8 @@ conflicting ones, is an error only within one command level (`uv`, `cache`,
 `prune`), while `--offline` and `--no-offline` on different levels are
 refused by uv after parsing; `-h`/`--help` anywhere before `--` only prints
 help, and the hidden `--show-settings` only prints the resolved settings
-(every release pinned returns before the cache command runs). A line uv would reject never reaches the cache, so it is classified as
+(every release pinned returns before the cache command runs). A line uv would
+reject never reaches the cache, so it is classified as
 passthrough and uv prints its own error.
 
 Where uv releases differ (flags added over time, `cache clear`, `--force`),
@@ -35,8 +36,9 @@ run`, so `uvguard explain sync --cache-dir X` sees them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from uvguard import uvcli
 from uvguard.uvcli import CACHE_OPERATIONS, PROGRAM_COMMANDS
@@ -65,7 +67,7 @@ class Invocation(NamedTuple):
     args: tuple[str, ...]
     operation: str = PASSTHROUGH
     command: tuple[str, ...] = ()
-    options: dict = MappingProxyType({})  # read-only: a default shared by every instance
+    options: Mapping[str, Any] = MappingProxyType({})  # read-only: a default shared by every instance
     packages: tuple[str, ...] = ()
     force: bool = False
     help: bool = False
@@ -77,7 +79,7 @@ class Invocation(NamedTuple):
     def intercepted(self) -> bool:
         return self.operation != PASSTHROUGH
 
-    def option(self, name: str, default=None):
+    def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
 
     def command_option(self, name: str) -> str | None:
@@ -104,7 +106,7 @@ class _Reject(Exception):
     """uv would reject this command line: it never reaches the cache."""
 
 
-def parse(args: list[str] | tuple[str, ...], uv_version: Version | None = None) -> Invocation:
+def parse(args: Sequence[str], uv_version: Version | None = None) -> Invocation:
     """Classify `args` (argv without the program name) for uv `uv_version` (None: the newest)."""
     args = tuple(args)
     scan = _Scan(args, uv_version)
@@ -204,7 +206,8 @@ class _Scan:
                 self._set_flag(option)
             else:
                 self._unknown(arg)
-                if self._runs_program() and index == len(letters) - 1 and takes_value(tuple(self.command), "-" + letter):
+                last = index == len(letters) - 1
+                if self._runs_program() and last and takes_value(tuple(self.command), "-" + letter):
                     self._command_value()
                 return
 

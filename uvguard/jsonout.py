@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 SCHEMA_VERSION = 1
-KINDS = ("check", "explain", "live", "roots", "roots-discover", "doctor", "cache-operation", "gc", "policy-show", "decision-log")
+KINDS = ("check", "explain", "live", "roots", "roots-discover", "doctor", "cache-operation", "gc", "policy-show",
+         "decision-log")
 
 
 def stamped(kind: str, data: dict) -> dict:

@@ -10,9 +10,10 @@ uv) is descended and only its other parts go. The removal itself
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from uvguard import messages
 from uvguard.cachelock import exclusive_lock
@@ -23,6 +24,9 @@ from uvguard.progress import phase
 from uvguard.prune_plan import removal_plan, size_accounting
 from uvguard.removal import Remover, removed_line
 from uvguard.sizes import measure
+
+if TYPE_CHECKING:
+    from uvguard.uvconfig import EffectiveConfig
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class LimitedResult:
     physical: bool = False  # how `bytes` counts: blocks freed (uv 0.12+) or file sizes
 
 
-def run_limited(invocation: Invocation, config, real_uv: str, env: Mapping[str, str],
+def run_limited(invocation: Invocation, config: EffectiveConfig, real_uv: str, env: Mapping[str, str],
                 live_entries: Mapping[str, Iterable[str]], voice: messages.Voice,
                 stream: TextIO | None = None,
                 rescan: Callable[[], Mapping[str, Iterable[str]]] | None = None) -> LimitedResult:

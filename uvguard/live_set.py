@@ -24,9 +24,13 @@ from __future__ import annotations
 import os
 import stat
 import time
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import scanmemory
+
+if TYPE_CHECKING:
+    from uvguard.roots import Root
 
 OK = "ok"
 GONE = "gone"
@@ -206,7 +210,7 @@ def scan_live_set(cache_dir: str | os.PathLike, roots: Iterable, state_dir: str 
     return LiveSet(cache_dir=cache_root, environments=environments, uncertain=bool(reasons), reasons=reasons)
 
 
-def _scan_root(root, cache: _Cache, memory: _Memory | None = None) -> Environment:
+def _scan_root(root: Root, cache: _Cache, memory: _Memory | None = None) -> Environment:
     path = os.path.abspath(root.path)
     origins = root.origins
     if root.error:
@@ -256,7 +260,7 @@ def _remember(memory: _Memory, cache: _Cache, environment: Environment, info: os
     directories, digest = scanmemory.grouped(walk.directories, walk.stats)
     memory.known[key] = scanmemory.Remembered(
         environment.path, cache.real, info.st_ino, digest, environment.live_entries,
-        frozenset(walk.prefixes), frozenset(walk.outside), directories)
+        frozenset(walk.prefixes), frozenset(walk.outside), directories)  # type: ignore[arg-type]  # no None: see above
     memory.changed = True
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, NamedTuple, TextIO
+from typing import NamedTuple, TextIO
 
 
 class Voice(NamedTuple):
@@ -28,7 +29,7 @@ class Voice(NamedTuple):
     @classmethod
     def detect(cls, color_flag: str | None = None, quiet: int = 0,
                env: Mapping[str, str] | None = None, stream: TextIO | None = None,
-               no_progress: bool = False) -> "Voice":
+               no_progress: bool = False) -> Voice:
         env = os.environ if env is None else env
         stream = sys.stderr if stream is None else stream
         if color_flag == "always":

@@ -16,8 +16,9 @@ A plain class with cached properties, not a dataclass: the guarded path imports 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import messages
 from uvguard.decision import Decision, Situation, decide
@@ -68,6 +69,13 @@ class Pipeline:
         self.voice = voice if voice is not None else voice_for(invocation, env)
         self.toml = TomlFiles()
 
+    @property
+    def uv(self) -> str:
+        """The real uv, for the stages that run it; RealUvNotFound for a pipeline built without one."""
+        if self.real_uv is None:
+            raise RealUvNotFound("this step runs the real uv, and none was found (set UVGUARD_REAL_UV)")
+        return self.real_uv
+
     @cached_property
     def location(self) -> Location:
         return locate(self.invocation, self.env, self.cwd, self.version, self.toml)
@@ -96,13 +104,14 @@ class Pipeline:
         from uvguard.prune_plan import removal_plan  # ~7 ms of imports, needed only when something is live
 
         with phase("Planning what to remove"):
-            return removal_plan(self.invocation, self.config, self.real_uv, self.env)
+            return removal_plan(self.invocation, self.config, self.uv, self.env)
 
     @cached_property
     def decision(self) -> Decision:
         config = self.config
         if config.no_cache:
-            reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
+            source = config.no_cache_source or "--no-cache"
+            reason = f"no cache ({source}): uv uses a temporary cache and touches nothing"
             return Decision(self.invocation.operation, "allow", reason)
         return decide(self._situation(), self.policy)
 

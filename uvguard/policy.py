@@ -68,9 +68,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from uvguard import paths, trust
 from uvguard.errors import PolicyError
@@ -116,7 +117,7 @@ class Setting(NamedTuple):
     """The effective value of one key; `ignored`: what higher layers tried while it was locked."""
 
     key: str
-    value: object
+    value: Any  # an action's name, or the log path
     source: Source
     locked_by: Source | None = None
     ignored: tuple[tuple[object, Source], ...] = ()
@@ -131,7 +132,7 @@ class PolicyFile(NamedTuple):
     mode and content hash (None for a preset); `trusted`: False for a project file not yet trusted."""
 
     source: Source
-    values: Mapping[str, object]
+    values: Mapping[str, Any]  # as validated: strings, and lists for `roots` and `locked`
     lines: Mapping[str, int] = MappingProxyType({})  # read-only: a default shared by every instance
     owner: int | None = None
     mode: int | None = None
@@ -351,7 +352,7 @@ def project_policy(start: Path, env: Mapping[str, str], uid: int,
                                                            and "uvguard" in data["tool"]):
                 continue
             found = _policy_file(candidate, "project", env, content, info, data)
-            return [found._replace(trusted=trust.is_trusted(candidate, found.digest, env))], skipped
+            return [found._replace(trusted=trust.is_trusted(candidate, found.digest, env))], skipped  # type: ignore[arg-type]
         if (directory / "pyproject.toml").is_file():
             break  # uv's project discovery stops at the nearest pyproject.toml; so does the policy's walk
     return [], skipped
@@ -368,7 +369,8 @@ def _env_file(env: Mapping[str, str], cwd: str | os.PathLike, toml: TomlFiles) -
                               hint=f"set {ENV_VAR} to a policy file or to a preset: {', '.join(PRESETS)}")
         return [read_policy_file(path, "env", env, toml)]
     if value not in PRESETS:
-        raise PolicyError(f"{ENV_VAR}={value}: unknown preset; expected one of {', '.join(PRESETS)}, or a path to a policy file")
+        raise PolicyError(f"{ENV_VAR}={value}: unknown preset; expected one of {', '.join(PRESETS)}, "
+                          "or a path to a policy file")
     return [read_preset(value, Source("env", preset=value))]
 
 
@@ -377,7 +379,7 @@ def _env_file(env: Mapping[str, str], cwd: str | os.PathLike, toml: TomlFiles) -
 def read_preset(name: str, source: Source) -> PolicyFile:
     if name not in PRESETS:
         raise PolicyError(f"unknown preset `{name}`; expected one of {', '.join(PRESETS)}")
-    from uvguard import policies  # its directory, not importlib.resources: that import costs ~5 ms
+    from uvguard import policies  # type: ignore[attr-defined]  # its directory, not importlib.resources: that import costs ~5 ms
 
     text = Path(policies.__file__).with_name(f"{name}.toml").read_text(encoding="utf-8")
     data = parse_flat_toml(text)  # what tomllib would read, without importing it

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from uvguard import messages
+
+if TYPE_CHECKING:
+    import threading
 
 SHOW_AFTER = 0.5  # seconds
 _TICK = 0.1
@@ -31,13 +35,13 @@ class Progress:
         self.done = self.total = 0
         self.start = time.monotonic()
         self.shown = False
-        self._stop = None  # a threading.Event once a spinner runs: threading is not imported otherwise
-        self._thread = None
+        self._stop: threading.Event | None = None  # once a spinner runs: threading is not imported otherwise
+        self._thread: threading.Thread | None = None
 
     def update(self, done: int, total: int) -> None:
         self.done, self.total = done, total
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.enabled:
             import threading
 
@@ -46,15 +50,16 @@ class Progress:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._thread is not None:
-            self._stop.set()
+            self._stop.set()  # type: ignore[union-attr]  # set with the thread
             self._thread.join()
         if self.shown:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
 
     def _run(self) -> None:
+        assert self._stop is not None  # set before the thread starts
         if self._stop.wait(SHOW_AFTER):
             return
         while not self._stop.is_set():

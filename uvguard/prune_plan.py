@@ -58,14 +58,18 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from uvguard.errors import OperationFailed
 from uvguard.escapes import plain_climbs
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, Invocation
 from uvguard.realuv import ask_uv
+
+if TYPE_CHECKING:
+    from uvguard.uvconfig import EffectiveConfig
 
 MARKERS = frozenset({"CACHEDIR.TAG", ".gitignore", ".git", ".lock"})
 SKELETON_PREFIX = ".uvguard-skeleton-"
@@ -90,7 +94,7 @@ class Plan:
     remove_root: bool = False  # a full clean by a uv that then removes `.lock` and the cache dir itself
 
 
-def removal_plan(invocation: Invocation, config, real_uv: str, env: Mapping[str, str]) -> Plan:
+def removal_plan(invocation: Invocation, config: EffectiveConfig, real_uv: str, env: Mapping[str, str]) -> Plan:
     """What real uv (`real_uv`) would remove for `invocation` from `config.cache_dir`.
 
     The root markers are never in a prune's plan: uv keeps them. A full clean
@@ -141,7 +145,7 @@ def memory_dirs(env: Mapping[str, str]) -> list[Path]:
     return places
 
 
-def _is_dir(path: str, condition) -> bool:
+def _is_dir(path: str, condition: Callable[[os.stat_result], object]) -> bool:
     """`path` is a directory itself (not a link to one) and `condition(its lstat)` holds."""
     try:
         info = os.lstat(path)
@@ -245,7 +249,7 @@ def kept_by_clean(cache_dir: Path, invocation: Invocation, real_uv: str,
     return _in_scratch_cache(cache_dir, env, clean)
 
 
-def _in_scratch_cache(cache_dir: Path, env: Mapping[str, str], action):
+def _in_scratch_cache(cache_dir: Path, env: Mapping[str, str], action: Callable[[Path], Any]) -> Any:
     """`action(an empty scratch cache dir)`, beside the cache or, when its disk is full, in memory."""
     failure: OSError | None = None
     for place in (cache_dir, *memory_dirs(env)):
@@ -256,7 +260,7 @@ def _in_scratch_cache(cache_dir: Path, env: Mapping[str, str], action):
                 return action(probe)
         except OSError as error:
             failure = error
-    raise failure
+    raise failure  # type: ignore[misc]  # set: the loop runs at least once
 
 
 def protected_entries(plan: Plan, live_entries: Iterable[str]) -> tuple[str, ...]:

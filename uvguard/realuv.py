@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from uvguard import paths, registry
 from uvguard.errors import RealUvNotFound
@@ -99,7 +99,7 @@ def uv_version(real_uv: str, env: Mapping[str, str] | None = None) -> tuple[int,
     key = _binary_key(real_uv)
     remembered = os.path.join(paths.state_dir(env), "uv-versions") if env is not None and key else None
     if remembered:
-        version = _remembered_version(remembered, key)
+        version = _remembered_version(remembered, key)  # type: ignore[arg-type]  # set when remembered is
         if version:
             return version
     version = _ask_version(real_uv)
@@ -167,7 +167,10 @@ def _ask_version(real_uv: str) -> tuple[int, int, int] | None:
     import re
 
     match = re.match(r"uv (\d+)\.(\d+)\.(\d+)", version_line(real_uv) or "")
-    return tuple(int(part) for part in match.groups()) if match else None
+    if match is None:
+        return None
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
 
 
 def version_line(program: str) -> str | None:
@@ -184,7 +187,7 @@ def version_line(program: str) -> str | None:
     return lines[0] if result.returncode == 0 and lines else None
 
 
-def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None):
+def exec_uv(real: str, args: list[str] | tuple[str, ...], env: Mapping[str, str] | None = None) -> NoReturn:
     """Replace this process by the real uv: the one seam every hand-off goes through."""
     sys.stdout.flush()
     sys.stderr.flush()

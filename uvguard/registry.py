@@ -48,11 +48,12 @@ Python side records through this module (json is imported when an index is).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 import time
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from uvguard.paths import state_dir
 
@@ -88,7 +89,7 @@ def registry_path(env: Mapping[str, str]) -> str:
     return os.path.join(state_dir(env), "registry")
 
 
-def format_record(cwd: str, env: Mapping[str, str], args) -> str | None:
+def format_record(cwd: str, env: Mapping[str, str], args: Sequence[str]) -> str | None:
     """The registry line for one command, or None when a field cannot be stored."""
     fields = [TAG, cwd, *(env.get(name, "") for name in ENV_FIELDS), *args]
     if any(SEPARATOR in field or "\n" in field for field in fields[1:]):
@@ -105,7 +106,7 @@ def parse_record(line: str) -> Record | None:
     return Record(cwd=fields[1], env=env, args=tuple(fields[2 + len(ENV_FIELDS):]))
 
 
-def append(cwd: str, env: Mapping[str, str], args) -> None:
+def append(cwd: str, env: Mapping[str, str], args: Sequence[str]) -> None:
     """Record one command; any failure is ignored, as recording must never block uv."""
     line = format_record(cwd, env, args)
     if line is None:
@@ -346,16 +347,16 @@ class _Fold:
             os.replace(os.path.join(self.directory, "registry"), os.path.join(self.directory, name))
             self.files[name] = self.files.pop("registry")
             self.changed = True
-        removals = []
+        removals: list[Callable[[], None]] = []
         for name in [n for n in self.files if n.startswith(ROTATED) and self._expired(n)]:
             mark = self.files.pop(name)
             path = os.path.join(self.directory, name)
             if mark.unreadable:
                 kept = f"registry{UNREADABLE}{name[len(ROTATED):]}"
                 self.files[kept] = mark
-                removals.append(lambda path=path, kept=kept: os.replace(path, os.path.join(self.directory, kept)))
+                removals.append(functools.partial(os.replace, path, os.path.join(self.directory, kept)))
             else:
-                removals.append(lambda path=path: _unlink(path))
+                removals.append(functools.partial(_unlink, path))
             self.changed = True
         return removals
 

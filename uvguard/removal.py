@@ -14,8 +14,9 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 from uvguard import messages
 from uvguard.errors import FileSystemFailure, os_failure
@@ -245,7 +246,7 @@ def _rmdir(parent: int, name: str) -> None:
     os.rmdir(name, dir_fd=parent)
 
 
-def _ignore_missing(action, parent: int, name: str) -> bool:
+def _ignore_missing(action: Callable[[int, str], None], parent: int, name: str) -> bool:
     """Run `action(parent, name)`; retry once after making `parent` writable, as uv does; False if gone."""
     try:
         action(parent, name)

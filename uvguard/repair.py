@@ -9,8 +9,8 @@ installed versions (editables from their project, direct URLs from their URL).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from uvguard import registry
 from uvguard.doctor import Diagnosis, diagnose

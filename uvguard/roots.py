@@ -15,12 +15,17 @@ from __future__ import annotations
 import functools
 import glob
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from uvguard import messages, registry, uvcli, uvworkspace
 from uvguard.invocation import command_arguments, parse
 from uvguard.tomlfile import TomlFiles
+
+if TYPE_CHECKING:
+    from uvguard.invocation import Invocation
+    from uvguard.uvconfig import EffectiveConfig
 
 
 class Root:
@@ -50,7 +55,8 @@ class Root:
         return f"Root(path={self.path!r}, origin={self.origin!r}, origins={self.origins!r}, error={self.error!r})"
 
 
-def find_roots(invocation, config, env: Mapping[str, str], cwd, policy_roots: Iterable[str] = (),
+def find_roots(invocation: Invocation, config: EffectiveConfig, env: Mapping[str, str], cwd: str | os.PathLike[str],
+               policy_roots: Iterable[str] = (),
                toml: TomlFiles | None = None) -> list[Root]:
     """Every root for one uv command line, merged by path, sorted. The project's workspace root is
     the one `config` found (`uvconfig.Location`); `toml` reads the registry's projects' files."""
@@ -130,7 +136,7 @@ def workspace_root(project_dir: str, memo: dict, toml: TomlFiles | None = None) 
     return memo[project_dir]
 
 
-def _ancestors(path: str):
+def _ancestors(path: str) -> Iterator[str]:
     while True:
         yield path
         parent = os.path.dirname(path)
@@ -211,7 +217,7 @@ class CommandLine(NamedTuple):
     """A recorded uv command line, read by `invocation` (the one reader of uv's arguments)."""
 
     command: tuple[str, ...]
-    global_options: dict
+    global_options: Mapping[str, Any]
     options: dict  # the subcommand's own, long name -> last value or True
     positionals: tuple[str, ...]
 
@@ -277,7 +283,8 @@ def _project_dir(line: CommandLine, env: Mapping[str, str], working_dir: str) ->
     return os.path.normpath(project)
 
 
-def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dict, toml) -> tuple[str, ...]:
+def _project_command_targets(line: CommandLine, env: Mapping[str, str], working_dir: str, memo: dict,
+                             toml: TomlFiles) -> tuple[str, ...]:
     if isinstance(line.options.get("script"), str):
         return ()  # script environments live in the cache
     if line.options.get("active") is True and env.get("VIRTUAL_ENV"):
@@ -286,16 +293,19 @@ def _project_command_targets(line: CommandLine, env, working_dir: str, memo: dic
     return (os.path.normpath(project[0]),) if project else ()
 
 
-def _venv_targets(line: CommandLine, env, working_dir: str, memo: dict, toml) -> tuple[str, ...]:
+def _venv_targets(line: CommandLine, env: Mapping[str, str], working_dir: str, memo: dict,
+                  toml: TomlFiles) -> tuple[str, ...]:
     if line.positionals:
         return tuple(os.path.normpath(os.path.join(working_dir, word)) for word in line.positionals)
     project_dir = _project_dir(line, env, working_dir)
     if not line.options.get("no-project") and workspace_root(project_dir, memo, toml) == project_dir:
-        return (os.path.normpath(project_environment(project_dir, env, memo, toml)[0]),)
+        project = project_environment(project_dir, env, memo, toml)
+        if project:
+            return (os.path.normpath(project[0]),)
     return (os.path.join(working_dir, ".venv"),)
 
 
-def _pip_targets(line: CommandLine, env, working_dir: str) -> tuple[str, ...]:
+def _pip_targets(line: CommandLine, env: Mapping[str, str], working_dir: str) -> tuple[str, ...]:
     for option in ("target", "prefix"):
         if isinstance(line.options.get(option), str):
             return (os.path.normpath(os.path.join(working_dir, line.options[option])),)
@@ -346,7 +356,8 @@ def _expand_targets(targets: tuple[str, ...]) -> list[str]:
     return expanded
 
 
-def read_registry(env: Mapping[str, str], now: float | None = None, toml: TomlFiles | None = None) -> registry.IndexView:
+def read_registry(env: Mapping[str, str], now: float | None = None,
+                  toml: TomlFiles | None = None) -> registry.IndexView:
     """The environments the registry names, read through its index (`uvguard.registry`); `toml` reads
     the files of the projects new records name."""
     return registry.read_index(env, functools.partial(record_targets, toml=toml or TomlFiles()), _expand_targets, now)

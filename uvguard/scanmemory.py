@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Callable, Iterable
 from operator import attrgetter
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 # A directory whose ctime is this close to the scan is not trusted: see above.
 RACY_SECONDS = 2.0
@@ -174,7 +175,7 @@ def save(path: str, items: Iterable[Remembered]) -> None:
             pass
 
 
-def unchanged(item: Remembered, real_of) -> bool:
+def unchanged(item: Remembered, real_of: Callable[[str], str]) -> bool:
     """Whether the environment provably links to what it did: same root, same directories, same cache.
 
     `real_of(path)` is the real path of a remembered directory now (memoised by the caller).

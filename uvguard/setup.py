@@ -21,9 +21,9 @@ import os
 import shutil
 import sys
 import sysconfig
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from uvguard import messages, paths, shellinit
 from uvguard.errors import RealUvNotFound, UsageError
@@ -73,7 +73,7 @@ class Uvguard:
     command: Path
 
     @classmethod
-    def running(cls) -> "Uvguard":
+    def running(cls) -> Uvguard:
         command = Path(sysconfig.get_path("scripts"), "uvguard")
         if not command.is_file():
             raise UsageError(f"no `uvguard` command beside this interpreter ({command})",
@@ -221,7 +221,8 @@ def do_takeover(takeover: str, uvguard: Uvguard, receipt: Receipt, say: Say) -> 
     except OSError as error:
         os.rename(aside, takeover)
         receipt.replace("takeover", None)
-        raise UsageError(f"could not write the shim at {takeover}: {error.strerror}; the real uv is back in place")
+        raise UsageError(f"could not write the shim at {takeover}: {error.strerror}; "
+                         "the real uv is back in place") from error
     say(f"Took over {takeover}: it is the uvguard shim now")
 
 

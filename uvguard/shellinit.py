@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from uvguard import paths
 from uvguard.errors import FileSystemFailure, UsageError, os_failure

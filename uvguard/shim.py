@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import MutableMapping
 
 from uvguard import registry
 from uvguard.errors import UvguardError, report
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     return run(invocation, real, dict(env), cwd, version)
 
 
-def install_with_lock(real: str, args: list[str], env) -> int:
+def install_with_lock(real: str, args: list[str], env: MutableMapping[str, str]) -> int:
     """Exec an install-type line (already recorded by the sh front), holding
     uv's shared cache lock for a uv that does not take it itself (< 0.8.19).
 
@@ -92,7 +93,7 @@ def install_with_lock(real: str, args: list[str], env) -> int:
     return 0  # not reached
 
 
-def restore_locale(env) -> None:
+def restore_locale(env: MutableMapping[str, str]) -> None:
     """Undo Python's C-locale coercion in `env`, from what the sh front saw.
 
     Python sets `LC_CTYPE=C.UTF-8` in its own environment when the locale is

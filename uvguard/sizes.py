@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from uvguard.invocation import Invocation
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,8 @@ def _files_only(info: os.stat_result, physical: bool) -> Size:
     return Size(0 if shared else info.st_blocks * 512, 1, 0)
 
 
-def counts_blocks(cache_dir: Path, invocation, real_uv: str, env: Mapping[str, str]) -> bool:
+def counts_blocks(cache_dir: str | os.PathLike[str], invocation: Invocation, real_uv: str,
+                  env: Mapping[str, str]) -> bool:
     """Whether this uv counts blocks freed (True) or file sizes, for a command that only reports.
 
     The real uv is asked (`prune_plan.size_accounting`) beside the cache; a

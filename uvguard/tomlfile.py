@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Type
+from types import ModuleType
 
 from uvguard.errors import ConfigError, UvguardError
 from uvguard.registry import read_regular
@@ -42,7 +42,7 @@ class TomlFiles:
         self._read: dict[str, tuple[bytes, os.stat_result]] = {}
         self._parsed: dict[str, tuple[os.stat_result, dict]] = {}
 
-    def read(self, path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
+    def read(self, path: str | Path, error: type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
         """`read_regular_file(path, error)`, read again only when the file changed since."""
         key = os.fspath(path)
         known = self._read.get(key)
@@ -51,7 +51,7 @@ class TomlFiles:
         self._read[key] = read_regular_file(path, error)
         return self._read[key]
 
-    def load(self, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+    def load(self, path: str | Path, error: type[UvguardError] = ConfigError) -> dict:
         """`load_toml(path, error)`, parsed again only when the file was read again. Callers never change
         the dict they get: the next caller gets the same one."""
         content, info = self.read(path, error)
@@ -72,13 +72,13 @@ def _unchanged(path: str, info: os.stat_result) -> bool:
     return (now.st_ino, now.st_size, now.st_mtime_ns) == (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
-def load_toml(path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+def load_toml(path: str | Path, error: type[UvguardError] = ConfigError) -> dict:
     """The parsed content of `path`; `error` (a UvguardError) if it cannot be read or parsed."""
     data, _ = read_regular_file(path, error)
     return parse_toml_bytes(data, path, error)
 
 
-def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
+def read_regular_file(path: str | Path, error: type[UvguardError] = ConfigError) -> tuple[bytes, os.stat_result]:
     """The bytes of `path` and the facts of the very file they came from; `path` must be a regular
     file: a FIFO, a device or a socket is refused, never read (it could hang the guarded command)."""
     try:
@@ -92,7 +92,7 @@ def read_regular_file(path: str | Path, error: Type[UvguardError] = ConfigError)
         raise failure from None
 
 
-def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+def parse_toml_bytes(data: bytes, path: str | Path, error: type[UvguardError] = ConfigError) -> dict:
     """Parse the bytes read from `path` (the caller's one read, e.g. to quote its lines or hash them)."""
     try:
         text = data.decode("utf-8")
@@ -102,7 +102,7 @@ def parse_toml_bytes(data: bytes, path: str | Path, error: Type[UvguardError] = 
     return parse_toml(text, path, error)
 
 
-def tomllib_module():
+def tomllib_module() -> ModuleType:
     """tomllib, or tomli before Python 3.11: imported on first use."""
     if sys.version_info >= (3, 11):
         import tomllib
@@ -126,7 +126,7 @@ def parse_flat_toml(text: str) -> dict[str, str] | None:
     return data
 
 
-def parse_toml(text: str, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
+def parse_toml(text: str, path: str | Path, error: type[UvguardError] = ConfigError) -> dict:
     """Parse `text` read from `path`, naming the file and position on failure."""
     tomllib = tomllib_module()
     try:

@@ -108,8 +108,11 @@ NAMESPACES = frozenset({"cache", "pip", "tool", "python", "auth", "self", "works
 # Cache-mutating commands (words -> operation), the release each appeared in, their own flags.
 CACHE_OPERATIONS = {("clean",): CLEAN, ("cache", "clean"): CLEAN, ("cache", "clear"): CLEAN,
                     ("cache", "prune"): PRUNE}
-COMMAND_SINCE = {("cache", "clear"): (0, 10, 10)}
-CACHE_OPERATION_FLAGS = {PRUNE: {"--ci": (), "--force": (0, 8, 24)}, CLEAN: {"--force": (0, 8, 20)}}
+COMMAND_SINCE: dict[tuple[str, ...], tuple[int, ...]] = {("cache", "clear"): (0, 10, 10)}
+CACHE_OPERATION_FLAGS: dict[str, dict[str, tuple[int, ...]]] = {
+    PRUNE: {"--ci": (), "--force": (0, 8, 24)},
+    CLEAN: {"--force": (0, 8, 20)},
+}
 CACHE_READERS = frozenset({("cache", "dir"), ("cache", "size")})  # never change the cache
 
 # What an install-type command writes, which decides the environment a record resolves to.

@@ -18,16 +18,24 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from uvguard import uvcli
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
 from uvguard.messages import user_display
 from uvguard.tomlfile import TomlFiles
-from uvguard.uvconfigfiles import (LINK_MODES, ConfigFile, check_required_version, find_project_config_dir,
-                                   link_mode_names, load_files)
+from uvguard.uvconfigfiles import (
+    LINK_MODES,
+    ConfigFile,
+    Layer,
+    check_required_version,
+    find_project_config_dir,
+    link_mode_names,
+    load_files,
+)
 from uvguard.uvinputs import command_word, home, option_value, parse_bool, since, subcommand_word
 from uvguard.uvworkspace import discovery_start, workspace_root
 
@@ -164,7 +172,8 @@ def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path
     return working_dir, project_dir
 
 
-def _refuse_project_in_cache(project_dir: Path, cache_dir: Path, working_dir: Path, env, version) -> None:
+def _refuse_project_in_cache(project_dir: Path, cache_dir: Path, working_dir: Path, env: Mapping[str, str],
+                             version: tuple[int, ...] | None) -> None:
     """uv (0.11.21+) refuses any command whose project directory is inside its cache, as given or
     after resolving links, with this message; not while it builds a package in its own build dir."""
     if not since(version)(PROJECT_IN_CACHE_REFUSED_SINCE):
@@ -186,7 +195,8 @@ def _refuse_project_in_cache(project_dir: Path, cache_dir: Path, working_dir: Pa
         raise ConfigError(f"The project directory `{shown[0]}` is inside the cache directory `{shown[1]}`")
 
 
-def _cache_dir_before_files(invocation, env, working_dir) -> tuple[Path | None, str]:
+def _cache_dir_before_files(invocation: Invocation, env: Mapping[str, str],
+                            working_dir: Path) -> tuple[Path | None, str]:
     """`--cache-dir` or `UV_CACHE_DIR` (empty is an error); None when neither is given."""
     given = option_value(invocation, env, "cache-dir", "UV_CACHE_DIR")
     if given is None:
@@ -197,10 +207,11 @@ def _cache_dir_before_files(invocation, env, working_dir) -> tuple[Path | None, 
     return _physical(working_dir / given[0]), given[1]
 
 
-def _cache_dir(given, layers, working_dir, env) -> tuple[Path, str]:
+def _cache_dir(given: tuple[Path | None, str], layers: list[Layer], working_dir: Path,
+               env: Mapping[str, str]) -> tuple[Path, str]:
     """The flag or variable, then `cache-dir` in the merged files, then the XDG default."""
     if given[0] is not None:
-        return given
+        return given  # type: ignore[return-value]  # a Path, just checked
     for layer in layers:
         if "cache-dir" in layer.options:
             return _physical(working_dir / layer.options["cache-dir"]), layer.source("cache-dir")
@@ -221,7 +232,7 @@ def _physical(path: Path) -> Path:
     return Path(os.path.realpath(Path(*parts[:last])), *parts[last:])
 
 
-def _default_cache_dir(env, working_dir: Path) -> tuple[Path, str]:
+def _default_cache_dir(env: Mapping[str, str], working_dir: Path) -> tuple[Path, str]:
     """`$XDG_CACHE_HOME/uv` (absolute only), else `~/.cache/uv`; on macOS an existing
     `~/Library/Caches/uv` (uv's legacy location) comes first."""
     if sys.platform == "darwin":
@@ -234,7 +245,8 @@ def _default_cache_dir(env, working_dir: Path) -> tuple[Path, str]:
     return home(env, working_dir) / ".cache" / "uv", "default (~/.cache/uv)"
 
 
-def _no_cache(invocation, env, layers, version) -> tuple[bool, str]:
+def _no_cache(invocation: Invocation, env: Mapping[str, str], layers: list[Layer],
+              version: tuple[int, ...] | None) -> tuple[bool, str]:
     """No-cache from any source wins; an explicit false beats the files only in newer releases."""
     if invocation.option("no-cache"):
         return True, "--no-cache"
@@ -251,7 +263,8 @@ def _no_cache(invocation, env, layers, version) -> tuple[bool, str]:
     return False, "UV_NO_CACHE" if explicit is False else "default"
 
 
-def _link_modes(invocation, env, project_layers, pip_layers, version) -> tuple[tuple[str, str], tuple[str, str]]:
+def _link_modes(invocation: Invocation, env: Mapping[str, str], project_layers: list[Layer], pip_layers: list[Layer],
+                version: tuple[int, ...] | None) -> tuple[tuple[str, str], tuple[str, str]]:
     """(project link mode, pip/venv link mode), each with its source, each from the files its
     scope's commands read (`load_files`)."""
     default = (_platform_default(version), _default_source(version))
@@ -269,7 +282,7 @@ def _link_modes(invocation, env, project_layers, pip_layers, version) -> tuple[t
     return project, pip
 
 
-def _merged(layers, key, pip: bool) -> tuple[str, str] | None:
+def _merged(layers: list[Layer], key: str, pip: bool) -> tuple[str, str] | None:
     """The first file (in precedence order) setting `key`; for pip, `[pip]` anywhere beats top-level."""
     if pip:
         for layer in layers:
@@ -282,7 +295,8 @@ def _merged(layers, key, pip: bool) -> tuple[str, str] | None:
     return None
 
 
-def _env_link_mode(invocation, env, version) -> tuple[str, str] | None:
+def _env_link_mode(invocation: Invocation, env: Mapping[str, str],
+                   version: tuple[int, ...] | None) -> tuple[str, str] | None:
     if "UV_LINK_MODE" not in env:
         return None
     value = env["UV_LINK_MODE"]
@@ -294,7 +308,7 @@ def _env_link_mode(invocation, env, version) -> tuple[str, str] | None:
     return None
 
 
-def _flag_link_mode(invocation, version) -> tuple[str, str] | None:
+def _flag_link_mode(invocation: Invocation, version: tuple[int, ...] | None) -> tuple[str, str] | None:
     """The subcommand's own `--link-mode` (clap checks its value before anything runs)."""
     value = invocation.command_option("--link-mode")
     if value is None:
@@ -305,13 +319,13 @@ def _flag_link_mode(invocation, version) -> tuple[str, str] | None:
     return LINK_MODES[value], "--link-mode"
 
 
-def _reads_link_mode(invocation) -> bool:
+def _reads_link_mode(invocation: Invocation) -> bool:
     """Whether the command has a `--link-mode` option, so that uv validates UV_LINK_MODE."""
     word, sub = command_word(invocation), subcommand_word(invocation)
     return (word,) in uvcli.LINK_MODE_COMMANDS or (word, sub) in uvcli.LINK_MODE_COMMANDS
 
 
-def _platform_default(version) -> str:
+def _platform_default(version: tuple[int, ...] | None) -> str:
     if sys.platform == "win32":
         return "hardlink"
     if sys.platform == "darwin" or since(version)(CLONE_DEFAULT_SINCE):
@@ -319,7 +333,7 @@ def _platform_default(version) -> str:
     return "hardlink"
 
 
-def _default_source(version) -> str:
+def _default_source(version: tuple[int, ...] | None) -> str:
     shown = ".".join(map(str, version)) if version else "newest"
     return f"default ({sys.platform}, uv {shown})"
 

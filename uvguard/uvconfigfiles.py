@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import uvcli, uvschema
 from uvguard.errors import ConfigError
 from uvguard.requiredversion import satisfies
 from uvguard.tomlfile import TomlFiles
 from uvguard.uvinputs import boolish_env, command_word, flag, home, option_value, since, subcommand_word
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from uvguard.invocation import Invocation
 
 LINK_MODES = {"clone": "clone", "reflink": "clone", "copy": "copy", "hardlink": "hardlink",
               "symlink": "symlink"}
@@ -84,7 +89,8 @@ class LoadedFiles(NamedTuple):
     pip_layers: list
 
 
-def load_files(invocation, env, working_dir, start: Path, version, warnings, toml: TomlFiles) -> LoadedFiles:
+def load_files(invocation: Invocation, env: Mapping[str, str], working_dir: Path, start: Path,
+               version: tuple[int, ...] | None, warnings: list[str], toml: TomlFiles) -> LoadedFiles:
     """The files uv reads for this command, in precedence order, and their settings; the project walk
     starts at `start` (`uvworkspace.discovery_start`), each file is read through `toml`."""
     isolated = _isolated_disables_config(invocation, warnings)  # uv warns before reading any file
@@ -124,7 +130,8 @@ def _discover(invocation, env, working_dir, start, version, warnings, toml):
     return discovery, files, layers
 
 
-def _project_scope_only(invocation, env, working_dir, start, version, toml) -> LoadedFiles:
+def _project_scope_only(invocation: Invocation, env: Mapping[str, str], working_dir: Path, start: Path,
+                        version: tuple[int, ...] | None, toml: TomlFiles) -> LoadedFiles:
     """`--isolated` on a command that honours it: no file for it, nor for `uv pip`; `uv sync` still
     reads its files. This command never reads them, so a file only `uv sync` would reject (or warn
     about) stops nothing here: the project scope then has no settings, and the file says why."""
@@ -138,7 +145,8 @@ def _project_scope_only(invocation, env, working_dir, start, version, toml) -> L
     return LoadedFiles(discovery, files, [], layers, [])
 
 
-def _walk_project(start, version, files, layers, warnings, working_dir, toml) -> None:
+def _walk_project(start: Path, version: tuple[int, ...] | None, files: list[ConfigFile], layers: list[Layer],
+                  warnings: list[str], working_dir: Path, toml: TomlFiles) -> None:
     """uv's `FilesystemOptions::find`: the nearest uv.toml or `[tool.uv]`, up to `/`."""
     for directory in (start, *start.parents):
         uv_toml = directory / "uv.toml"
@@ -171,7 +179,8 @@ def _walk_project(start, version, files, layers, warnings, working_dir, toml) ->
         return
 
 
-def _note_masked_pyproject(pyproject, version, files, warnings, toml) -> None:
+def _note_masked_pyproject(pyproject: Path, version: tuple[int, ...] | None, files: list[ConfigFile],
+                           warnings: list[str], toml: TomlFiles) -> None:
     """A `[tool.uv]` beside a uv.toml is ignored; uv says so when it sets anything."""
     if not pyproject.is_file():
         return
@@ -195,7 +204,8 @@ def _note_masked_pyproject(pyproject, version, files, warnings, toml) -> None:
                         f"the `uv.toml` file:\n- {listing}")
 
 
-def _load_user(env, version, working_dir, toml) -> tuple[ConfigFile, Layer | None]:
+def _load_user(env: Mapping[str, str], version: tuple[int, ...] | None, working_dir: Path,
+               toml: TomlFiles) -> tuple[ConfigFile, Layer | None]:
     """`$XDG_CONFIG_HOME/uv/uv.toml` (absolute only), else `~/.config/uv/uv.toml`.
 
     uv passes over a missing or unreadable one, or one under a non-directory."""
@@ -212,7 +222,8 @@ def _load_user(env, version, working_dir, toml) -> tuple[ConfigFile, Layer | Non
     return ConfigFile(str(path), "user"), Layer(path, "", _read_uv_toml(path, version, toml))
 
 
-def _load_system(env, version, working_dir, toml) -> tuple[ConfigFile, Layer | None]:
+def _load_system(env: Mapping[str, str], version: tuple[int, ...] | None, working_dir: Path,
+                 toml: TomlFiles) -> tuple[ConfigFile, Layer | None]:
     """First `DIR/uv/uv.toml` over `XDG_CONFIG_DIRS` (default /etc/xdg), then /etc/uv/uv.toml."""
     if since(version)(NO_SYSTEM_CONFIG_ENV_SINCE) and boolish_env(env, "UV_NO_SYSTEM_CONFIG"):
         return ConfigFile("/etc/uv/uv.toml", "system", used=False, note="disabled by UV_NO_SYSTEM_CONFIG"), None
@@ -231,7 +242,7 @@ def _load_system(env, version, working_dir, toml) -> tuple[ConfigFile, Layer | N
                       note=f"not found{' (nor ' + looked + ')' if looked else ''}"), None
 
 
-def _global_isolated(invocation) -> bool:
+def _global_isolated(invocation: Invocation) -> bool:
     """The deprecated global `--isolated` is given (`uv run`, `uv check` and `uv tool run` have their own)."""
     if not invocation.option("isolated"):
         return False
@@ -239,7 +250,7 @@ def _global_isolated(invocation) -> bool:
     return (word,) not in uvcli.OWN_ISOLATED and (word, sub) not in uvcli.OWN_ISOLATED
 
 
-def _isolated_disables_config(invocation, warnings) -> bool:
+def _isolated_disables_config(invocation: Invocation, warnings: list[str]) -> bool:
     """The deprecated global `--isolated`: like `--no-config` outside project/tool/python commands."""
     if not _global_isolated(invocation):
         return False
@@ -258,7 +269,7 @@ def _isolated_disables_config(invocation, warnings) -> bool:
     return True
 
 
-def _read_uv_toml(path: Path, version, toml: TomlFiles) -> dict:
+def _read_uv_toml(path: Path, version: tuple[int, ...] | None, toml: TomlFiles) -> dict:
     """A uv.toml's settings; anything uv would reject is a ConfigError (fatal, exit 2)."""
     try:
         options = toml.load(path)
@@ -273,7 +284,7 @@ def _read_uv_toml(path: Path, version, toml: TomlFiles) -> dict:
     return options
 
 
-def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
+def _validate(options: dict, version: tuple[int, ...] | None, uv_toml: bool, path: Path) -> None:
     """Reject what uv's schema rejects, for the keys that decide the cache and link modes."""
     known = uvschema.top_level_keys(version)
     for key in options:
@@ -305,7 +316,7 @@ def _validate(options: dict, version, uv_toml: bool, path: Path) -> None:
     _check_link_mode(pip, "link-mode", path, version, "[pip] ")
 
 
-def check_required_version(layers, version) -> None:
+def check_required_version(layers: list[Layer], version: tuple[int, ...] | None) -> None:
     """uv refuses to run when the merged `required-version` excludes it (unknown release: no check)."""
     for layer in layers:
         if "required-version" in layer.options:
@@ -316,25 +327,25 @@ def check_required_version(layers, version) -> None:
                 return  # not a specifier: the schema check reports it
             if not met:
                 raise ConfigError(f"Required uv version `{required}` does not match the running version "
-                                  f"`{'.'.join(map(str, version))}`",
+                                  f"`{'.'.join(map(str, version))}`",  # type: ignore[arg-type]  # met when None
                                   hint=f"set by {layer.source('required-version')}")
             return
 
 
-def _check_type(options, key, kind, path) -> None:
+def _check_type(options: dict, key: str, kind: type, path: Path) -> None:
     if key in options and not isinstance(options[key], kind):
         expected = "a boolean" if kind is bool else "a string"
         raise ConfigError(f"Failed to parse: `{path}`: `{key}` must be {expected}")
 
 
-def _check_link_mode(options, key, path, version, table="") -> None:
+def _check_link_mode(options: dict, key: str, path: Path, version: tuple[int, ...] | None, table: str = "") -> None:
     if key in options and options[key] not in link_mode_names(version):
         expected = ", ".join(f"`{name}`" for name in link_mode_names(version))
         raise ConfigError(f"Failed to parse: `{path}`: {table}`{key}`: unknown variant `{options[key]}`, "
                           f"expected one of {expected}")
 
 
-def link_mode_names(version) -> tuple[str, ...]:
+def link_mode_names(version: tuple[int, ...] | None) -> tuple[str, ...]:
     """The spellings uv `version` accepts, exact and case-sensitive."""
     if since(version)(REFLINK_ALIAS_SINCE):
         return tuple(LINK_MODES)

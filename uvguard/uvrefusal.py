@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from typing import Mapping
+from collections.abc import Mapping
 
 from uvguard import uvcli
 from uvguard.errors import UvRefused

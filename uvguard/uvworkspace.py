@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from uvguard.errors import ConfigError
@@ -89,7 +90,7 @@ def _members_ok(root: Path, workspace: dict, toml: TomlFiles) -> bool:
     return True
 
 
-def _matches(relative: str, absolute: Path, root: Path, patterns) -> bool:
+def _matches(relative: str, absolute: Path, root: Path, patterns: Iterable[str]) -> bool:
     """glob-crate matching as uv does it: `*` also crosses `/`, patterns relative to the root."""
     for pattern in patterns:
         normalized = os.path.normpath(pattern)

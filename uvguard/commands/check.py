@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from typing import List, Mapping
+from collections.abc import Mapping
 
 import typer
 
@@ -23,7 +23,6 @@ from uvguard.invocation import CACHE_OPERATIONS, Invocation, parse
 from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
 
-
 UV_LINE_HELP = "A uv command line, without `uv` (after uvguard's options, or after `--`)."
 
 
@@ -31,7 +30,7 @@ def register(app: typer.Typer) -> None:
     @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
     def check(
         json_output: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
-        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS", help=UV_LINE_HELP),
+        uv_args: list[str] = typer.Argument(None, metavar="UV-ARGS", help=UV_LINE_HELP),
     ) -> None:
         """Show the decision for a uv command line, without running it.
 

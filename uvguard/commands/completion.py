@@ -26,6 +26,7 @@ def completion_script(shell: str) -> str:
         raise UsageError(f"invalid value '{shell}' for '<SHELL>'", hint=f"possible values: {', '.join(SHELLS)}")
     register_shells()
     complete = shell_completion.get_completion_class(shell)
+    assert complete is not None  # registered above
     return complete(command, {}, "uvguard", COMPLETE_VAR).source()
 
 

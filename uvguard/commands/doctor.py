@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Optional
 
 import typer
 from typer.core import TyperCommand
 
 from uvguard import globalopts, messages
-from uvguard.messages import human_readable_bytes, plural
 from uvguard.doctor import Diagnosis, as_json, diagnose, open_environment
 from uvguard.errors import EXIT_OK, EXIT_PROBLEM, PolicyError, RealUvNotFound, UsageError
 from uvguard.installcheck import check_installation
 from uvguard.jsonout import emit_json
 from uvguard.materialize import Materialized, materialize_environment
+from uvguard.messages import human_readable_bytes, plural
 from uvguard.pipeline import Pipeline, location_pipeline
 from uvguard.realuv import find_real_uv
 from uvguard.repair import Repair, check_link_mode, repair_environment
@@ -32,7 +33,7 @@ class _SplitAtDoubleDash(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-def _environments(paths: List[str] | None, pipeline: Pipeline) -> tuple[list[str], list[str]]:
+def _environments(paths: list[str] | None, pipeline: Pipeline) -> tuple[list[str], list[str]]:
     """The environments named, or (none named) every root of the live set that holds one.
 
     Also the roots that are links to an environment that is gone (a `.venv`
@@ -80,7 +81,7 @@ def _describe(diagnosis: Diagnosis) -> list[str]:
     return lines
 
 
-def run_doctor(paths, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
+def run_doctor(paths: list[str] | None, as_json_output: bool, env: Mapping[str, str], cwd: str) -> int:
     """With no ENV named, the guard itself is checked first (uvguard/installcheck.py)."""
     pipeline = _pipeline(env, cwd)
     findings = [] if paths else check_installation(env, lambda: pipeline.policy)
@@ -125,7 +126,8 @@ def _real_uv_for_repair(env: Mapping[str, str]) -> str:
         raise UsageError(error.message, hint=error.hint) from None
 
 
-def run_repair(paths, link_mode: str | None, uv_args: list[str], env: Mapping[str, str], cwd: str) -> int:
+def run_repair(paths: list[str] | None, link_mode: str | None, uv_args: list[str], env: Mapping[str, str],
+               cwd: str) -> int:
     check_link_mode(link_mode)
     pipeline = _pipeline(env, cwd)
     environments, gone = _environments(paths, pipeline)
@@ -155,7 +157,7 @@ def _report_materialized(result: Materialized) -> None:
                        hint=f"reinstall them with `uvguard repair {result.path}`, then materialize again")
 
 
-def run_materialize(paths, env: Mapping[str, str], cwd: str) -> int:
+def run_materialize(paths: list[str] | None, env: Mapping[str, str], cwd: str) -> int:
     if not paths:
         raise UsageError("name at least one environment to materialize", hint="e.g. `uvguard materialize .venv`")
     cache_dir = _pipeline(env, cwd).config.cache_dir
@@ -170,7 +172,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def doctor(
-        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
+        envs: Optional[list[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
         as_json_output: bool = typer.Option(False, "--json", help="Print the diagnosis as JSON."),
     ) -> None:
         """Check the guard and the environments. Exit 1 on any problem.
@@ -184,7 +186,7 @@ def register(app: typer.Typer) -> None:
     @app.command(cls=_SplitAtDoubleDash)
     def repair(
         ctx: typer.Context,
-        envs: Optional[List[str]] = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
+        envs: Optional[list[str]] = typer.Argument(None, metavar="[ENV]... [-- UV-PIP-ARGS]", help=envs_help),
         link_mode: Optional[str] = typer.Option(None, "--link-mode", metavar="MODE",
                                                 help="Link mode for the reinstall: clone, copy, hardlink or symlink."),
     ) -> None:
@@ -197,7 +199,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def materialize(
-        envs: Optional[List[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
+        envs: Optional[list[str]] = typer.Argument(None, metavar="ENV...", help=envs_help),
     ) -> None:
         """Replace links into the uv cache by hard links or copies, so the environment outlives the cache."""
         raise typer.Exit(run_materialize(envs, os.environ, os.getcwd()))

@@ -9,7 +9,6 @@ Other lines are not run; their refusals are the ones `uvconfig` models.
 from __future__ import annotations
 
 import os
-from typing import List
 
 import typer
 
@@ -25,7 +24,7 @@ def register(app: typer.Typer) -> None:
     @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
     def explain(
         as_json: bool = typer.Option(False, "--json", help="Print the config as JSON."),
-        uv_args: List[str] = typer.Argument(None, metavar="UV-ARGS", help=f"{UV_LINE_HELP} Default: `cache prune`."),
+        uv_args: list[str] = typer.Argument(None, metavar="UV-ARGS", help=f"{UV_LINE_HELP} Default: `cache prune`."),
     ) -> None:
         """Show the cache dir and link modes uv would use for a command line, and where each comes from.
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -24,6 +25,9 @@ from uvguard.invocation import PRUNE
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
 from uvguard.policy import Policy
+
+if TYPE_CHECKING:
+    from uvguard.gc import GcResult
 
 _SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -36,7 +40,7 @@ def register(app: typer.Typer) -> None:
         keep_recent: Optional[str] = typer.Option(
             None, "--keep-recent", metavar="DURATION",
             help="Also keep entries unpacked less than DURATION ago (`12h`, `7d`): copy and clone installs."),
-        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]...",
+        uv_args: list[str] = typer.Argument(None, metavar="[UV-OPTIONS]...",
                                             help="uv's global options (`--cache-dir DIR`, `--force`, `-q`...)"),
     ) -> None:
         """Remove every unpacked wheel no environment uses, and the cache pointers naming it."""
@@ -53,7 +57,7 @@ def register(app: typer.Typer) -> None:
 
 
 def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: Mapping[str, str], cwd: str,
-               argv: list[str]):
+               argv: list[str]) -> GcResult | None:
     """Run (or with `dry_run` only plan) gc on the cache `uv UV_ARGS cache prune` would use; None without a cache.
 
     A run, refused or not, is logged as `uvguard ARGV` (the command line as typed).
@@ -95,7 +99,7 @@ def gc_command(uv_args: list[str], dry_run: bool, keep_recent: str | None, env: 
     for text in config.warnings:
         messages.warning(text, voice)
     live_entries = (lambda: live.entries) if dry_run else pipeline.rescan_live_entries
-    physical = counts_blocks(cache_dir, invocation, pipeline.real_uv, env)
+    physical = counts_blocks(cache_dir, invocation, pipeline.uv, env)
     return run_gc(cache_dir, live_entries, recent, physical, env, voice, dry_run=dry_run,
                   force=invocation.force, verbose=invocation.verbose)
 

@@ -7,9 +7,9 @@ import os
 import typer
 
 from uvguard import globalopts, messages
-from uvguard.messages import human_readable_bytes
 from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
+from uvguard.messages import human_readable_bytes
 from uvguard.pipeline import Pipeline, location_pipeline
 from uvguard.progress import phase
 from uvguard.sizes import counts_blocks, measure

@@ -4,13 +4,12 @@ written, and the project files the user trusts to loosen it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import List, Mapping
 
 import typer
 
-from uvguard import globalopts, policy as policies
-from uvguard import trust as trust_store
+from uvguard import globalopts, policy as policies, trust as trust_store
 from uvguard.errors import UsageError, UvguardError, report
 from uvguard.jsonout import emit_json
 from uvguard.pipeline import location_pipeline
@@ -95,7 +94,7 @@ def project_file(path: Path | None, env: Mapping[str, str], cwd: str) -> Path:
         raise UsageError(f"no project policy found from `{where}` (`{policies.PROJECT_FILE}`, or `[tool.uvguard]` "
                          "in `pyproject.toml`, up to the project's own directory)", hint="name the file: "
                          "`uvguard policy trust PATH`")
-    return Path(found[0].source.file)
+    return Path(found[0].source.file)  # type: ignore[arg-type]  # a project layer is a file
 
 
 def trust_file(path: Path, env: Mapping[str, str], uid: int) -> str:
@@ -108,7 +107,7 @@ def trust_file(path: Path, env: Mapping[str, str], uid: int) -> str:
         raise UsageError(f"`{path}` is owned by uid {checked.owner}, neither you (uid {uid}) nor root; "
                          "uvguard ignores such a file, trusted or not",
                          hint="copy it into a file of your own, read it, then trust that")
-    return trust_store.trust(path, checked.digest, env)
+    return trust_store.trust(path, checked.digest, env)  # type: ignore[arg-type]  # a file read has one
 
 
 def validate_file(path: Path, env: Mapping[str, str]) -> tuple[policies.PolicyFile, list[str]]:
@@ -173,8 +172,8 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(run())
 
     @policy_app.command()
-    def validate(files: List[Path] = typer.Argument(..., metavar="FILE",
-                                                    help="Policy files: uvguard.toml, pyproject.toml, policy.toml.")) -> None:
+    def validate(files: list[Path] = typer.Argument(
+            ..., metavar="FILE", help="Policy files: uvguard.toml, pyproject.toml, policy.toml.")) -> None:
         """Check policy files; exit 2 with the file, line, key and allowed values if any is invalid.
 
         Every file is checked, so one run (a pre-commit hook) reports them all.

@@ -11,16 +11,16 @@ what to keep.
 from __future__ import annotations
 
 import os
-from typing import List, Mapping
+from collections.abc import Mapping, Sequence
 
 import typer
 
 from uvguard import globalopts
 from uvguard.errors import Refused, UsageError
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PRUNE, PRUNE_CI, parse
+from uvguard.jsonout import emit_json
 from uvguard.limited import run_limited
 from uvguard.messages import human_readable_bytes, plural
-from uvguard.jsonout import emit_json
 from uvguard.progress import phase
 from uvguard.prune_plan import Plan, protected_entries
 from uvguard.sizes import counts_blocks, measure
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         ci: bool = typer.Option(False, "--ci", help="Also remove unzipped wheels, as `uv cache prune --ci`."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        uv_args: List[str] = typer.Argument(None, metavar="[UV-OPTIONS]", help=_UV_ARGS_HELP),
+        uv_args: list[str] = typer.Argument(None, metavar="[UV-OPTIONS]", help=_UV_ARGS_HELP),
     ) -> None:
         """Prune the cache like `uv cache prune`, keeping every entry a known environment links into."""
         _run(["cache", "prune", *(["--ci"] if ci else []), *globalopts.current().uv_args, *(uv_args or [])],
@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
     def clean(
         dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed and kept."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
-        uv_args: List[str] = typer.Argument(None, metavar="[PKG|UV-OPTIONS]", help="Packages, and " + _UV_ARGS_HELP),
+        uv_args: list[str] = typer.Argument(None, metavar="[PKG|UV-OPTIONS]", help="Packages, and " + _UV_ARGS_HELP),
     ) -> None:
         """Clean the cache (or the given packages) like `uv cache clean`, keeping live entries."""
         _run(["cache", "clean", *globalopts.current().uv_args, *(uv_args or [])], dry_run, as_json)
@@ -92,7 +92,8 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
         result.num_files, result.num_dirs, result.exit_code)
 
 
-def operation_report(operation: str, cache_dir, dry_run: bool, physical: bool, removed, kept,
+def operation_report(operation: str, cache_dir: str | os.PathLike[str], dry_run: bool, physical: bool,
+                     removed: Sequence[tuple[str, int]], kept: Sequence[tuple[str, int, list[str]]],
                      files: int, directories: int, exit_code: int) -> dict:
     """The one JSON shape of a limited operation, run or dry run (`cache-operation.schema.json`)."""
     return {

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import List
+from collections.abc import Mapping
 
 import typer
 
@@ -15,7 +15,7 @@ from uvguard.jsonout import emit_json
 from uvguard.live_set import LiveSet
 from uvguard.messages import plural
 from uvguard.pipeline import location_pipeline
-from uvguard.roots import merge_roots, read_manual_roots, write_manual_roots, Root
+from uvguard.roots import Root, merge_roots, read_manual_roots, write_manual_roots
 
 
 def roots_report(live: LiveSet, everything: bool = False) -> dict:
@@ -36,7 +36,7 @@ def roots_report(live: LiveSet, everything: bool = False) -> dict:
 _STATES = {"ok": "ok", "gone": "gone", "unreadable": "unreadable", "unlinked": "no links into this cache"}
 
 
-def add_root(env, path: str) -> str:
+def add_root(env: Mapping[str, str], path: str) -> str:
     """Add `path` (made absolute) to the manual roots; adding one twice keeps one."""
     path = os.path.abspath(path)
     paths = [root.path for root in merge_roots(Root(p, "manual") for p in [*read_manual_roots(env), path])]
@@ -44,7 +44,7 @@ def add_root(env, path: str) -> str:
     return path
 
 
-def remove_root(env, path: str) -> str:
+def remove_root(env: Mapping[str, str], path: str) -> str:
     path = os.path.abspath(path)
     paths = read_manual_roots(env)
     if path not in paths:
@@ -53,7 +53,7 @@ def remove_root(env, path: str) -> str:
     return path
 
 
-def discover_roots(directories: list[str], dry_run: bool, env, cwd: str) -> dict:
+def discover_roots(directories: list[str], dry_run: bool, env: Mapping[str, str], cwd: str) -> dict:
     """Find environments linking into a uv cache under `directories` and (unless `dry_run`)
     register each as a manual root, as `uvguard roots add` does."""
     found = discover(directories, cwd)
@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
 
     @roots_app.command("discover")
     def discover_command(
-        directories: List[str] = typer.Argument(..., metavar="DIR", help="Directories to search."),
+        directories: list[str] = typer.Argument(..., metavar="DIR", help="Directories to search."),
         dry_run: bool = typer.Option(False, "--dry-run", help="List what would be registered; register nothing."),
         as_json: bool = typer.Option(False, "--json", help="Print what was found as JSON."),
     ) -> None:

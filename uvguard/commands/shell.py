@@ -27,11 +27,11 @@ def register(app: typer.Typer) -> None:
         elif shellinit.normalize(shell) is None or "/" in shell:
             raise UsageError(f"unsupported shell '{shell}'", hint="use one of: bash, zsh, fish, powershell")
         shell = shellinit.normalize(shell)
-        code = shellinit.render(shell, shellinit.installed_shim_dir(env))
+        code = shellinit.render(shell, shellinit.installed_shim_dir(env))  # type: ignore[arg-type]  # checked above
         if not install:
             typer.echo(code, nl=False)
             return
-        path, added = shellinit.install(shell, code, env)
+        path, added = shellinit.install(shell, code, env)  # type: ignore[arg-type]
         if added:
             typer.echo(f"Added uvguard's shell-init for {shell} to {path}; open a new shell to use it.", err=True)
         else:
