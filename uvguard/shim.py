@@ -1,15 +1,17 @@
 """The Python side of the `uv` shim: exact classification, then exec or guard.
 
 The sh front (`shim.sh`) hands over every command line that may be a
-cache-mutating command: `python -I -m uvguard.shim SHIM RECORDED_UV ARG...`.
+cache-mutating command: `python -I -c "$uvguard_start" SHIM RECORDED_UV ARG...`, where
+the start code imports this module and calls `main` (`python -I -m uvguard.shim`
+does the same, ~1.5 ms slower).
 Passthrough lines are exec'd to the real uv with the standard library only;
 cache-mutating ones are read again for the real uv's version (releases differ
 on which lines they accept) and go through the guard pipeline
 (`uvguard.guard`), which is imported only then.
 
 The sh front also hands over install-type lines for a uv it does not know to
-take the cache lock itself: `python -I -m uvguard.shim --shared-lock REAL_UV
-ARG...` (see `install_with_lock`).
+take the cache lock itself: `... --shared-lock REAL_UV ARG...` (see
+`install_with_lock`).
 """
 
 from __future__ import annotations
