@@ -17,9 +17,11 @@
 uvguard_python=@PYTHON@
 uvguard_recorded_uv=@REAL_UV@
 # How the Python side starts: `-c`, not `-m uvguard.shim` (runpy and importlib.util
-# cost ~1.5 ms a guarded command). A Python that cannot import uvguard (uninstalled,
-# moved) stops the line with an error, the cache untouched, never a traceback.
-uvguard_start='import sys
+# cost ~1.5 ms a guarded command), with the cyclic GC off while modules load
+# (uvguard/shim.py turns it back on). A Python that cannot import uvguard
+# (uninstalled, moved) stops the line with an error, the cache untouched, never a traceback.
+uvguard_start='import gc, sys
+gc.disable()
 try:
     from uvguard.shim import main
 except ImportError as error:
