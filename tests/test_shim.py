@@ -408,22 +408,6 @@ def test_the_sh_front_starts_the_python_side_without_runpy(sandbox):
     assert "runpy" not in imported
 
 
-def test_a_guarded_prune_in_a_project_parses_its_pyproject_once(sandbox):
-    """The workspace, uv's settings and the policy are all read from one pyproject.toml: one parse, not four."""
-    project = sandbox.work / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n\n[tool.uv]\nno-build = true\n'
-                                            '\n[tool.uvguard]\nprune = "allow"\n')
-    counting = ("import tomllib\nparsed = []\nloads = tomllib.loads\n"
-                "tomllib.loads = lambda text, **kw: parsed.append(text) or loads(text, **kw)\n")
-    probe = counting + PASSTHROUGH_PROBE.replace("print(json.dumps(sorted(sys.modules)))", "print(json.dumps(parsed))")
-    sandbox.uv("cache", "dir")
-    result = run(sys.executable, ["-I", "-c", probe, "/nonexistent/shim", uv_path(), "cache", "prune"],
-                 sandbox.env(), cwd=project)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == [(project / "pyproject.toml").read_text()]
-
-
 def test_the_start_code_loads_modules_with_the_gc_off_and_the_guard_runs_with_it_on(sandbox, shim):
     """Collecting among the import-time objects cost ~4 % of a guarded command: they are frozen instead."""
     probe = ("import gc, os, sys\n"

@@ -80,24 +80,8 @@ def parse_flat_toml(text: str) -> dict[str, str] | None:
     return data
 
 
-# Each text is parsed once a process: a guarded command reads the project's pyproject.toml for the
-# workspace, for uv's settings and for the policy (four parses, ~0.5 ms each). Callers share the
-# parsed value: they read it, never change it. Bounded, for long-running callers.
-_PARSED: dict[str, dict] = {}
-_PARSED_MAX = 32
-
-
 def parse_toml(text: str, path: str | Path, error: Type[UvguardError] = ConfigError) -> dict:
     """Parse `text` read from `path`, naming the file and position on failure."""
-    parsed = _PARSED.get(text)
-    if parsed is None:
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        parsed = _PARSED[text] = _parse(text, path, error)
-    return parsed
-
-
-def _parse(text: str, path: str | Path, error: Type[UvguardError]) -> dict:
     tomllib = tomllib_module()
     try:
         return tomllib.loads(text)
