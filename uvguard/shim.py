@@ -66,18 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     return run(invocation, real, dict(env), cwd, version)
 
 
-def modules_loaded() -> None:
-    """Turn the cyclic GC back on, which the sh front's start code turned off while modules loaded.
-
-    Their objects live as long as the process; collecting among them cost ~4 % of a guarded
-    command. Frozen, they stay out of every later collection; what the command itself
-    allocates is collected as usual. A caller that never turned it off is left as it was.
-    """
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
-
-
 def install_with_lock(real: str, args: list[str], env) -> int:
     """Exec an install-type line (already recorded by the sh front), holding
     uv's shared cache lock for a uv that does not take it itself (< 0.8.19).
@@ -123,6 +111,18 @@ def restore_locale(env) -> None:
         env["LC_CTYPE"] = before[len("set:"):]
     else:
         env.pop("LC_CTYPE", None)
+
+
+def modules_loaded() -> None:
+    """Turn the cyclic GC back on, which the sh front's start code turned off while modules loaded.
+
+    Their objects live as long as the process; collecting among them cost ~4 % of a guarded
+    command. Frozen, they stay out of every later collection; what the command itself
+    allocates is collected as usual. A caller that never turned it off is left as it was.
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 if __name__ == "__main__":
