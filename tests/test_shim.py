@@ -26,7 +26,7 @@ from uvguard import realuv, registry
 from uvguard.shimfile import write_shim
 
 # The sh front execs most lines itself and hands the rest over with
-# `python -I -m uvguard.shim SHIM RECORDED_UV ARGS...`; both must behave the
+# `python -I -c "$uvguard_start" SHIM RECORDED_UV ARGS...`; both must behave the
 # same, so the plumbing tests run each line through either.
 FRONTS = ("sh", "python")
 
@@ -101,7 +101,14 @@ def front_argv(front: str, shim: Path, args: list) -> list:
         return [os.fspath(shim), *args]
     baked = next(line for line in shim.read_text().splitlines() if line.startswith("uvguard_recorded_uv="))
     recorded_uv = shlex.split(baked.partition("=")[2])
-    return [sys.executable, "-I", "-m", "uvguard.shim", os.fspath(shim), *(recorded_uv or [""]), *args]
+    return [sys.executable, "-I", "-c", start_code(shim), os.fspath(shim), *(recorded_uv or [""]), *args]
+
+
+def start_code(shim: Path) -> str:
+    """The Python code the sh front starts its Python side with (`uvguard_start`)."""
+    match = re.search(r"^uvguard_start='([^']*)'$", shim.read_text(), re.MULTILINE)
+    assert match, "no uvguard_start in the shim"
+    return match[1]
 
 
 def run_front(front: str, shim: Path, args: list, env: dict, **kwargs) -> subprocess.CompletedProcess:
@@ -283,6 +290,27 @@ def test_nested_call_through_the_shim_works(sandbox, shim, front):
     assert inner["exec_pid"] == str(inner["pid"]) != outer["exec_pid"]
 
 
+def test_a_python_that_cannot_import_uvguard_stops_a_cache_command_with_an_error(sandbox):
+    """uvguard uninstalled or moved after setup: the cache command is not run (real uv: the cache survives),
+    with an error line and a hint instead of a traceback; lines the sh front execs itself still reach uv."""
+    bare_python = sys._base_executable  # the interpreter under the dev venv, which has no uvguard
+    assert run(bare_python, ["-I", "-c", "import uvguard"], sandbox.env()).returncode != 0
+    directory = sandbox.root / "broken-bin"
+    directory.mkdir()
+    write_shim(directory / "uv", bare_python, str(uv_path()))
+    sandbox.uv("cache", "dir")
+    marker = Path(sandbox.env()["UV_CACHE_DIR"]) / "keep"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("")
+    result = run(directory / "uv", ["cache", "clean"], sandbox.env(), cwd=sandbox.work)
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"error: the Python this uv shim runs (")
+    assert b"cannot import uvguard" in result.stderr and b"hint: run `uvguard setup` again" in result.stderr
+    assert b"Traceback" not in result.stderr
+    assert marker.exists()
+    assert run(directory / "uv", ["--version"], sandbox.env()).stdout.startswith(b"uv ")
+
+
 def in_deleted_directory(sandbox, argv: list) -> list:
     """`argv` run from a working directory removed just before: getcwd() fails."""
     gone = sandbox.root / "gone"
@@ -318,13 +346,13 @@ def test_deleted_working_directory_refuses_a_cache_command_without_a_traceback(s
 
 HEAVY = {"typer", "rich", "click", "tomllib", "tomli", "shellingham"}
 PASSTHROUGH_PROBE = r"""
-import json, os, runpy, sys
+import json, os, sys
 def fake_exec(path, argv, env):
     print(json.dumps(sorted(sys.modules)))
     sys.exit(0)
 os.execve = fake_exec
-sys.argv = ["uvguard.shim", *sys.argv[1:]]
-runpy.run_module("uvguard.shim", run_name="__main__")
+from uvguard.shim import main
+main()
 """
 
 
@@ -349,9 +377,9 @@ def test_importing_the_passthrough_modules_loads_no_heavy_module(sandbox):
 def test_an_allowed_prune_with_nothing_live_loads_only_what_the_decision_needs(sandbox):
     """The guarded path with no TOML file to read: no tomllib (the built-in preset is read without it), no
     dataclasses (with inspect ~10 ms), no hashlib (trust), no threading (a spinner), no uv run in a scratch
-    cache (subprocess, tempfile: `uvrefusal`)."""
+    cache (subprocess, tempfile: `uvrefusal`), no runpy (the shim starts with `-c`, not `-m`)."""
     unneeded = {"tomllib", "tomli", "dataclasses", "inspect", "hashlib", "threading", "tempfile", "subprocess",
-                "uvguard.uvrefusal", "uvguard.prune_plan", "uvguard.limited"}
+                "runpy", "importlib.util", "uvguard.uvrefusal", "uvguard.prune_plan", "uvguard.limited"}
     # The dev venv's editable-install finder, run at startup, imports some of them: forget those first.
     probe = f"import sys\nfor name in {sorted(unneeded)!r}: sys.modules.pop(name, None)\n{PASSTHROUGH_PROBE}"
     sandbox.uv("cache", "dir")
@@ -362,6 +390,37 @@ def test_an_allowed_prune_with_nothing_live_loads_only_what_the_decision_needs(s
     modules = set(json.loads(result.stdout))
     assert "uvguard.guard" in modules and "uvguard.live_set" in modules
     assert modules & unneeded == set()
+
+
+def test_the_sh_front_starts_the_python_side_without_runpy(sandbox):
+    """`python -m` imports runpy and importlib.util (~1.5 ms) on every guarded command; the start code does not."""
+    python = sandbox.root / "python-bin" / "python"
+    python.parent.mkdir()
+    python.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -X importtime \"$@\"\n")
+    python.chmod(0o755)
+    shim = sandbox.root / "shim-bin" / "uv"
+    shim.parent.mkdir()
+    write_shim(shim, str(python), str(uv_path()))
+    result = run(shim, ["cache", "prune"], sandbox.env(), cwd=sandbox.work)
+    assert result.returncode == 0, result.stderr
+    imported = {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines()
+                if line.startswith("import time:")}
+    assert "uvguard.guard" in imported
+    assert "runpy" not in imported
+
+
+def test_the_start_code_loads_modules_with_the_gc_off_and_the_guard_runs_with_it_on(sandbox, shim):
+    """Collecting among the import-time objects cost ~4 % of a guarded command: they are frozen instead."""
+    probe = ("import gc, os, sys\n"
+             "def fake_exec(path, argv, env):\n"
+             "    print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+             "    sys.exit(0)\n"
+             "os.execve = fake_exec\n") + start_code(shim)
+    sandbox.uv("cache", "dir")
+    result = run(sys.executable, ["-I", "-c", probe, "/nonexistent/shim", uv_path(), "cache", "prune"],
+                 sandbox.env(), cwd=sandbox.work)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [b"True", b"True"]
 
 
 def test_the_registry_module_loads_neither_dataclasses_nor_typing(sandbox):

@@ -6,8 +6,9 @@
 # the real uv at once unless the line may be a cache-mutating command: when
 # the subcommand words are certainly something other than `cache ...`/`clean`
 # (or are `cache dir`/`cache size`), or, where they are uncertain, no word is
-# `cache` or `clean`. The rest go to `python -m uvguard.shim`, which parses
-# them exactly as uv would. Install-type commands (sync, run, add, remove, version,
+# `cache` or `clean`. The rest go to the Python side (`uvguard/shim.py`,
+# started by `$uvguard_start` below), which parses them exactly as uv would.
+# Install-type commands (sync, run, add, remove, version,
 # venv, pip install/sync/uninstall, tool install/upgrade) append one record
 # to the registry of environments first; see uvguard/registry.py for the
 # format, which this file and the Python side share. For a uv not known to
@@ -15,6 +16,18 @@
 # which takes it for them.
 uvguard_python=@PYTHON@
 uvguard_recorded_uv=@REAL_UV@
+# How the Python side starts: `-c`, not `-m uvguard.shim` (runpy and importlib.util
+# cost ~1.5 ms a guarded command), with the cyclic GC off while modules load
+# (uvguard/shim.py turns it back on). A Python that cannot import uvguard
+# (uninstalled, moved) stops the line with an error, the cache untouched, never a traceback.
+uvguard_start='import gc, sys
+gc.disable()
+try:
+    from uvguard.shim import main
+except ImportError as error:
+    sys.stderr.write(f"error: the Python this uv shim runs ({sys.executable}) cannot import uvguard ({error}); the command was not run\nhint: run `uvguard setup` again (`uvguard doctor` checks the install)\n")
+    sys.exit(2)
+sys.exit(main())'
 
 # A shim exec'd straight from a shim (same process id) means the "real" uv
 # is a shim too: stop rather than loop. Children of uv have other pids.
@@ -75,7 +88,7 @@ if [ -n "$uvguard_handoff" ]; then
   # Python coerces a C locale by setting LC_CTYPE (PEP 538; -I cannot turn that
   # off); the Python side puts the caller's LC_CTYPE back before uv sees it.
   export UVGUARD_SHIM_LC_CTYPE="${LC_CTYPE+set:}${LC_CTYPE-}"
-  exec "$uvguard_python" -I -m uvguard.shim "$0" "$uvguard_recorded_uv" "$@"
+  exec "$uvguard_python" -I -c "$uvguard_start" "$0" "$uvguard_recorded_uv" "$@"
 fi
 
 if [ -n "${UVGUARD_REAL_UV+set}" ]; then
@@ -183,7 +196,7 @@ if [ -n "$uvguard_install" ]; then
   if [ -z "$uvguard_verdict" ] || ! [ -f "$uvguard_verdict" ] \
       || [ "$uvguard_real" -nt "$uvguard_verdict" ] || [ "$uvguard_real" -ot "$uvguard_verdict" ]; then
     export UVGUARD_SHIM_LC_CTYPE="${LC_CTYPE+set:}${LC_CTYPE-}"
-    exec "$uvguard_python" -I -m uvguard.shim --shared-lock "$uvguard_real" "$@"
+    exec "$uvguard_python" -I -c "$uvguard_start" --shared-lock "$uvguard_real" "$@"
   fi
 fi
 

@@ -87,7 +87,7 @@ def write_atomically(dest: str | os.PathLike, text: str, mode: int = 0o755) -> N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m uvguard.shimfile", description="Write the uv shim.")
-    parser.add_argument("--python", required=True, help="interpreter that runs `python -m uvguard.shim`")
+    parser.add_argument("--python", required=True, help="interpreter that runs the shim's Python side (uvguard.shim)")
     parser.add_argument("--real-uv", default=None, help="the real uv found at install (optional)")
     parser.add_argument("dest", help="where to write the shim, e.g. PREFIX/bin/uv")
     options = parser.parse_args(argv)
