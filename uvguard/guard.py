@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Mapping, NamedTuple
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
 from uvguard import decisionlog, messages
 from uvguard.cachelock import takes_lock_itself
@@ -43,6 +43,9 @@ from uvguard.registry import state_dir
 from uvguard.roots import find_roots
 from uvguard.uvconfig import EffectiveConfig, discovery_start, effective_config
 
+if TYPE_CHECKING:
+    from uvguard.prune_plan import Plan
+
 
 class Evaluation(NamedTuple):
     """Everything the pipeline found for one command line, and the decision."""
@@ -52,6 +55,7 @@ class Evaluation(NamedTuple):
     decision: Decision
     policy: Policy | None = None
     live_set: LiveSet | None = None
+    plan: Plan | None = None  # the `prune_plan.Plan` decided on, when one was needed: the action reuses it
 
 
 def evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
@@ -94,8 +98,8 @@ def _evaluate(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd:
         reason = f"no cache ({config.no_cache_source or '--no-cache'}): uv uses a temporary cache and touches nothing"
         return Evaluation(invocation, config, Decision(invocation.operation, "allow", reason))
     policy, live = survey(invocation, config, env, cwd)
-    situation = _situation(invocation, config, live, real_uv, env)
-    return Evaluation(invocation, config, decide(situation, policy), policy, live)
+    situation, plan = _situation(invocation, config, live, real_uv, env)
+    return Evaluation(invocation, config, decide(situation, policy), policy, live, plan)
 
 
 def survey(invocation: Invocation, config: EffectiveConfig, env: Mapping[str, str], cwd: str) -> tuple[Policy, LiveSet]:
@@ -116,14 +120,17 @@ def _load_policy(env: Mapping[str, str], cwd: str, config: EffectiveConfig) -> P
 
 
 def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, real_uv: str,
-               env: Mapping[str, str]) -> Situation:
+               env: Mapping[str, str]) -> tuple[Situation, Plan | None]:
+    """What the decision weighs, and the removal plan when something is live (else none is needed)."""
     entries = live.entries
     protected: tuple[str, ...] = ()
+    plan = None
     if entries:
         from uvguard.prune_plan import protected_entries, removal_plan  # ~7 ms of imports, needed only here
 
         with phase("Planning what to remove"):
-            protected = protected_entries(removal_plan(invocation, config, real_uv, env), entries)
+            plan = removal_plan(invocation, config, real_uv, env)
+        protected = protected_entries(plan, entries)
     breaking = sorted({path for entry in protected for path in entries[entry]})
     linked = [e.path for e in live.environments if e.live_entries or e.dangling]
     return Situation(
@@ -136,7 +143,7 @@ def _situation(invocation: Invocation, config: EffectiveConfig, live: LiveSet, r
         breaking_environments=tuple(breaking),
         protected_entries=protected,
         uncertain=live.reasons if live.uncertain else (),
-    )
+    ), plan
 
 
 def _symlink_source(config: EffectiveConfig) -> str:
@@ -204,7 +211,7 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
                 messages.warning(text, voice=voice)
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
             return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
-                               rescan=live_entries_again(evaluation, env, cwd)).exit_code
+                               rescan=live_entries_again(evaluation, env, cwd), previous=evaluation.plan).exit_code
         if by_uvguard:
             from uvguard.limited import run_limited
 
@@ -215,7 +222,8 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             keep = not decision.protected_entries and evaluation.live_set is not None
             return run_limited(invocation, evaluation.config, real_uv, env,
                                evaluation.live_set.entries if keep else {}, voice,
-                               rescan=live_entries_again(evaluation, env, cwd) if keep else None).exit_code
+                               rescan=live_entries_again(evaluation, env, cwd) if keep else None,
+                               previous=evaluation.plan).exit_code
     except UvRefused as refused:
         from uvguard.uvrefusal import relay
 

@@ -75,8 +75,10 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
     config, live = evaluation.config, evaluation.live_set
     entries = live.entries if live is not None else {}
     if dry_run:
-        with phase("Planning what to remove"):
-            plan = removal_plan(invocation, config, real_uv, env)
+        plan = evaluation.plan  # the decision's, when something is live; else worked out here, once
+        if plan is None:
+            with phase("Planning what to remove"):
+                plan = removal_plan(invocation, config, real_uv, env)
         physical = plan.remove != () and counts_blocks(plan.cache_dir, invocation, real_uv, env)
         with phase("Measuring"):
             return dry_run_report(plan, entries, physical)
@@ -84,7 +86,7 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
         raise Refused("the live set is uncertain, so uvguard cannot tell what to keep: " + "; ".join(live.reasons),
                       hint="fix or unregister the roots above (`uvguard roots`), or run uv itself")
     result = run_limited(invocation, config, real_uv, env, entries, voice_for(invocation, env),
-                         rescan=live_entries_again(evaluation, env, cwd))
+                         rescan=live_entries_again(evaluation, env, cwd), previous=evaluation.plan)
     return operation_report(
         result.operation, result.cache_dir, False, result.physical, list(zip(result.removed, result.removed_bytes)),
         [(entry, size, list(entries.get(entry, ()))) for entry, size in zip(result.kept, result.kept_bytes)],
