@@ -121,7 +121,7 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
                 messages.warning(text, voice=voice)
             live_entries = evaluation.live_set.entries if evaluation.live_set else {}
             return run_limited(invocation, evaluation.config, real_uv, env, live_entries, voice,
-                               rescan=pipeline.rescan_live_entries).exit_code
+                               rescan=pipeline.rescan_live_entries, previous=evaluation.plan).exit_code
         if by_uvguard:
             from uvguard.limited import run_limited
 
@@ -132,7 +132,8 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             keep = not decision.protected_entries and evaluation.live_set is not None
             return run_limited(invocation, evaluation.config, real_uv, env,
                                evaluation.live_set.entries if keep else {}, voice,
-                               rescan=pipeline.rescan_live_entries if keep else None).exit_code
+                               rescan=pipeline.rescan_live_entries if keep else None,
+                               previous=evaluation.plan).exit_code
     except UvRefused as refused:
         from uvguard.uvrefusal import relay
 

@@ -21,9 +21,9 @@ from uvguard.errors import FileSystemFailure, os_failure
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
 from uvguard.messages import human_readable_bytes, plural, user_display
 from uvguard.progress import phase
-from uvguard.prune_plan import removal_plan, size_accounting
+from uvguard.prune_plan import Plan, removal_plan
 from uvguard.removal import Remover, removed_line
-from uvguard.sizes import measure
+from uvguard.sizes import counts_blocks, measure
 
 if TYPE_CHECKING:
     from uvguard.uvconfig import EffectiveConfig
@@ -51,14 +51,17 @@ class LimitedResult:
 def run_limited(invocation: Invocation, config: EffectiveConfig, real_uv: str, env: Mapping[str, str],
                 live_entries: Mapping[str, Iterable[str]], voice: messages.Voice,
                 stream: TextIO | None = None,
-                rescan: Callable[[], Mapping[str, Iterable[str]]] | None = None) -> LimitedResult:
+                rescan: Callable[[], Mapping[str, Iterable[str]]] | None = None,
+                previous: Plan | None = None) -> LimitedResult:
     """Run `invocation` (prune, prune --ci, clean, clean PKG) keeping `live_entries`.
 
     `live_entries` maps a cache-relative entry (`archive-v0/<id>`) to the
     environments using it (`LiveSet.entries`). The plan is computed under
-    the lock, so it matches the cache as it is removed; `rescan`, if given,
-    recomputes the live entries under the lock too, for an install that
-    finished while we waited for it.
+    the lock, so it matches the cache as it is removed: `previous` (the
+    decision's plan) is taken as it is only when the cache is proven unchanged
+    since (`prune_plan.unchanged`). `rescan`, if given, recomputes the live
+    entries under the lock too, for an install that finished while we waited
+    for it.
     """
     cache_dir = Path(config.cache_dir)
     if invocation.quiet > voice.quiet:
@@ -75,8 +78,8 @@ def run_limited(invocation: Invocation, config: EffectiveConfig, real_uv: str, e
             if rescan is not None:
                 live_entries = rescan()
             with phase("Planning what to remove", voice, stream):
-                plan = removal_plan(invocation, config, real_uv, env)
-            physical = size_accounting(cache_dir, invocation, real_uv, env) == "physical"
+                plan = removal_plan(invocation, config, real_uv, env, previous)
+            physical = counts_blocks(cache_dir, invocation, real_uv, env)
         except OSError as error:  # nowhere to build a skeleton, an unreadable directory, ...
             raise FileSystemFailure(os_failure("cannot work out what uv would remove", error),
                                     hint="nothing was removed; the cache is untouched") from None

@@ -45,6 +45,7 @@ class Evaluation(NamedTuple):
     decision: Decision
     policy: Policy | None = None
     live_set: LiveSet | None = None
+    plan: Plan | None = None  # the plan decided on, when one was needed: the action reuses it under the lock
 
 
 def voice_for(invocation: Invocation, env: Mapping[str, str]) -> messages.Voice:
@@ -121,7 +122,8 @@ class Pipeline:
         decision = self.decision
         if self.config.no_cache:
             return Evaluation(self.invocation, self.config, decision)
-        return Evaluation(self.invocation, self.config, decision, self.policy, self.live_set)
+        return Evaluation(self.invocation, self.config, decision, self.policy, self.live_set,
+                          self.__dict__.get("plan"))
 
     def rescan_live_entries(self) -> dict[str, tuple[str, ...]]:
         """The live entries found again, for the limited operation to call under uv's lock: an install

@@ -59,7 +59,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,39 @@ _OPAQUE = re.compile(r"^(archive-v\d+|environments-v\d+)/[^/]+$")
 _ARCHIVE_ENTRY = re.compile(r"^archive-v\d+/[^/]+$")
 # Environment variables that would point the skeleton run at another cache.
 _CACHE_VARIABLES = ("UV_CACHE_DIR", "UV_NO_CACHE", "UV_CONFIG_FILE", "UV_NO_CONFIG")
+# A parsed file changed this recently (ns) may change again with the same timestamps; more than a
+# kernel clock tick (1-10 ms), and 2 s on a filesystem with whole-second timestamps (ext3, FAT).
+_RACY_NS = 100_000_000
+_RACY_COARSE_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class PlanBasis:
+    """What a plan was worked out from, so a second plan can prove the cache unchanged (`unchanged`)
+    instead of building a skeleton and running uv again.
+
+    uv's plan depends on the cache's directories (the archive entries and
+    cached environments by name only: uv never looks inside), the contents
+    of the files it parses, and the uv run. Every directory the skeleton
+    copied is remembered by its entries' names and inodes, as `scandir` lists
+    them (a file or link replaced, as uv writes them, is a new inode); every
+    parsed file by inode, size and mtime (not ctime: a skeleton of hard links
+    changes it; a file rewritten in place with its mtime put back is not seen).
+    """
+
+    uv: tuple  # the binary (real path, inode, size, mtime), the arguments and the environment it ran with
+    listings: Mapping[str, tuple[tuple[str, int], ...]]  # cache-relative directory -> its (name, inode)s
+    parsed: Mapping[str, tuple[int, int, int]]  # cache-relative file -> (inode, size, mtime)
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A skeleton's cache-relative paths, and the basis of a plan read off it (None: not provable)."""
+
+    paths: set[str]
+    listings: dict[str, tuple[tuple[str, int], ...]]
+    parsed: dict[str, tuple[int, int, int]]
+    provable: bool  # nothing vanished during the walk, no link resolved outside, no parsed file racy
 
 
 @dataclass(frozen=True)
@@ -92,38 +125,101 @@ class Plan:
     cache_dir: Path
     remove: tuple[str, ...]
     remove_root: bool = False  # a full clean by a uv that then removes `.lock` and the cache dir itself
+    basis: PlanBasis | None = field(default=None, compare=False, repr=False)  # None: never reused
 
 
-def removal_plan(invocation: Invocation, config: EffectiveConfig, real_uv: str, env: Mapping[str, str]) -> Plan:
+def removal_plan(invocation: Invocation, config: EffectiveConfig, real_uv: str, env: Mapping[str, str],
+                 previous: Plan | None = None) -> Plan:
     """What real uv (`real_uv`) would remove for `invocation` from `config.cache_dir`.
 
     The root markers are never in a prune's plan: uv keeps them. A full clean
     removes them too, and `.lock` and the cache dir itself in the releases
     that do (`kept_by_clean` asks this uv); `.lock` is never in `remove`, it
     goes last with the directory, if at all.
+
+    `previous`, a plan of the same line worked out earlier (the decision's,
+    before uv's lock was taken), is returned as it is when its basis proves
+    the cache, the uv binary and its run unchanged (`unchanged`); otherwise
+    the plan is worked out again.
     """
     cache_dir = Path(config.cache_dir)
     operation = invocation.operation
     if config.no_cache or not cache_dir.is_dir():
         return Plan(operation, cache_dir, ())
+    if operation not in (PRUNE, PRUNE_CI, CLEAN, CLEAN_PACKAGES):
+        raise ValueError(f"not a cache operation: {operation}")
+    uv = _uv_basis(invocation, real_uv, env)
+    if (previous is not None and previous.operation == operation and previous.cache_dir == cache_dir
+            and unchanged(previous, uv)):
+        return previous
     if operation == CLEAN:
         kept = kept_by_clean(cache_dir, invocation, real_uv, env)
-        return Plan(operation, cache_dir, clean_all_paths(cache_dir, kept or frozenset()), remove_root=kept is None)
-    if operation not in (PRUNE, PRUNE_CI, CLEAN_PACKAGES):
-        raise ValueError(f"not a cache operation: {operation}")
+        listing = _listing(str(cache_dir))
+        basis = PlanBasis(uv, {"": listing}, {}) if uv is not None else None
+        return Plan(operation, cache_dir, clean_all_paths(cache_dir, kept or frozenset(), listing),
+                    remove_root=kept is None, basis=basis)
     memory = memory_dirs(env)
     for place in memory:
         sweep_crashed_skeletons(place)
-    removed = None
+    found = None
     for place in memory:
         try:
-            removed = _removed_on_skeleton(place, cache_dir, invocation, real_uv, env)
+            found = _removed_on_skeleton(place, cache_dir, invocation, real_uv, env)
             break
         except (OSError, OperationFailed):
             continue  # full, most likely: the next place or the cache may have room; a real problem shows there too
-    if removed is None:
-        removed = _removed_on_skeleton(cache_dir, cache_dir, invocation, real_uv, env)
-    return Plan(operation, cache_dir, topmost(path for path in removed if path not in MARKERS))
+    if found is None:
+        found = _removed_on_skeleton(cache_dir, cache_dir, invocation, real_uv, env)
+    removed, skeleton = found
+    basis = PlanBasis(uv, skeleton.listings, skeleton.parsed) if skeleton.provable and uv is not None else None
+    return Plan(operation, cache_dir, topmost(path for path in removed if path not in MARKERS), basis=basis)
+
+
+def unchanged(plan: Plan, uv: tuple | None) -> bool:
+    """Whether `plan`'s basis still holds: the same uv run (`uv`), and every directory it was worked
+    out from listing the same names and inodes, every parsed file the same inode, size and mtime.
+
+    Costs one `scandir` per remembered directory and one `lstat` per parsed
+    file, no writes and no uv run; any doubt (an unreadable directory, a
+    basis that could not be taken) answers False, and the plan is worked out again.
+    """
+    basis = plan.basis
+    if basis is None or uv is None or basis.uv != uv:
+        return False
+    root = str(plan.cache_dir)
+    for rel, listing in basis.listings.items():
+        try:
+            if _listing(f"{root}/{rel}" if rel else root) != listing:
+                return False
+        except OSError:
+            return False
+    for rel, signature in basis.parsed.items():
+        try:
+            if _signature(os.lstat(f"{root}/{rel}")) != signature:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _uv_basis(invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> tuple | None:
+    """What a plan depends on besides the cache: the binary as it is on disk, and how it is run."""
+    from uvguard.realuv import _binary_key
+
+    binary = _binary_key(real_uv)
+    if binary is None:
+        return None
+    arguments = (*preview_args(invocation), *_operation_args(invocation))
+    return binary, real_uv, arguments, tuple(sorted(_child_env(env).items()))
+
+
+def _listing(directory: str) -> tuple[tuple[str, int], ...]:
+    with os.scandir(directory) as entries:
+        return tuple((entry.name, entry.inode()) for entry in entries)
+
+
+def _signature(info: os.stat_result) -> tuple[int, int, int]:
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def memory_dirs(env: Mapping[str, str]) -> list[Path]:
@@ -155,13 +251,13 @@ def _is_dir(path: str, condition: Callable[[os.stat_result], object]) -> bool:
 
 
 def _removed_on_skeleton(place: Path, cache_dir: Path, invocation: Invocation, real_uv: str,
-                         env: Mapping[str, str]) -> set[str]:
-    """The cache-relative paths real uv removes from a skeleton of the cache built in `place`."""
+                         env: Mapping[str, str]) -> tuple[set[str], Skeleton]:
+    """The cache-relative paths real uv removes from a skeleton of the cache built in `place`, and the skeleton."""
     with _skeleton_dir(place, cache_dir) as work:
         skeleton = work / "cache"
         before = build_skeleton(cache_dir, skeleton, work / "outside")
         _run_uv_on(skeleton, invocation, real_uv, env)
-        return before - set(_walk_paths(skeleton))
+        return before.paths - set(_walk_paths(skeleton)), before
 
 
 @contextlib.contextmanager
@@ -222,9 +318,11 @@ def sweep_crashed_skeletons(place: Path) -> None:
             os.close(lock)
 
 
-def clean_all_paths(cache_dir: Path, kept: frozenset[str]) -> tuple[str, ...]:
-    """Every top-level entry of the cache except `.lock` and what a clean keeps."""
-    return tuple(sorted(name for name in os.listdir(cache_dir) if name != ".lock" and name not in kept))
+def clean_all_paths(cache_dir: Path, kept: frozenset[str],
+                    listing: tuple[tuple[str, int], ...] | None = None) -> tuple[str, ...]:
+    """Every top-level entry of the cache (or of its `listing`) except `.lock` and what a clean keeps."""
+    names = os.listdir(cache_dir) if listing is None else [name for name, _ in listing]
+    return tuple(sorted(name for name in names if name != ".lock" and name not in kept))
 
 
 def kept_by_clean(cache_dir: Path, invocation: Invocation, real_uv: str,
@@ -280,14 +378,17 @@ def topmost(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(p for p in paths if p.rpartition("/")[0] not in paths))
 
 
-def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> set[str]:
-    """Mirror `cache_dir` at `skeleton` (see the module docstring); return its relative paths."""
+def build_skeleton(cache_dir: Path, skeleton: Path, outside: Path) -> Skeleton:
+    """Mirror `cache_dir` at `skeleton` (see the module docstring); its relative paths, and what they came from."""
     skeleton.mkdir()
     outside.mkdir()
     builder = _SkeletonBuilder(os.path.realpath(cache_dir), str(cache_dir), str(skeleton), str(outside))
     _touch(builder.empty)
+    started = time.time_ns()
     builder.copy_dir(str(cache_dir), str(skeleton), "")
-    return builder.paths
+    racy = any(started - mtime < (_RACY_COARSE_NS if mtime % 1_000_000_000 == 0 else _RACY_NS)
+               for _, _, mtime in builder.parsed.values())
+    return Skeleton(builder.paths, builder.listings, builder.parsed, builder.provable and not racy)
 
 
 class _SkeletonBuilder:
@@ -300,15 +401,20 @@ class _SkeletonBuilder:
         self.own_work_dir = os.path.dirname(skeleton)
         self.outside = outside
         self.paths: set[str] = set()
+        self.listings: dict[str, tuple[tuple[str, int], ...]] = {}
+        self.parsed: dict[str, tuple[int, int, int]] = {}
+        self.provable = True  # see `Skeleton.provable`
         self.stand_ins = 0
         self.empty = os.path.join(outside, "empty")
         self.hard_links = os.stat(walked_root).st_dev == os.stat(skeleton).st_dev  # else files are copied
 
     def copy_dir(self, source: str, dest: str, rel: str) -> None:
+        listing = []
         with os.scandir(source) as entries:
             for entry in entries:
                 if not rel and entry.name.startswith(SKELETON_PREFIX) and entry.path == self.own_work_dir:
                     continue
+                listing.append((entry.name, entry.inode()))
                 child_rel = f"{rel}/{entry.name}" if rel else entry.name
                 target = f"{dest}/{entry.name}"
                 self.paths.add(child_rel)
@@ -316,6 +422,8 @@ class _SkeletonBuilder:
                     self.copy_entry(entry, target, rel, child_rel)
                 except FileNotFoundError:  # gone while we walk (an install's temp dir): no longer in the cache
                     self.paths.discard(child_rel)
+                    self.provable = False
+        self.listings[rel] = tuple(listing)
 
     def copy_entry(self, entry: os.DirEntry, target: str, rel: str, child_rel: str) -> None:
         if entry.is_symlink():
@@ -342,6 +450,8 @@ class _SkeletonBuilder:
 
     def copy_file(self, entry: os.DirEntry, target: str, parent_rel: str) -> None:
         name = entry.name
+        if name.endswith(PARSED_SUFFIXES) and entry.is_file(follow_symlinks=False):
+            self.parsed[f"{parent_rel}/{name}" if parent_rel else name] = _signature(entry.stat(follow_symlinks=False))
         if name.endswith(".lock"):
             _touch(target)  # a hard link would share uv's flocks on it
         elif not entry.is_file(follow_symlinks=False):
@@ -363,6 +473,7 @@ class _SkeletonBuilder:
         text = os.readlink(source)
         if self.copy_link_as_is(text, source, target):
             return
+        self.provable = False  # where it leads depends on links outside the cache too
         resolved = os.path.realpath(source)
         if resolved != self.real_root and not resolved.startswith(self.real_root + os.sep):
             os.symlink(self.stand_in(resolved), target)
@@ -425,11 +536,17 @@ def _walk_paths(root: Path) -> Iterable[str]:
             yield prefix + name
 
 
-def _run_uv_on(skeleton: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> None:
+def _operation_args(invocation: Invocation) -> list[str]:
+    """uv's arguments for the operation itself, run on a skeleton."""
     if invocation.operation == CLEAN_PACKAGES:
-        command = ["cache", "clean", *invocation.packages]
-    else:
-        command = ["cache", "prune"] + (["--ci"] if invocation.operation == PRUNE_CI else [])
+        return ["cache", "clean", *invocation.packages]
+    if invocation.operation == CLEAN:
+        return ["cache", "clean"]
+    return ["cache", "prune"] + (["--ci"] if invocation.operation == PRUNE_CI else [])
+
+
+def _run_uv_on(skeleton: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> None:
+    command = _operation_args(invocation)
     result = _run_uv(skeleton, command, invocation, real_uv, env)
     if result.returncode != 0:
         raise OperationFailed(
@@ -442,17 +559,24 @@ def _run_uv_on(skeleton: Path, invocation: Invocation, real_uv: str, env: Mappin
 def _run_uv(cache: Path, command: list[str], invocation: Invocation, real_uv: str,
             env: Mapping[str, str]) -> subprocess.CompletedProcess:
     """Real uv on a scratch cache, isolated from config files but with the invocation's preview flags."""
-    args = ["--no-config", "--offline", "--no-progress", "--cache-dir", str(cache)]
-    if invocation.option("preview"):
-        args.append("--preview")
-    for feature in invocation.option("preview-features", ()):
-        args.append(f"--preview-features={feature}")
-    child_env = {k: v for k, v in env.items() if k not in _CACHE_VARIABLES}
-    return ask_uv(real_uv, args + command, child_env)
+    args = ["--no-config", "--offline", "--no-progress", "--cache-dir", str(cache), *preview_args(invocation)]
+    return ask_uv(real_uv, args + command, _child_env(env))
 
 
-def size_accounting(cache_dir: Path, invocation: Invocation, real_uv: str, env: Mapping[str, str]) -> str:
-    """`physical` or `logical`: how this uv counts freed bytes in its summary line.
+def preview_args(invocation: Invocation) -> list[str]:
+    """The invocation's preview flags, as every uv run on a scratch cache gets them."""
+    features = [f"--preview-features={feature}" for feature in invocation.option("preview-features", ())]
+    return (["--preview"] if invocation.option("preview") else []) + features
+
+
+def _child_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in _CACHE_VARIABLES}
+
+
+def size_accounting(cache_dir: Path, invocation: Invocation, real_uv: str,
+                    env: Mapping[str, str]) -> tuple[str, bool]:
+    """`physical` or `logical`: how this uv counts freed bytes in its summary line; and whether
+    uv itself told it on the cache's filesystem (an answer `sizes.counts_blocks` remembers).
 
     uv up to 0.11 reports logical sizes; 0.12 added physical space (blocks
     not shared with a hard link) as a preview feature and later made it the
@@ -461,15 +585,15 @@ def size_accounting(cache_dir: Path, invocation: Invocation, real_uv: str, env: 
     the cache: `(1B)` means logical. When the cache's disk is full, a memory
     filesystem answers for this uv instead (both tell physical sizes).
     """
-    def prune(probe: Path) -> subprocess.CompletedProcess:
+    def prune(probe: Path) -> tuple[subprocess.CompletedProcess, bool]:
         (probe / "probe").write_bytes(b"x")
-        return _run_uv(probe, ["cache", "prune"], invocation, real_uv, env)
+        return _run_uv(probe, ["cache", "prune"], invocation, real_uv, env), probe.parent.parent == cache_dir
 
     try:
-        result = _in_scratch_cache(cache_dir, env, prune)
+        result, beside_the_cache = _in_scratch_cache(cache_dir, env, prune)
     except OSError:
-        return "logical"  # nowhere to write one byte: the count is still right, only the size may not be
+        return "logical", False  # nowhere to write one byte: the count is still right, only the size may not be
     lines = result.stderr.strip().splitlines()
-    if result.returncode != 0 or not lines or lines[-1].endswith("(1B)"):
-        return "logical"
-    return "physical" if lines[-1].endswith(")") else "logical"
+    if result.returncode != 0 or not lines:
+        return "logical", False
+    return ("physical" if lines[-1].endswith(")") and not lines[-1].endswith("(1B)") else "logical"), beside_the_cache

@@ -20,6 +20,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from uvguard.invocation import Invocation
 
+from uvguard.registry import state_dir
+
+# Remembered answers of `counts_blocks`, one line per uv binary, filesystem and preview setting.
+ACCOUNTING_FILE = "uv-size-accounting"
+_ACCOUNTING_LIMIT = 64 * 1024  # bytes: a file grown past this is neither read nor appended to
+_PREVIEW_VARIABLES = ("UV_PREVIEW", "UV_PREVIEW_FEATURES")
+
 
 @dataclass(frozen=True)
 class Size:
@@ -77,17 +84,97 @@ def _files_only(info: os.stat_result, physical: bool) -> Size:
 
 def counts_blocks(cache_dir: str | os.PathLike[str], invocation: Invocation, real_uv: str,
                   env: Mapping[str, str]) -> bool:
-    """Whether this uv counts blocks freed (True) or file sizes, for a command that only reports.
+    """Whether this uv counts blocks freed (True) or file sizes, on the cache's filesystem.
 
-    The real uv is asked (`prune_plan.size_accounting`) beside the cache; a
-    cache this user cannot write to, or none at all, leaves file sizes, and
-    the output says which it used.
+    The real uv is asked (`prune_plan.size_accounting`) beside the cache once
+    per uv binary and filesystem; the answer is remembered in uvguard's state
+    dir (`ACCOUNTING_FILE`), so later runs start no uv for it. A cache this
+    user cannot write to, or none at all, leaves file sizes, and the output
+    says which it used.
     """
     from uvguard.prune_plan import size_accounting
 
     if not os.path.isdir(cache_dir):
         return False
+    path = os.path.join(state_dir(env), ACCOUNTING_FILE)
+    key = accounting_key(cache_dir, invocation, real_uv, env)
+    remembered = _remembered_accounting(path, key) if key else None
+    if remembered is not None:
+        return remembered == "physical"
     try:
-        return size_accounting(Path(cache_dir), invocation, real_uv, env) == "physical"
+        accounting, beside_the_cache = size_accounting(Path(cache_dir), invocation, real_uv, env)
     except OSError:
         return False
+    if key and beside_the_cache:
+        _remember_accounting(path, key, accounting)
+    return accounting == "physical"
+
+
+def accounting_key(cache_dir: str | os.PathLike[str], invocation: Invocation, real_uv: str,
+                   env: Mapping[str, str]) -> str | None:
+    """What the size accounting depends on: the uv binary (real path, inode, size, mtime), the
+    cache's filesystem (device, filesystem id) and the preview settings uv runs with; None when
+    one of them cannot be told or written on one line."""
+    from uvguard.prune_plan import preview_args
+    from uvguard.realuv import _binary_key
+
+    binary = _binary_key(real_uv)
+    if binary is None:
+        return None
+    try:
+        device = os.stat(cache_dir).st_dev
+        fsid = os.statvfs(cache_dir).f_fsid
+    except OSError:
+        return None
+    preview = [*preview_args(invocation), *(f"{name}={env[name]}" for name in _PREVIEW_VARIABLES if name in env)]
+    key = "\t".join([binary, str(device), str(fsid), " ".join(preview)])
+    return key if "\n" not in key and key.count("\t") == binary.count("\t") + 3 else None
+
+
+def _remembered_accounting(path: str, key: str) -> str | None:
+    """The answer remembered for `key`; None when there is none, or the file is not a regular file
+    of this user's that only they can write (never trusted: uvguard asks uv again)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not _own_regular_file(info) or info.st_size > _ACCOUNTING_LIMIT:
+            return None
+        data = os.read(fd, _ACCOUNTING_LIMIT).decode("utf-8", "surrogateescape")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    for line in data.splitlines():
+        known, _, accounting = line.rpartition("\t")
+        if known == key and accounting in ("physical", "logical"):
+            return accounting
+    return None
+
+
+def _remember_accounting(path: str, key: str, accounting: str) -> None:
+    """Append `key`'s answer; best effort, never through a link, never into anything but a regular
+    file of this user's, and not once the file has grown past `_ACCOUNTING_LIMIT`."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        try:
+            fd = os.open(path, flags, 0o644)
+        except FileNotFoundError:  # no state dir yet: made only where its parent is (never `/nonexistent/...`)
+            os.mkdir(os.path.dirname(path), 0o700)
+            fd = os.open(path, flags, 0o644)
+    except OSError:  # a link, a FIFO, nowhere to write...
+        return
+    try:
+        info = os.fstat(fd)
+        if _own_regular_file(info) and info.st_size <= _ACCOUNTING_LIMIT:
+            os.write(fd, f"{key}\t{accounting}\n".encode("utf-8", "surrogateescape"))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _own_regular_file(info: os.stat_result) -> bool:
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022

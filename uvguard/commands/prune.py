@@ -85,7 +85,7 @@ def limited_command(uv_args: list[str], dry_run: bool, env: Mapping[str, str], c
         raise Refused("the live set is uncertain, so uvguard cannot tell what to keep: " + "; ".join(live.reasons),
                       hint="fix or unregister the roots above (`uvguard roots`), or run uv itself")
     result = run_limited(invocation, config, real_uv, env, entries, pipeline.voice,
-                         rescan=pipeline.rescan_live_entries)
+                         rescan=pipeline.rescan_live_entries, previous=evaluation.plan)
     return operation_report(
         result.operation, result.cache_dir, False, result.physical, list(zip(result.removed, result.removed_bytes)),
         [(entry, size, list(entries.get(entry, ()))) for entry, size in zip(result.kept, result.kept_bytes)],
