@@ -74,3 +74,20 @@ def test_every_child_process_is_started_through_realuv():
     found = sorted(str(path.relative_to(package)) for path in package.rglob("*.py")
                    if starting.search(path.read_text(encoding="utf-8")))
     assert found == ["installcheck.py", "realuv.py"]
+
+
+def test_a_fifo_in_place_of_the_memory_never_hangs_the_command(sandbox):
+    """Asked again instead: a plain read of a FIFO with no writer would wait forever."""
+    import subprocess
+    import sys
+
+    memory = sandbox.root / "home/.local/state/uvguard/uv-versions"
+    memory.parent.mkdir(parents=True)
+    os.mkfifo(memory)
+    script, count = counting_uv(sandbox.root, "0.8.24")
+    ask = ("import sys; from uvguard.realuv import uv_version; "
+           "print(uv_version(sys.argv[1], {'HOME': sys.argv[2]}))")
+    result = subprocess.run([sys.executable, "-c", ask, str(script), str(sandbox.root / "home")],
+                            capture_output=True, text=True, timeout=30, cwd=Path(__file__).parent.parent)
+    assert result.stdout.strip() == "(0, 8, 24)", result.stderr
+    assert runs(count) == 1

@@ -151,15 +151,15 @@ def _binary_key(path: str) -> str | None:
 
 def _remembered_version(path: str, key: str) -> tuple[int, int, int] | None:
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as lines:
-            for line in lines:
-                known, _, version = line.rstrip("\n").rpartition("\t")
-                if known == key:
-                    parts = version.split(".")
-                    if len(parts) == 3 and all(part.isdigit() for part in parts):
-                        return int(parts[0]), int(parts[1]), int(parts[2])
+        data, _ = registry.read_regular(path)  # a FIFO there must not hang the command: it is asked again
     except OSError:
-        pass
+        return None
+    for line in data.decode("utf-8", "surrogateescape").split("\n"):
+        known, _, version = line.rpartition("\t")
+        if known == key:
+            parts = version.split(".")
+            if len(parts) == 3 and all(part.isdigit() for part in parts):
+                return int(parts[0]), int(parts[1]), int(parts[2])
     return None
 
 
