@@ -163,3 +163,26 @@ def test_where_uv_refuses_check_reports_uvs_refusal_not_a_decision(machine):
         assert (result.returncode, result.stdout) == (2, ""), result.stdout
         assert result.stderr.startswith(bare.stderr), args
     assert check_json(machine, "cache", "prune", "--ci")["action"] == "limit"  # the same machine, elsewhere
+
+
+def test_json_says_where_each_uv_setting_came_from(machine):
+    """With real uv 0.13.9: the structured source of each setting the decision rests on."""
+    project = machine.sandbox.root / "sourced"
+    project.mkdir(exist_ok=True)
+    (project / "pyproject.toml").write_text('[project]\nname = "sourced"\nversion = "1"\n\n'
+                                            '[tool.uv]\nlink-mode = "symlink"\n')
+    env = {**machine.env, "UVGUARD_REAL_UV": str(uv_path("0.13.9"))}
+    result = subprocess.run([UVGUARD, "check", "--json", "cache", "prune", "--ci"], env=env, cwd=project,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    file = {"kind": "file", "name": str(project / "pyproject.toml"), "scope": "project",
+            "key": "tool.uv.link-mode", "line": 6}
+    assert data["config_sources"] == {
+        "cache_dir": {"kind": "env", "name": "UV_CACHE_DIR", "scope": None, "key": None, "line": None},
+        "no_cache": {"kind": "default", "name": None, "scope": None, "key": None, "line": None},
+        "link_mode": file, "pip_link_mode": file}
+    result = subprocess.run([UVGUARD, "check", "--json", "--no-cache", "cache", "clean"], env=env, cwd=project,
+                            capture_output=True, text=True)
+    assert json.loads(result.stdout)["config_sources"]["no_cache"]["kind"] == "cli"
+    assert check_json(machine, "sync")["config_sources"] is None  # passthrough: no config read

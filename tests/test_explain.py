@@ -58,6 +58,8 @@ def test_uv_args_starting_with_a_dash_are_uv_args(sandbox):
     data = json.loads(result.stdout)
     assert data["no_cache"] is True and data["no_cache_source"] == "--no-cache"
     assert data["cache_dir"] == str(sandbox.work / "elsewhere")
+    assert data["config_sources"]["no_cache"] == {"kind": "cli", "name": "--no-cache",
+                                                  "scope": None, "key": None, "line": None}
 
 
 def test_config_uv_rejects_exits_2_naming_the_file(sandbox):
@@ -146,3 +148,16 @@ def test_isolated_cache_command_never_reads_a_broken_project_file(sandbox):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert "`uv sync` would reject its files" in data["config_discovery"] and data["link_mode"] == "clone"
+
+
+def test_json_gives_each_source_structured_beside_the_sentence(sandbox):
+    path = sandbox.work / "uv.toml"
+    write(path, '# link mode for both scopes\nlink-mode = "symlink"\n')
+    data = json.loads(explain(sandbox, "--json", "cache", "prune").stdout)
+    assert data["link_mode_source"] == f"{path}: link-mode"  # the sentence stays
+    assert data["config_sources"]["link_mode"] == data["config_sources"]["pip_link_mode"] == {
+        "kind": "file", "name": str(path), "scope": "project", "key": "link-mode", "line": 2}
+    assert data["config_sources"]["cache_dir"]["kind"] == "default"
+    text = explain(sandbox, "cache", "prune").stdout
+    assert "link mode:     symlink  (uv sync, run, add...)" in text
+    assert f"               from {path}: link-mode\n" in text

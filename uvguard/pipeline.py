@@ -111,8 +111,7 @@ class Pipeline:
     def decision(self) -> Decision:
         config = self.config
         if config.no_cache:
-            source = config.no_cache_source or "--no-cache"
-            reason = f"no cache ({source}): uv uses a temporary cache and touches nothing"
+            reason = f"no cache ({config.no_cache_source.describe()}): uv uses a temporary cache and touches nothing"
             return Decision(self.invocation.operation, "allow", reason)
         return decide(self._situation(), self.policy)
 
@@ -166,9 +165,9 @@ class Pipeline:
 def _symlink_source(config: EffectiveConfig) -> str:
     sources = []
     if config.link_mode == "symlink":
-        sources.append(f"link-mode = symlink, from {config.link_mode_source}")
+        sources.append(f"link-mode = symlink, from {config.link_mode_source.describe()}")
     if config.pip_link_mode == "symlink" and config.pip_link_mode_source != config.link_mode_source:
-        sources.append(f"pip link-mode = symlink, from {config.pip_link_mode_source}")
+        sources.append(f"pip link-mode = symlink, from {config.pip_link_mode_source.describe()}")
     return "; ".join(sources)
 
 

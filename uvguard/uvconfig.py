@@ -36,10 +36,10 @@ from uvguard.uvconfigfiles import (
     link_mode_names,
     load_files,
 )
-from uvguard.uvinputs import command_word, home, option_value, parse_bool, since, subcommand_word
+from uvguard.uvinputs import ConfigSource, command_word, home, option_value, parse_bool, since, subcommand_word
 from uvguard.uvworkspace import discovery_start, workspace_root
 
-__all__ = ["ConfigFile", "EffectiveConfig", "Location", "effective_config", "find_project_config_dir",
+__all__ = ["ConfigFile", "ConfigSource", "EffectiveConfig", "Location", "effective_config", "find_project_config_dir",
            "discovery_start", "locate", "resolve_dirs"]
 
 # Releases where a behaviour changed: from uv's changelog where it says, and each confirmed on the
@@ -78,8 +78,11 @@ def locate(invocation: Invocation, env: Mapping[str, str], cwd: str | Path,
     return Location(working_dir, project_dir, root, root if root is not None else project_dir, tuple(warnings))
 
 
+_NO_CACHE_DEFAULT = ConfigSource("default")
+
+
 class EffectiveConfig(NamedTuple):
-    """What uv will use for one command line; every value carries its source.
+    """What uv will use for one command line; every value carries its source (`ConfigSource`).
 
     `cache_dir` is the persistent cache; when `no_cache` is set uv uses a fresh
     temporary directory instead and never touches it. `config_files` are in
@@ -87,17 +90,17 @@ class EffectiveConfig(NamedTuple):
     """
 
     cache_dir: Path
-    cache_dir_source: str
+    cache_dir_source: ConfigSource
     no_cache: bool
     link_mode: str
-    link_mode_source: str
+    link_mode_source: ConfigSource
     pip_link_mode: str
-    pip_link_mode_source: str
+    pip_link_mode_source: ConfigSource
     working_dir: Path
     project_dir: Path
     config_files: tuple[ConfigFile, ...] = ()
     warnings: tuple[str, ...] = ()
-    no_cache_source: str = ""
+    no_cache_source: ConfigSource = _NO_CACHE_DEFAULT
     uv_version: tuple[int, ...] | None = None
     discovery: str = "project, user and system files"  # which files uv looks for, and why
     workspace_root: Path | None = None  # as in `Location`
@@ -106,6 +109,11 @@ class EffectiveConfig(NamedTuple):
     @property
     def symlink_active(self) -> bool:
         return "symlink" in (self.link_mode, self.pip_link_mode)
+
+    def sources_json(self) -> dict:
+        """The structured source of each setting, for `--json` outputs."""
+        return {"cache_dir": self.cache_dir_source.to_json(), "no_cache": self.no_cache_source.to_json(),
+                "link_mode": self.link_mode_source.to_json(), "pip_link_mode": self.pip_link_mode_source.to_json()}
 
 
 def effective_config(invocation: Invocation, env: Mapping[str, str], cwd: str | Path,
@@ -147,13 +155,14 @@ def resolve_dirs(invocation: Invocation, env: Mapping[str, str], cwd: str | Path
     newer = since(uv_version)
     directory = option_value(invocation, env, "directory", "UV_WORKING_DIR" if newer(WORKING_DIR_ENV_SINCE) else None)
     if directory is None and "UV_WORKING_DIRECTORY" in env and newer(WORKING_DIRECTORY_ENV_SINCE):
-        directory = (env["UV_WORKING_DIRECTORY"], "UV_WORKING_DIRECTORY")
+        directory = (env["UV_WORKING_DIRECTORY"], ConfigSource("env", "UV_WORKING_DIRECTORY"))
     working_dir = cwd
     if directory is not None:
         # uv chdirs there and reads the cwd back: a physical path, `link/..` as the OS takes it.
         working_dir = Path(os.path.realpath(cwd / directory[0])) if directory[0] else Path("")
         if not directory[0] or not working_dir.is_dir():
-            raise ConfigError(f"No such file or directory (os error 2): `{directory[0]}` (from {directory[1]})")
+            raise ConfigError(f"No such file or directory (os error 2): `{directory[0]}` "
+                              f"(from {directory[1].describe()})")
     project = option_value(invocation, env, "project", "UV_PROJECT" if newer(PROJECT_ENV_SINCE) else None)
     if project is None:
         return working_dir, working_dir
@@ -196,22 +205,22 @@ def _refuse_project_in_cache(project_dir: Path, cache_dir: Path, working_dir: Pa
 
 
 def _cache_dir_before_files(invocation: Invocation, env: Mapping[str, str],
-                            working_dir: Path) -> tuple[Path | None, str]:
-    """`--cache-dir` or `UV_CACHE_DIR` (empty is an error); None when neither is given."""
+                            working_dir: Path) -> tuple[Path | None, ConfigSource | None]:
+    """`--cache-dir` or `UV_CACHE_DIR` (empty is an error); (None, None) when neither is given."""
     given = option_value(invocation, env, "cache-dir", "UV_CACHE_DIR")
     if given is None:
-        return None, ""
+        return None, None
     if not given[0]:
         raise ConfigError("a value is required for '--cache-dir <CACHE_DIR>' but none was supplied "
-                          f"(from {given[1]})")
+                          f"(from {given[1].describe()})")
     return _physical(working_dir / given[0]), given[1]
 
 
-def _cache_dir(given: tuple[Path | None, str], layers: list[Layer], working_dir: Path,
-               env: Mapping[str, str]) -> tuple[Path, str]:
+def _cache_dir(given: tuple[Path | None, ConfigSource | None], layers: list[Layer], working_dir: Path,
+               env: Mapping[str, str]) -> tuple[Path, ConfigSource]:
     """The flag or variable, then `cache-dir` in the merged files, then the XDG default."""
-    if given[0] is not None:
-        return given  # type: ignore[return-value]  # a Path, just checked
+    if given[0] is not None and given[1] is not None:
+        return given[0], given[1]
     for layer in layers:
         if "cache-dir" in layer.options:
             return _physical(working_dir / layer.options["cache-dir"]), layer.source("cache-dir")
@@ -232,39 +241,40 @@ def _physical(path: Path) -> Path:
     return Path(os.path.realpath(Path(*parts[:last])), *parts[last:])
 
 
-def _default_cache_dir(env: Mapping[str, str], working_dir: Path) -> tuple[Path, str]:
+def _default_cache_dir(env: Mapping[str, str], working_dir: Path) -> tuple[Path, ConfigSource]:
     """`$XDG_CACHE_HOME/uv` (absolute only), else `~/.cache/uv`; on macOS an existing
     `~/Library/Caches/uv` (uv's legacy location) comes first."""
     if sys.platform == "darwin":
         legacy = home(env, working_dir) / "Library" / "Caches" / "uv"
         if legacy.exists():
-            return legacy, "default (~/Library/Caches/uv, which exists)"
+            return legacy, ConfigSource("default", "~/Library/Caches/uv, which exists")
     xdg = env.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):
-        return Path(xdg) / "uv", "default ($XDG_CACHE_HOME/uv)"
-    return home(env, working_dir) / ".cache" / "uv", "default (~/.cache/uv)"
+        return Path(xdg) / "uv", ConfigSource("default", "$XDG_CACHE_HOME/uv")
+    return home(env, working_dir) / ".cache" / "uv", ConfigSource("default", "~/.cache/uv")
 
 
 def _no_cache(invocation: Invocation, env: Mapping[str, str], layers: list[Layer],
-              version: tuple[int, ...] | None) -> tuple[bool, str]:
+              version: tuple[int, ...] | None) -> tuple[bool, ConfigSource]:
     """No-cache from any source wins; an explicit false beats the files only in newer releases."""
     if invocation.option("no-cache"):
-        return True, "--no-cache"
+        return True, ConfigSource("cli", "--no-cache")
+    variable = ConfigSource("env", "UV_NO_CACHE")
     explicit = None
     if "UV_NO_CACHE" in env:
         explicit = parse_bool(env["UV_NO_CACHE"], "--no-cache", "UV_NO_CACHE")
         if explicit:
-            return True, "UV_NO_CACHE"
+            return True, variable
         if since(version)(EXPLICIT_NO_CACHE_FALSE_SINCE):
-            return False, "UV_NO_CACHE"
+            return False, variable
     for layer in layers:
         if "no-cache" in layer.options:
             return bool(layer.options["no-cache"]), layer.source("no-cache")
-    return False, "UV_NO_CACHE" if explicit is False else "default"
+    return False, variable if explicit is False else _NO_CACHE_DEFAULT
 
 
 def _link_modes(invocation: Invocation, env: Mapping[str, str], project_layers: list[Layer], pip_layers: list[Layer],
-                version: tuple[int, ...] | None) -> tuple[tuple[str, str], tuple[str, str]]:
+                version: tuple[int, ...] | None) -> tuple[tuple[str, ConfigSource], tuple[str, ConfigSource]]:
     """(project link mode, pip/venv link mode), each with its source, each from the files its
     scope's commands read (`load_files`)."""
     default = (_platform_default(version), _default_source(version))
@@ -282,7 +292,7 @@ def _link_modes(invocation: Invocation, env: Mapping[str, str], project_layers: 
     return project, pip
 
 
-def _merged(layers: list[Layer], key: str, pip: bool) -> tuple[str, str] | None:
+def _merged(layers: list[Layer], key: str, pip: bool) -> tuple[str, ConfigSource] | None:
     """The first file (in precedence order) setting `key`; for pip, `[pip]` anywhere beats top-level."""
     if pip:
         for layer in layers:
@@ -296,19 +306,19 @@ def _merged(layers: list[Layer], key: str, pip: bool) -> tuple[str, str] | None:
 
 
 def _env_link_mode(invocation: Invocation, env: Mapping[str, str],
-                   version: tuple[int, ...] | None) -> tuple[str, str] | None:
+                   version: tuple[int, ...] | None) -> tuple[str, ConfigSource] | None:
     if "UV_LINK_MODE" not in env:
         return None
     value = env["UV_LINK_MODE"]
     if value in link_mode_names(version):
-        return LINK_MODES[value], "UV_LINK_MODE"
+        return LINK_MODES[value], ConfigSource("env", "UV_LINK_MODE")
     if _reads_link_mode(invocation):
         raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>' (from UV_LINK_MODE)",
                           hint="possible values: clone, copy, hardlink, symlink")
     return None
 
 
-def _flag_link_mode(invocation: Invocation, version: tuple[int, ...] | None) -> tuple[str, str] | None:
+def _flag_link_mode(invocation: Invocation, version: tuple[int, ...] | None) -> tuple[str, ConfigSource] | None:
     """The subcommand's own `--link-mode` (clap checks its value before anything runs)."""
     value = invocation.command_option("--link-mode")
     if value is None:
@@ -316,7 +326,7 @@ def _flag_link_mode(invocation: Invocation, version: tuple[int, ...] | None) -> 
     if value not in link_mode_names(version):
         raise ConfigError(f"invalid value '{value}' for '--link-mode <LINK_MODE>'",
                           hint="possible values: " + ", ".join(link_mode_names(version)))
-    return LINK_MODES[value], "--link-mode"
+    return LINK_MODES[value], ConfigSource("cli", "--link-mode")
 
 
 def _reads_link_mode(invocation: Invocation) -> bool:
@@ -333,7 +343,7 @@ def _platform_default(version: tuple[int, ...] | None) -> str:
     return "hardlink"
 
 
-def _default_source(version: tuple[int, ...] | None) -> str:
+def _default_source(version: tuple[int, ...] | None) -> ConfigSource:
     shown = ".".join(map(str, version)) if version else "newest"
-    return f"default ({sys.platform}, uv {shown})"
+    return ConfigSource("default", f"{sys.platform}, uv {shown}")
 

@@ -15,8 +15,17 @@ from typing import TYPE_CHECKING, NamedTuple
 from uvguard import uvcli, uvschema
 from uvguard.errors import ConfigError
 from uvguard.requiredversion import satisfies
-from uvguard.tomlfile import TomlFiles
-from uvguard.uvinputs import boolish_env, command_word, flag, home, option_value, since, subcommand_word
+from uvguard.tomlfile import TomlFiles, key_line
+from uvguard.uvinputs import (
+    ConfigSource,
+    boolish_env,
+    command_word,
+    flag,
+    home,
+    option_value,
+    since,
+    subcommand_word,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -50,14 +59,25 @@ class ConfigFile(NamedTuple):
 
 
 class Layer(NamedTuple):
-    """The settings of one loaded file: the uv.toml content or the `[tool.uv]` table."""
+    """The settings of one loaded file: the uv.toml content or the `[tool.uv]` table, with the file's
+    text (for the line of a key) and its scope as in `ConfigFile`."""
 
     path: Path
-    table: str  # "" for a uv.toml, "[tool.uv]" for a pyproject.toml
+    table: str  # "" for a uv.toml, "tool.uv" for a pyproject.toml
     options: dict
+    scope: str = "project"
+    text: str = ""
 
-    def source(self, key: str, pip: bool = False) -> str:
-        return f"{self.path}: {self.table + ' ' if self.table else ''}{'[pip] ' if pip else ''}{key}"
+    def source(self, key: str, pip: bool = False) -> ConfigSource:
+        """Where `key` (in `[pip]` if `pip`) is set: this file, the dotted TOML key, its line."""
+        table = ".".join(name for name in (self.table, "pip" if pip else "") if name)
+        return ConfigSource("file", str(self.path), self.scope, f"{table}.{key}" if table else key,
+                            key_line(self.text, table, key))
+
+
+def _layer(path: Path, table: str, options: dict, scope: str, toml: TomlFiles) -> Layer:
+    """The layer of a file `toml` has read (and parsed, so its bytes are UTF-8)."""
+    return Layer(path, table, options, scope, toml.read(path)[0].decode("utf-8"))
 
 
 def find_project_config_dir(start: Path, uv_version: tuple[int, ...] | None = None,
@@ -101,9 +121,10 @@ def load_files(invocation: Invocation, env: Mapping[str, str], working_dir: Path
             warnings.append("The `--config-file` argument expects to receive a `uv.toml` file, not a "
                             "`pyproject.toml`. If you're trying to run a command from another project, "
                             "use the `--project` argument instead.")
-        layers = [Layer(path, "", _read_uv_toml(path, version, toml))]
-        files = [ConfigFile(str(path), "config-file", note=f"from {config_file[1]}")]
-        return LoadedFiles(f"only the file given by {config_file[1]}", files, layers, layers, layers)
+        layers = [_layer(path, "", _read_uv_toml(path, version, toml), "config-file", toml)]
+        given = config_file[1].describe()
+        files = [ConfigFile(str(path), "config-file", note=f"from {given}")]
+        return LoadedFiles(f"only the file given by {given}", files, layers, layers, layers)
     no_config = flag(invocation, env, "no-config", "UV_NO_CONFIG")
     if no_config:
         source = "--no-config" if invocation.option("no-config") else "UV_NO_CONFIG"
@@ -154,7 +175,7 @@ def _walk_project(start: Path, version: tuple[int, ...] | None, files: list[Conf
         if _exists(uv_toml):
             options = _read_uv_toml(uv_toml, version, toml)
             files.append(ConfigFile(str(uv_toml), "project"))
-            layers.append(Layer(uv_toml, "", options))
+            layers.append(_layer(uv_toml, "", options, "project", toml))
             _note_masked_pyproject(pyproject, version, files, warnings, toml)
             return
         if not _exists(pyproject):
@@ -175,7 +196,7 @@ def _walk_project(start: Path, version: tuple[int, ...] | None, files: list[Conf
             files.append(ConfigFile(str(pyproject), "project", used=False, note="no [tool.uv], skipped"))
             continue
         files.append(ConfigFile(str(pyproject), "project"))
-        layers.append(Layer(pyproject, "[tool.uv]", table))
+        layers.append(_layer(pyproject, "tool.uv", table, "project", toml))
         return
 
 
@@ -219,7 +240,7 @@ def _load_user(env: Mapping[str, str], version: tuple[int, ...] | None, working_
         readable = False
     if not readable:
         return ConfigFile(str(path), "user", used=False, note="not found"), None
-    return ConfigFile(str(path), "user"), Layer(path, "", _read_uv_toml(path, version, toml))
+    return ConfigFile(str(path), "user"), _layer(path, "", _read_uv_toml(path, version, toml), "user", toml)
 
 
 def _load_system(env: Mapping[str, str], version: tuple[int, ...] | None, working_dir: Path,
@@ -236,7 +257,8 @@ def _load_system(env: Mapping[str, str], version: tuple[int, ...] | None, workin
     candidates = [working_dir / d / "uv" / "uv.toml" for d in segments] + [Path("/etc/uv/uv.toml")]
     for path in candidates:
         if path.is_file() or (path == candidates[-1] and path.exists()):
-            return ConfigFile(str(path), "system"), Layer(path, "", _read_uv_toml(path, version, toml))
+            return (ConfigFile(str(path), "system"),
+                    _layer(path, "", _read_uv_toml(path, version, toml), "system", toml))
     looked = ", ".join(str(path) for path in candidates[:-1])
     return ConfigFile(str(candidates[-1]), "system", used=False,
                       note=f"not found{' (nor ' + looked + ')' if looked else ''}"), None
@@ -328,7 +350,7 @@ def check_required_version(layers: list[Layer], version: tuple[int, ...] | None)
             if not met:
                 raise ConfigError(f"Required uv version `{required}` does not match the running version "
                                   f"`{'.'.join(map(str, version))}`",  # type: ignore[arg-type]  # met when None
-                                  hint=f"set by {layer.source('required-version')}")
+                                  hint=f"set by {layer.source('required-version').describe()}")
             return
 
 

@@ -1,8 +1,9 @@
 """A uv command line and environment, read as uv's argument parser (clap) reads them.
 
 For config resolution: a global option's value or its variable, clap's
-boolean spellings, which command a line runs. The flag always beats the
-variable; an empty variable is an error, as in clap.
+boolean spellings, which command a line runs, and where a setting came from
+(`ConfigSource`). The flag always beats the variable; an empty variable is an
+error, as in clap.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import uvcli
 from uvguard.errors import ConfigError
@@ -21,6 +22,40 @@ if TYPE_CHECKING:
 
 _TRUE = {"y", "yes", "t", "true", "on", "1"}
 _FALSE = {"n", "no", "f", "false", "off", "0"}
+# A file's TOML tables, as `describe` names them ("[tool.uv] [pip] link-mode").
+_TABLE_WORDS = (("tool.uv.", "[tool.uv] "), ("pip.", "[pip] "))
+
+
+class ConfigSource(NamedTuple):
+    """Where one uv setting came from, as `policy.Source` says it for a policy key.
+
+    `kind` is "cli" (a flag: `name` is `--cache-dir`), "env" (a variable:
+    `UV_LINK_MODE`), "file" (`name` is the path; `scope` as in `ConfigFile`:
+    project, user, system or config-file; `key` the dotted TOML key,
+    `tool.uv.pip.link-mode`; `line` where found) or "default" (`name` says
+    which of uv's defaults, "" for plain off).
+    """
+
+    kind: str
+    name: str = ""
+    scope: str | None = None
+    key: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        if self.kind == "default":
+            return f"default ({self.name})" if self.name else "default"
+        if self.kind != "file":
+            return self.name
+        key, words = self.key or "", ""
+        for prefix, word in _TABLE_WORDS:
+            if key.startswith(prefix):
+                key, words = key[len(prefix):], words + word
+        return f"{self.name}: {words}{key}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name or None, "scope": self.scope, "key": self.key,
+                "line": self.line}
 
 
 def since(version: tuple[int, ...] | None) -> Callable[[tuple[int, ...]], bool]:
@@ -29,15 +64,16 @@ def since(version: tuple[int, ...] | None) -> Callable[[tuple[int, ...]], bool]:
 
 
 def option_value(invocation: Invocation, env: Mapping[str, str], option: str,
-                 variable: str | None) -> tuple[str, str] | None:
+                 variable: str | None) -> tuple[str, ConfigSource] | None:
     """A global option's value and where it came from: the flag beats the variable (if read)."""
     option = uvcli.GLOBAL_BY_NAME[option].name  # one of uv's global options (`uvguard.uvcli`)
-    if invocation.option(option) is not None:
-        return invocation.option(option), f"--{option}"
+    value = invocation.option(option)
+    if value is not None:
+        return value, ConfigSource("cli", f"--{option}")
     if variable is not None and variable in env:
         if not env[variable]:
             raise ConfigError(f"a value is required for '--{option}' but none was supplied (from {variable}=)")
-        return env[variable], variable
+        return env[variable], ConfigSource("env", variable)
     return None
 
 

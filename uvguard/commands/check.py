@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -22,6 +23,9 @@ from uvguard.errors import UsageError
 from uvguard.invocation import CACHE_OPERATIONS, Invocation, parse
 from uvguard.jsonout import emit_json
 from uvguard.realuv import find_real_uv, uv_version
+
+if TYPE_CHECKING:
+    from uvguard.uvconfig import EffectiveConfig
 
 UV_LINE_HELP = "A uv command line, without `uv` (after uvguard's options, or after `--`)."
 
@@ -40,15 +44,18 @@ def register(app: typer.Typer) -> None:
         uvguard's global options (`--cache-dir`...) apply to the uv command line too.
         """
         uv_line = [*globalopts.current().uv_args, *(uv_args or [])]
-        decision, cache_dir = check_command_line(uv_line, dict(os.environ), os.getcwd())
+        decision, config = check_command_line(uv_line, dict(os.environ), os.getcwd())
+        cache_dir = str(config.cache_dir) if config else None
         if json_output:
-            emit_json("check", {**decision.to_json(), "cache_dir": cache_dir})
+            emit_json("check", {**decision.to_json(), "cache_dir": cache_dir,
+                                "config_sources": config.sources_json() if config else None})
         else:
             typer.echo(render(decision, cache_dir))
 
 
-def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> tuple[Decision, str | None]:
-    """The decision for `uv UV_ARGS...`, and the cache it is about (None for passthrough).
+def check_command_line(uv_args: list[str], env: Mapping[str, str],
+                       cwd: str) -> tuple[Decision, EffectiveConfig | None]:
+    """The decision for `uv UV_ARGS...`, and the uv config it is about (None for passthrough).
 
     Raises UvRefused where the real uv refuses a line naming a cache operation.
     """
@@ -63,7 +70,7 @@ def check_command_line(uv_args: list[str], env: Mapping[str, str], cwd: str) -> 
         invocation = parse(uv_args, version)
         if invocation.intercepted:
             evaluation = evaluate(Pipeline(invocation, env, cwd, real_uv, version), ask_uv=True)
-            return evaluation.decision, str(evaluation.config.cache_dir)
+            return evaluation.decision, evaluation.config
         refused = refusal(invocation, real_uv, env, cwd)  # a line the parser rejects: uv's own words
         if refused is not None:
             raise refused

@@ -134,7 +134,8 @@ def run_repair(paths: list[str] | None, link_mode: str | None, uv_args: list[str
     real_uv = _real_uv_for_repair(env)
     config = pipeline.config
     if link_mode is None and config.pip_link_mode == "symlink":
-        messages.warning(f"reinstalling with link-mode = symlink (from {config.pip_link_mode_source}): the next "
+        source = config.pip_link_mode_source.describe()
+        messages.warning(f"reinstalling with link-mode = symlink (from {source}): the next "
                          "unguarded prune breaks these again; `--link-mode copy` or `uvguard materialize` avoid it")
     repairs = []
     for path in environments:

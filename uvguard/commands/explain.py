@@ -56,13 +56,14 @@ def _explain(uv_args: list[str], env: dict, cwd: str, as_json: bool) -> int:
 def as_dict(config: EffectiveConfig, real_uv: str | None = None) -> dict:
     return {
         "cache_dir": str(config.cache_dir),
-        "cache_dir_source": config.cache_dir_source,
+        "cache_dir_source": config.cache_dir_source.describe(),
         "no_cache": config.no_cache,
-        "no_cache_source": config.no_cache_source,
+        "no_cache_source": config.no_cache_source.describe(),
         "link_mode": config.link_mode,
-        "link_mode_source": config.link_mode_source,
+        "link_mode_source": config.link_mode_source.describe(),
         "pip_link_mode": config.pip_link_mode,
-        "pip_link_mode_source": config.pip_link_mode_source,
+        "pip_link_mode_source": config.pip_link_mode_source.describe(),
+        "config_sources": config.sources_json(),
         "symlink_active": config.symlink_active,
         "working_dir": str(config.working_dir),
         "project_dir": str(config.project_dir),
@@ -81,14 +82,15 @@ def render(config: EffectiveConfig, real_uv: str | None = None) -> str:
              f"uv: {real_uv or 'not found'} (release unknown: resolved as the newest measured release)"]
     if config.no_cache:
         cache = ("cache dir", "temporary: a fresh directory per command, the persistent one untouched",
-                 f"{config.no_cache_source}; otherwise {config.cache_dir}, from {config.cache_dir_source}")
+                 f"{config.no_cache_source.describe()}; otherwise {config.cache_dir}, "
+                 f"from {config.cache_dir_source.describe()}")
     else:
-        cache = ("cache dir", str(config.cache_dir), config.cache_dir_source)
+        cache = ("cache dir", str(config.cache_dir), config.cache_dir_source.describe())
     rows = [
         cache,
-        ("no cache", "yes" if config.no_cache else "no", config.no_cache_source),
-        ("link mode", f"{config.link_mode}  (uv sync, run, add...)", config.link_mode_source),
-        ("pip link mode", f"{config.pip_link_mode}  (uv pip, uv venv)", config.pip_link_mode_source),
+        ("no cache", "yes" if config.no_cache else "no", config.no_cache_source.describe()),
+        ("link mode", f"{config.link_mode}  (uv sync, run, add...)", config.link_mode_source.describe()),
+        ("pip link mode", f"{config.pip_link_mode}  (uv pip, uv venv)", config.pip_link_mode_source.describe()),
         ("symlink mode", "active" if config.symlink_active else "not active", ""),
         ("working dir", str(config.working_dir), ""),
         ("project dir", str(config.project_dir), ""),
