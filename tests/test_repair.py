@@ -43,9 +43,12 @@ def recording_uv(sandbox) -> tuple[Path, Path]:
 
 
 def uv_calls(log: Path) -> list[list[str]]:
+    """The commands uv ran for the repair; not `uv --version`, which uvguard asks once per binary to
+    read the line as that release would."""
     if not log.exists():
         return []
-    return [line.rstrip(SEPARATOR).split(SEPARATOR) for line in log.read_text().splitlines()]
+    calls = [line.rstrip(SEPARATOR).split(SEPARATOR) for line in log.read_text().splitlines()]
+    return [call for call in calls if call != ["--version"]]
 
 
 def repair(sandbox, wrapper: Path, *args: str, **extra: str):
