@@ -110,8 +110,15 @@ class Remover:
             threads = [threading.Thread(target=work, args=(helper,), name="uvguard-remove") for helper in helpers]
             for thread in threads:
                 thread.start()
-            for thread in threads:
-                thread.join()
+            try:
+                for thread in threads:
+                    thread.join()
+            except BaseException as error:  # Ctrl-C: each thread stops after the path it is on
+                with lock:
+                    failures.append(("", error))
+                for thread in threads:
+                    thread.join()
+                raise
             self._absorb(helpers, paths)
             if failures:
                 path, error = failures[0]
