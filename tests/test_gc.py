@@ -475,3 +475,41 @@ def test_symlink_mode_with_no_known_environment_is_decided_by_unknown(sandbox, e
     out = uvguard(sandbox, env, "gc")  # the default: unknown = "warn"
     assert out.returncode == 0 and 'register them with `uvguard roots add PATH`' in out.stderr
     assert 'collecting anyway (`unknown = "warn"`)' in out.stderr and archives(sandbox.cache) == set()
+
+
+def test_two_removal_threads_remove_every_pointer_before_any_archive_and_count_as_one(tmp_path, monkeypatch):
+    """gc removes in two threads: a slow pointer still holds back every archive, and the counts match a serial run."""
+    import io
+
+    from uvguard import messages
+    from uvguard.removal import Remover
+
+    def tree(cache: Path) -> list[str]:
+        paths = []
+        for index in range(6):
+            (cache / ARCHIVES / f"id{index}" / "pkg").mkdir(parents=True)
+            for module in range(3):
+                (cache / ARCHIVES / f"id{index}" / "pkg" / f"m{module}.py").write_text("x = 1\n" * (index + 1))
+            (cache / "wheels-v8" / f"p{index}").mkdir(parents=True)
+            (cache / "wheels-v8" / f"p{index}" / "1.0.rev").write_text(f"id{index}")
+            paths += [f"wheels-v8/p{index}/1.0.rev", f"{ARCHIVES}/id{index}"]
+        return paths
+
+    serial = Remover(tmp_path / "serial", set(), messages.Voice(quiet=1), io.StringIO(), 0, True)
+    serial.run(tree(tmp_path / "serial"))
+    order, real_unlink = [], os.unlink
+
+    def slow_pointers(path, *, dir_fd=None):
+        if path.endswith(".rev"):
+            time.sleep(0.05)
+        order.append(path)
+        return real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", slow_pointers)
+    threaded = Remover(tmp_path / "threaded", set(), messages.Voice(quiet=1), io.StringIO(), 0, True, threads=2)
+    threaded.run(tree(tmp_path / "threaded"))
+    assert [name.endswith(".rev") for name in order] == [True] * 6 + [False] * 18
+    assert os.listdir(tmp_path / "threaded" / ARCHIVES) == []
+    assert (threaded.removed, threaded.removed_bytes) == (serial.removed, serial.removed_bytes)
+    assert (threaded.files, threaded.dirs, threaded.reported_bytes) == (serial.files, serial.dirs,
+                                                                        serial.reported_bytes)

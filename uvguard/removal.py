@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import re
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TextIO
@@ -40,11 +42,17 @@ def removed_line(files: int, dirs: int, reported_bytes: int, logical_bytes: int,
 
 
 class Remover:
-    """Removes cache-relative paths below one root, keeping live entries, counting like uv."""
+    """Removes cache-relative paths below one root, keeping live entries, counting like uv.
+
+    With `threads` > 1 the paths of one removal group (see `_removal_order`)
+    are shared among that many threads: an unlink mostly waits on the
+    filesystem's journal, and two waits overlap.
+    """
 
     def __init__(self, cache_dir: Path, live: set[str], voice: messages.Voice, stream: TextIO | None,
-                 verbose: int, physical: bool) -> None:
+                 verbose: int, physical: bool, threads: int = 1) -> None:
         self.cache_dir = cache_dir
+        self.threads = threads
         self.live = {entry for entry in live if entry.split("/")[0] not in MARKERS}
         self.live_ancestors = {"/".join(e.split("/")[:i]) for e in self.live for i in range(1, e.count("/") + 1)}
         self.voice = voice
@@ -62,6 +70,9 @@ class Remover:
         root = os.open(self.cache_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             with self.progress:
+                if self.threads > 1:
+                    self._run_threaded(root, paths)
+                    return
                 for done, path in enumerate(paths):
                     self.progress.update(done, len(paths))
                     try:
@@ -70,6 +81,69 @@ class Remover:
                         raise FileSystemFailure(self._failure(error, paths[done:], len(paths))) from None
         finally:
             os.close(root)
+
+    def _run_threaded(self, root: int, paths: list[str]) -> None:
+        """Each group in `self.threads` threads, the next group only once the last is all gone: no archive
+        is touched before every pointer is removed, as in a serial run. A failure stops every thread."""
+        finished: set[str] = set()
+        for _, grouped in itertools.groupby(paths, key=lambda path: _removal_order(path)[0]):
+            self._run_group(root, list(grouped), finished, paths)
+
+    def _run_group(self, root: int, group: list[str], finished: set[str], paths: list[str]) -> None:
+        queue, lock = iter(group), threading.Lock()
+        failures: list[tuple[str, BaseException]] = []
+        helpers = [Remover(self.cache_dir, self.live, self.voice, self.stream, self.verbose, self.physical)
+                   for _ in range(self.threads)]
+
+        def work(helper: Remover) -> None:
+            while True:
+                with lock:
+                    path = None if failures else next(queue, None)
+                if path is None:
+                    return
+                try:
+                    helper.remove_keeping(root, path)
+                except BaseException as error:  # re-raised below, in the calling thread
+                    with lock:
+                        failures.append((path, error))
+                    return
+                with lock:
+                    finished.add(path)
+                    self.progress.update(len(finished), len(paths))
+
+        threads = [threading.Thread(target=work, args=(helper,), name="uvguard-remove") for helper in helpers]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException as error:  # Ctrl-C: each thread stops after the path it is on
+            with lock:
+                failures.append(("", error))
+            for thread in threads:
+                thread.join()
+            raise
+        self._absorb(helpers, paths)
+        if failures:
+            path, error = failures[0]
+            if not isinstance(error, OSError):
+                raise error
+            rest = [path] + [p for p in paths if p not in finished and p != path]
+            raise FileSystemFailure(self._failure(error, rest, len(paths))) from None
+
+    def _absorb(self, helpers: list[Remover], paths: list[str]) -> None:
+        """The helpers' counts, and their removed paths in the order of `paths`."""
+        position = {path: index for index, path in enumerate(paths)}
+        removed = sorted([*zip(self.removed, self.removed_bytes),
+                          *((path, size) for h in helpers for path, size in zip(h.removed, h.removed_bytes))],
+                         key=lambda pair: position.get(pair[0], -1))
+        self.removed, self.removed_bytes = [path for path, _ in removed], [size for _, size in removed]
+        for helper in helpers:
+            self.kept |= helper.kept
+            self.files += helper.files
+            self.dirs += helper.dirs
+            self.logical_bytes += helper.logical_bytes
+            self.physical_bytes += helper.physical_bytes
 
     def remove_root(self, count_lock: bool) -> None:
         """After a full clean that kept nothing: `.lock`, then the emptied cache dir, as uv < 0.13 does.
@@ -135,11 +209,7 @@ class Remover:
         return True
 
     def _remove_dir(self, parent: int, name: str) -> None:
-        """The hot loop: one lstat and one unlink per file, relative to the directory's descriptor.
-
-        Serial on purpose: unlink/rmdir are bound by the filesystem's journal,
-        and threads measured no faster (benchmarks/limited_prune.py).
-        """
+        """The hot loop: one lstat and one unlink per file, relative to the directory's descriptor."""
         try:
             fd = os.open(name, _OPEN_DIR, dir_fd=parent)
         except FileNotFoundError:
