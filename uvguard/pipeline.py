@@ -180,7 +180,8 @@ def command_pipeline(uv_args: Sequence[str], env: Mapping[str, str], cwd: str, n
         if need_uv:
             raise
         real_uv = None
-    version = uv_version(real_uv, env) if real_uv is not None else None
+    # Asked, not remembered: a command that only reads leaves no state behind (the shim remembers it).
+    version = uv_version(real_uv) if real_uv is not None else None
     return Pipeline(parse(list(uv_args), version), env, cwd, real_uv, version)
 
 
