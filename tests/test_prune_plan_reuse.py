@@ -17,7 +17,7 @@ from uvguard.invocation import parse
 from uvguard.prune_plan import removal_plan, unchanged
 
 UV = str(uv_releases.path(uv_releases.LATEST))
-SETTLED = 0.25  # seconds: parsed files older than this are not "racy" (`prune_plan._RACY_NS` is 0.1 s)
+SETTLED = 0.25  # seconds: parsed files older than this are not "racy" (`skeleton._RACY_NS` is 0.1 s)
 
 
 def write(path: Path, data: bytes = b"x") -> Path:

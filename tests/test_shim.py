@@ -379,7 +379,8 @@ def test_an_allowed_prune_with_nothing_live_loads_only_what_the_decision_needs(s
     dataclasses (with inspect ~10 ms), no hashlib (trust), no threading (a spinner), no uv run in a scratch
     cache (subprocess, tempfile: `uvrefusal`), no runpy (the shim starts with `-c`, not `-m`)."""
     unneeded = {"tomllib", "tomli", "dataclasses", "inspect", "hashlib", "threading", "tempfile", "subprocess",
-                "runpy", "importlib.util", "uvguard.uvrefusal", "uvguard.prune_plan", "uvguard.limited"}
+                "runpy", "importlib.util", "uvguard.uvrefusal", "uvguard.prune_plan", "uvguard.skeleton",
+                "uvguard.limited"}
     # The dev venv's editable-install finder, run at startup, imports some of them: forget those first.
     probe = f"import sys\nfor name in {sorted(unneeded)!r}: sys.modules.pop(name, None)\n{PASSTHROUGH_PROBE}"
     sandbox.uv("cache", "dir")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 
-from uvguard.prune_plan import build_skeleton
+from uvguard.skeleton import build_skeleton
 
 
 def skeleton_of(cache, tmp_path):

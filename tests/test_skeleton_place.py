@@ -18,7 +18,8 @@ from tests import uv_releases
 from uvguard import prune_plan
 from uvguard.errors import OperationFailed
 from uvguard.invocation import parse
-from uvguard.prune_plan import build_skeleton, memory_dirs, removal_plan, sweep_crashed_skeletons
+from uvguard.prune_plan import removal_plan
+from uvguard.skeleton import MEMORY_SKELETON_PREFIX, build_skeleton, memory_dirs, sweep_crashed_skeletons
 
 UV = str(uv_releases.path(uv_releases.LATEST))
 SHM = Path("/dev/shm")
@@ -213,7 +214,7 @@ def fill(directory: Path) -> None:
 @needs_shm
 def test_every_memory_dir_is_tried_before_a_full_cache(sandbox, mount_tmpfs, monkeypatch):
     """A 16 KiB private runtime dir fills up at once, the cache's disk is full: /dev/shm still has room."""
-    if not prune_plan.memory_dirs({})[-1:] == [Path(os.path.realpath(SHM))]:
+    if not memory_dirs({})[-1:] == [Path(os.path.realpath(SHM))]:
         pytest.skip("/dev/shm is not usable for a skeleton here")
     runtime = mount_tmpfs("run", "16k")
     disk = mount_tmpfs("disk", "1m")
@@ -230,12 +231,12 @@ def test_every_memory_dir_is_tried_before_a_full_cache(sandbox, mount_tmpfs, mon
     assert plan.remove == ("archive-v0/gone",)
     assert made_in == [runtime, Path(os.path.realpath(SHM))]
     assert os.listdir(runtime) == []
-    assert not [name for name in os.listdir(SHM) if name.startswith(prune_plan.MEMORY_SKELETON_PREFIX)
+    assert not [name for name in os.listdir(SHM) if name.startswith(MEMORY_SKELETON_PREFIX)
                 and os.stat(SHM / name).st_uid == os.geteuid() and time.time() - os.stat(SHM / name).st_mtime < 60]
 
 
 def crashed_skeleton(place: Path, name: str, lock: bool = True, age: float = 0.0) -> Path:
-    path = place / f"{prune_plan.MEMORY_SKELETON_PREFIX}{name}"
+    path = place / f"{MEMORY_SKELETON_PREFIX}{name}"
     (path / "cache" / "archive-v0").mkdir(parents=True)
     if lock:
         (path / "lock").write_text("")

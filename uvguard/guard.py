@@ -15,6 +15,7 @@ decision off the line's `pipeline.Pipeline` without acting, shared with
 policy is read, only in the user's log) and acts: allow and warn exec the real uv (warn
 first names every environment that will break), limit runs the limited
 operation under uv's cache lock, refuse exits 3 with the cache untouched.
+What the user reads about the decision is worded in `decision_text`.
 
 Allow and warn hand the cache to uv only when that is safe: a uv that takes
 no cache lock (< 0.8.19) could remove what an install is writing, and a uv
@@ -30,7 +31,7 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 
-from uvguard import decisionlog, messages
+from uvguard import decision_text, decisionlog, messages
 from uvguard.cachelock import takes_lock_itself
 from uvguard.errors import (
     EXIT_INTERRUPTED,
@@ -45,7 +46,7 @@ from uvguard.invocation import Invocation, Version
 from uvguard.pipeline import Evaluation, Pipeline, voice_for
 from uvguard.realuv import exec_uv, uv_version
 
-__all__ = ["Evaluation", "evaluate", "log_decision", "refusal", "run", "voice_for", "warning_text", "with_policy_hint"]
+__all__ = ["Evaluation", "evaluate", "log_decision", "run", "voice_for", "with_policy_hint"]
 
 
 def evaluate(pipeline: Pipeline, ask_uv: bool = False) -> Evaluation:
@@ -76,8 +77,7 @@ def with_policy_hint(error: UvguardError) -> UvguardError:
     """`error`; a policy that stops a cache operation also says how to go on (the cache is untouched)."""
     if not isinstance(error, PolicyError) or error.hint:
         return error
-    return PolicyError(error.message, hint="fix the policy; the cache is untouched "
-                       "(`uvguard policy validate FILE` checks a file)")
+    return PolicyError(error.message, hint=decision_text.POLICY_HINT)
 
 
 def _uv_refusal(pipeline: Pipeline) -> UvRefused | None:
@@ -110,10 +110,10 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
             messages.warning(text, voice=voice)
         log_decision(evaluation, invocation.args, env, cwd, voice)
         if decision.action == "refuse":
-            messages.error(*refusal(evaluation), voice=voice)
+            messages.error(*decision_text.refusal(evaluation), voice=voice)
             return EXIT_REFUSED
         if decision.action == "warn":
-            messages.warning(warning_text(evaluation), voice=voice)
+            messages.warning(decision_text.warning_text(evaluation), voice=voice)
         if decision.action == "limit":
             from uvguard.limited import run_limited
 
@@ -162,10 +162,7 @@ def _removal_by_uvguard(evaluation: Evaluation, version: Version | None) -> tupl
 
     escape = find_escape(config.cache_dir) if follows_links(version, evaluation.invocation.operation) else None
     if escape is not None:
-        release = "This uv" if version is None else f"uv {'.'.join(map(str, version))}"
-        return True, (f"{release} follows symlinks while removing, and `{config.cache_dir / escape.path}` leads "
-                      f"out of the cache (to `{escape.target}`): uvguard removes what uv would remove itself, "
-                      "following no link")
+        return True, decision_text.escape_warning(version, config.cache_dir, escape)
     return not takes_lock_itself(version), None
 
 
@@ -176,61 +173,3 @@ def log_decision(evaluation: Evaluation, argv: Sequence[str], env: Mapping[str, 
     team_log = evaluation.policy.log if evaluation.policy is not None else None
     for path, why in decisionlog.append(record, decisionlog.user_log_path(env), team_log):
         messages.warning(f"could not write the decisions log `{path}`: {why}", voice=voice)
-
-
-# What the user reads.
-
-def _details(evaluation: Evaluation) -> list[str]:
-    """The environments behind the decision, one indented line each."""
-    decision = evaluation.decision
-    key = decision.decided_by.key
-    if key == "uncertain":
-        return [f"  {reason}" for reason in decision.uncertain]
-    if key == "unknown":
-        return ["  environments uvguard does not know of may break; register them with "
-                "`uvguard roots discover DIR`, `uvguard roots add PATH` or the policy key `roots`"]
-    origins = {e.path: e.origins for e in evaluation.live_set.environments}
-    return [f"  {path} ({', '.join(origins.get(path, ()))})" for path in decision.breaking_environments]
-
-
-_CONSEQUENCE = {"uncertain": ", and environments there may break:", "unknown": ":"}
-
-
-def warning_text(evaluation: Evaluation) -> str:
-    decision = evaluation.decision
-    consequence = _CONSEQUENCE.get(decision.decided_by.key, ", and these environments will break:")
-    return "\n".join([f"{decision.reason}; running it anyway{consequence}", *_details(evaluation),
-                      f"  decided by {decision.decided_by.describe(decision.action)}"])
-
-
-def refusal(evaluation: Evaluation) -> tuple[str, str]:
-    """(message, hint) of a refusal: why, which environments, which policy, the ways forward."""
-    decision = evaluation.decision
-    message = "\n".join([f"refused: {decision.reason}:", *_details(evaluation),
-                         f"  decided by {decision.decided_by.describe(decision.action)}",
-                         f"  the cache at `{evaluation.config.cache_dir}` is untouched"])
-    return message, "\n".join(_ways_forward(evaluation))
-
-
-def _ways_forward(evaluation: Evaluation) -> list[str]:
-    decided_by = evaluation.decision.decided_by
-    key = decided_by.key
-    ways = ["ways forward:"]
-    if key == "uncertain":
-        ways.append("  make those environments readable to this user, or drop a stale one with "
-                    "`uvguard roots remove PATH`")
-    elif key == "unknown":
-        ways.append("  register the environments that use this cache with `uvguard roots discover DIR` "
-                    "(every one under DIR), `uvguard roots add PATH` or the policy key `roots`, then retry")
-    else:
-        ways.append("  `uvguard materialize ENV` copies an environment's files out of the cache, so it no "
-                    "longer depends on it (`uvguard repair` reinstalls one a cache operation already broke)")
-    ways.append("  `uvguard roots` lists the environments uvguard knows of, and where each came from")
-    if decided_by.locked_by is None:
-        command = shlex.join(["uv", *evaluation.invocation.args])
-        ways.append(f"  a weaker policy for `{key}`: `UVGUARD_POLICY=ci {command}` (the `ci` preset limits "
-                    f"every operation), or set `{key} = \"limit\"` in a policy file (`uvguard policy show`)")
-    else:
-        ways.append(f"  `{key}` is locked by {decided_by.locked_by.describe()}; only whoever manages that "
-                    "file can change it")
-    return ways
