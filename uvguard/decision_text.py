@@ -1,5 +1,3 @@
-# mypy: disable-error-code="union-attr"
-# A decision's optional parts (decided_by, live_set) are read where its action implies them, as in `guard`.
 """What the user reads about a guarded command line: the warning before a warned line runs, the
 refusal and its ways forward, the hint after a policy error, why uvguard removes what uv would.
 
