@@ -30,9 +30,6 @@ if TYPE_CHECKING:
     from uvguard.uvconfig import EffectiveConfig
 
 
-REMOVAL_THREADS = 1
-
-
 @dataclass(frozen=True)
 class LimitedResult:
     """What a limited operation removed and kept; counts as uv counts them."""
@@ -87,8 +84,7 @@ def run_limited(invocation: Invocation, config: EffectiveConfig, real_uv: str, e
         except OSError as error:  # nowhere to build a skeleton, an unreadable directory, ...
             raise FileSystemFailure(os_failure("cannot work out what uv would remove", error),
                                     hint="nothing was removed; the cache is untouched") from None
-        remover = Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical,
-                          threads=REMOVAL_THREADS)
+        remover = Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
         kept_size = sizes_meanwhile(cache_dir, protected_entries(plan, remover.live), physical)
         remover.run(plan.remove)
         if plan.remove_root and not remover.kept:
