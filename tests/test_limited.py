@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -176,3 +177,30 @@ def test_nothing_removed_but_entries_kept_says_so_with_the_kept_size():
 def test_topmost():
     assert topmost(["a", "a/b", "c/d", "c/d/e", "f/g"]) == ("a", "c/d", "f/g")
     assert protected_entries(Plan("prune", Path("/c"), ("a",)), ["a/b", "b"]) == ("a/b",)
+
+
+def test_kept_entries_are_sized_once_while_the_removal_runs(cache, monkeypatch):
+    """The summary's sizes of the kept entries cost no time after the removal: a thread sizes them meanwhile."""
+    import uvguard.limited
+
+    events: list[str] = []
+    real_measure, real_run = uvguard.limited.measure, Remover.run
+
+    def measured(path, physical):
+        events.append(f"size {Path(path).relative_to(cache)}")
+        return real_measure(path, physical)
+
+    def removal(self, paths):  # as slow as it takes the thread to size both (at most 5 s)
+        deadline = time.monotonic() + 5
+        while sum(event.startswith("size") for event in events) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        real_run(self, paths)
+        events.append("removal ends")
+
+    monkeypatch.setattr(uvguard.limited, "measure", measured)
+    monkeypatch.setattr(Remover, "run", removal)
+    result, _ = run(cache, ["cache", "prune"], {"archive-v0/live1": ["/env/a"], "wheels-v3/pypi/old": ["/env/b"]})
+    assert set(result.kept) == {"archive-v0/live1", "wheels-v3/pypi/old"}
+    assert events.index("removal ends") == len(events) - 1, events  # nothing sized after the removal
+    assert sorted(e for e in events if e.startswith("size")) == ["size archive-v0/live1", "size wheels-v3/pypi/old"]
+    assert result.kept_bytes == tuple(real_measure(cache / e, result.physical).bytes for e in result.kept)

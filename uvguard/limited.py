@@ -10,6 +10,7 @@ uv) is descended and only its other parts go. The removal itself
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from uvguard.errors import FileSystemFailure, os_failure
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, Invocation
 from uvguard.messages import human_readable_bytes, plural, user_display
 from uvguard.progress import phase
-from uvguard.prune_plan import Plan, removal_plan
+from uvguard.prune_plan import Plan, protected_entries, removal_plan
 from uvguard.removal import Remover, removed_line
 from uvguard.sizes import counts_blocks, measure
 
@@ -84,6 +85,7 @@ def run_limited(invocation: Invocation, config: EffectiveConfig, real_uv: str, e
             raise FileSystemFailure(os_failure("cannot work out what uv would remove", error),
                                     hint="nothing was removed; the cache is untouched") from None
         remover = Remover(cache_dir, set(live_entries), voice, stream, invocation.verbose, physical)
+        kept_size = sizes_meanwhile(cache_dir, protected_entries(plan, remover.live), physical)
         remover.run(plan.remove)
         if plan.remove_root and not remover.kept:
             remover.remove_root(count_lock=lock_was_there)
@@ -92,10 +94,36 @@ def run_limited(invocation: Invocation, config: EffectiveConfig, real_uv: str, e
     result = LimitedResult(invocation.operation, cache_dir, tuple(remover.removed), kept, environments,
                            remover.files, remover.dirs, remover.reported_bytes, remover.logical_bytes,
                            removed_bytes=tuple(remover.removed_bytes),
-                           kept_bytes=tuple(measure(cache_dir / entry, physical).bytes for entry in kept),
+                           kept_bytes=tuple(kept_size(entry) for entry in kept),
                            physical=physical)
     messages.info(summary_line(result), voice, stream)
     return result
+
+
+def sizes_meanwhile(cache_dir: Path, entries: Iterable[str], physical: bool) -> Callable[[str], int]:
+    """Size the live entries the removal will keep in a thread while it runs (under the lock, nothing
+    changes them): the summary's `kept ... (SIZE)` then costs no time after the removal.
+
+    Returns the size of one kept entry; one the thread could not size (gone
+    or unreadable) is sized again when asked, as it was before the thread.
+    """
+    sizes: dict[str, int] = {}
+
+    def size_all() -> None:
+        for entry in entries:
+            try:
+                sizes[entry] = measure(cache_dir / entry, physical).bytes
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=size_all, name="uvguard-size-kept", daemon=True)
+    thread.start()
+
+    def size(entry: str) -> int:
+        thread.join()
+        return sizes[entry] if entry in sizes else measure(cache_dir / entry, physical).bytes
+
+    return size
 
 
 def summary_line(result: LimitedResult) -> str:
