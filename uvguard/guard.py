@@ -149,7 +149,6 @@ def run(invocation: Invocation, real_uv: str, env: Mapping[str, str], cwd: str,
         sys.stderr.write("\n")
         return EXIT_INTERRUPTED
     exec_uv(real_uv, invocation.args, env)
-    return 0  # not reached: exec_uv replaces this process
 
 
 def _removal_by_uvguard(evaluation: Evaluation, version: Version | None) -> tuple[bool, str | None]:

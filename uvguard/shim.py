@@ -95,7 +95,6 @@ def install_with_lock(real: str, args: list[str], env: MutableMapping[str, str])
         messages.warning(f"could not take uv's cache lock for this command ({getattr(error, 'message', error)}): "
                          "a `uv cache prune` running meanwhile may remove what it installs")
     exec_uv(real, args)
-    return 0  # not reached
 
 
 def restore_locale(env: MutableMapping[str, str]) -> None:
