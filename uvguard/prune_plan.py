@@ -13,7 +13,6 @@ vanished is the plan.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,8 @@ from uvguard.skeleton import (
 )
 
 if TYPE_CHECKING:
+    import subprocess
+
     from uvguard.uvconfig import EffectiveConfig
 
 # Environment variables that would point the skeleton run at another cache.

@@ -24,7 +24,7 @@ from uvguard import messages
 from uvguard.errors import FileSystemFailure, os_failure
 from uvguard.messages import human_readable_bytes
 from uvguard.progress import Progress
-from uvguard.prune_plan import MARKERS
+from uvguard.skeleton import MARKERS
 
 _ARCHIVE_BUCKET = re.compile(r"^archive-v\d+(/|$)")
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
