@@ -145,3 +145,23 @@ def test_a_fifo_at_another_users_lock_never_blocks_the_shared_lock():
         shutil.rmtree(shared)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "refused: not a regular file"
+
+
+def test_an_old_uv_installs_through_the_shim_past_a_fifo_at_the_lock(sandbox, wheelhouse):
+    """uv 0.6.4 takes no lock, so the shim takes the shared one for it: a FIFO at `.lock` (the cache's
+    contents may be hostile) costs the lock with a warning, never a hang, and the install works."""
+    from tests.conftest import path_with_shim, put_shim
+
+    shim = put_shim(sandbox.root / "bin", uv_releases.path("0.6.4"))
+    sandbox.cache.mkdir()
+    os.mkfifo(sandbox.cache / ".lock")
+    env = sandbox.env(PATH=path_with_shim(shim), UV_LINK_MODE="symlink")
+    venv = sandbox.work / "venv"
+    for args in (["venv", str(venv)], ["pip", "install", "--python", str(venv), "--no-index",
+                                      "--find-links", str(wheelhouse), "speedpkg"]):
+        result = subprocess.run([str(shim), *args], env=env, cwd=sandbox.work, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+    assert "could not take uv's cache lock" in result.stderr
+    check = subprocess.run([str(venv / "bin" / "python"), "-c", "import speedpkg._speed"], capture_output=True)
+    assert check.returncode == 0, check.stderr
