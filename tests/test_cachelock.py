@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import uv_releases
-from tests.conftest import REPO, unprivileged_command
+from tests.conftest import REPO, path_with_shim, put_shim, unprivileged_command
 from uvguard.cachelock import WAITING_MESSAGE, CacheLockTimeout, exclusive_lock, lock_timeout
 from uvguard.errors import FileSystemFailure
 
@@ -150,8 +150,6 @@ def test_a_fifo_at_another_users_lock_never_blocks_the_shared_lock():
 def test_an_old_uv_installs_through_the_shim_past_a_fifo_at_the_lock(sandbox, wheelhouse):
     """uv 0.6.4 takes no lock, so the shim takes the shared one for it: a FIFO at `.lock` (the cache's
     contents may be hostile) costs the lock with a warning, never a hang, and the install works."""
-    from tests.conftest import path_with_shim, put_shim
-
     shim = put_shim(sandbox.root / "bin", uv_releases.path("0.6.4"))
     sandbox.cache.mkdir()
     os.mkfifo(sandbox.cache / ".lock")
