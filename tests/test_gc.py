@@ -495,7 +495,7 @@ def test_two_removal_threads_remove_every_pointer_before_any_archive_and_count_a
             paths += [f"wheels-v8/p{index}/1.0.rev", f"{ARCHIVES}/id{index}"]
         return paths
 
-    serial = Remover(tmp_path / "serial", set(), messages.Voice(quiet=1), io.StringIO(), 0, True)
+    serial = Remover(tmp_path / "serial", set(), messages.Voice(quiet=1), io.StringIO(), 0, True, threads=1)
     serial.run(tree(tmp_path / "serial"))
     order, real_unlink = [], os.unlink
 

@@ -103,6 +103,31 @@ def test_a_link_in_the_path_is_not_descended(cache, tmp_path):
     assert remover.removed == []
 
 
+def test_two_threads_remove_and_keep_what_one_does_in_the_same_order(tmp_path):
+    """Paths found below a live entry's ancestor are reported where a serial run reports them."""
+    def tree(cache: Path) -> list[str]:
+        for bucket in ("wheels-v3", "wheels-v5"):
+            for name in ("a", "b", "b-x", "c"):
+                write(cache / bucket / "pypi" / name / "1.0" / "mod.py", name * 3)
+                write(cache / bucket / "pypi" / name / "1.0" / "sub" / "x.py")
+        for index in range(6):
+            write(cache / "archive-v0" / f"id{index}" / "pkg" / "m.py", "x" * index)
+        return ["wheels-v3/pypi/a", "wheels-v3/pypi/c", "wheels-v5", *(f"archive-v0/id{i}" for i in range(6))]
+
+    live = {"wheels-v5/pypi/b", "wheels-v5/pypi/c/1.0/sub", "archive-v0/id2"}
+    results = []
+    for threads in (1, 2):
+        remover = Remover(tmp_path / str(threads), live, messages.Voice(quiet=1), io.StringIO(), 0, False, threads)
+        remover.run(tree(tmp_path / str(threads)))
+        results.append((remover.removed, remover.removed_bytes, remover.kept, remover.files, remover.dirs))
+    serial, threaded = results
+    assert threaded == serial
+    assert serial[2] == live
+    assert serial[0][:3] == ["wheels-v3/pypi/a", "wheels-v3/pypi/c", "wheels-v5/pypi/a"]
+    assert "wheels-v5/pypi/b-x" in serial[0] and "wheels-v5/pypi/c/1.0/mod.py" in serial[0]
+    assert (tmp_path / "2" / "wheels-v5" / "pypi" / "c" / "1.0" / "sub" / "x.py").is_file()
+
+
 def test_entries_that_vanish_are_tolerated(cache):
     remover = Remover(cache, set(), messages.Voice(quiet=1), io.StringIO(), 0, False)
     remover.run(["archive-v0/gone", "nothere/deeper", "archive-v0/dead1"])

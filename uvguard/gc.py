@@ -50,8 +50,6 @@ _POINTER_SUFFIXES = (".http", ".rev")
 _TOKEN = re.compile(rb"[A-Za-z0-9_-]+")
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-# Two threads remove gc's archives: measured 2-3x faster than one on a 2-core ext4 VM (benchmarks/README.md, line 9).
-REMOVAL_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -330,7 +328,7 @@ def run_gc(cache_dir: Path, live_entries: Callable[[], Mapping[str, Iterable[str
         messages.info(f"Collecting unused entries in cache at: {messages.user_display(cache_dir)}", voice, stream)
         with progress:
             plan = plan_gc(cache_dir, live_entries(), keep_recent, physical, progress=progress)
-        remover = Remover(cache_dir, set(), voice, stream, verbose, physical, threads=REMOVAL_THREADS)
+        remover = Remover(cache_dir, set(), voice, stream, verbose, physical)
         remover.run(plan.removal_order())
     result = GcResult(plan, False, physical, tuple(remover.removed), tuple(remover.removed_bytes), remover.files,
                       remover.dirs, remover.reported_bytes, remover.logical_bytes)
