@@ -378,9 +378,11 @@ def test_importing_the_passthrough_modules_loads_no_heavy_module(sandbox):
 
 def test_an_allowed_prune_with_nothing_live_loads_only_what_the_decision_needs(sandbox):
     """The guarded path with no TOML file to read: no tomllib (the built-in preset is read without it), no
-    dataclasses (with inspect ~10 ms), no hashlib (trust), no threading (a spinner), no uv run in a scratch
-    cache (subprocess, tempfile: `uvrefusal`), no runpy (the shim starts with `-c`, not `-m`)."""
-    unneeded = {"tomllib", "tomli", "dataclasses", "inspect", "hashlib", "threading", "tempfile", "subprocess",
+    dataclasses (with inspect ~10 ms), no typing (~3 ms; `uvguard.records`), no hashlib (trust), no threading
+    (a spinner), no uv run in a scratch cache (subprocess, tempfile: `uvrefusal`), no runpy (the shim starts
+    with `-c`, not `-m`)."""
+    unneeded = {"tomllib", "tomli", "dataclasses", "inspect", "typing", "hashlib", "threading", "tempfile",
+                "subprocess",
                 "runpy", "importlib.util", "uvguard.uvrefusal", "uvguard.prune_plan", "uvguard.skeleton",
                 "uvguard.limited"}
     # The dev venv's editable-install finder, run at startup, imports some of them: forget those first.

@@ -18,10 +18,13 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
 from uvguard import messages
 from uvguard.errors import EXIT_USAGE, FileSystemFailure, UvguardError, os_failure
+from uvguard.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 WAITING_MESSAGE = (
     "Cache is currently in-use, waiting for other uv processes to finish (use `--force` to override)"

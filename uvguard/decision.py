@@ -19,11 +19,13 @@ all, uv runs as it would, silently.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
-
 from uvguard.invocation import CLEAN, CLEAN_PACKAGES, PASSTHROUGH, PRUNE, PRUNE_CI
 from uvguard.messages import plural
 from uvguard.policy import ACTIONS, Policy, Source
+from uvguard.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 STRICTNESS = {action: rank for rank, action in enumerate(ACTIONS)}
 

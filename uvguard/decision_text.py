@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from uvguard.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from uvguard.escapes import Escape

@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import NamedTuple
 
 from uvguard.invocation import CLEAN_PACKAGES, PRUNE, PRUNE_CI, Version
+from uvguard.records import NamedTuple
 
 FOLLOWS_LINKS_BEFORE = (0, 11, 20)
 FOLLOWING_OPERATIONS = (PRUNE, PRUNE_CI, CLEAN_PACKAGES)

@@ -38,10 +38,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, NamedTuple
 
 from uvguard import uvcli
+from uvguard.records import TYPE_CHECKING, NamedTuple
 from uvguard.uvcli import CACHE_OPERATIONS, PROGRAM_COMMANDS
+
+if TYPE_CHECKING:
+    from typing import Any
 
 PASSTHROUGH = "passthrough"
 PRUNE = uvcli.PRUNE

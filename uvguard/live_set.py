@@ -25,9 +25,9 @@ import os
 import stat
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import scanmemory
+from uvguard.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from uvguard.roots import Root

@@ -16,7 +16,11 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple, TextIO
+
+from uvguard.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class Voice(NamedTuple):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import messages
 from uvguard.decision import Decision, Situation, decide
@@ -28,6 +27,7 @@ from uvguard.live_set import LiveSet, scan_live_set
 from uvguard.policy import Policy, load_policy
 from uvguard.progress import phase
 from uvguard.realuv import find_real_uv, uv_version
+from uvguard.records import TYPE_CHECKING, NamedTuple
 from uvguard.registry import state_dir
 from uvguard.roots import Root, find_roots
 from uvguard.tomlfile import TomlFiles

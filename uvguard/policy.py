@@ -71,11 +71,14 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
 
 from uvguard import paths, trust
 from uvguard.errors import PolicyError
+from uvguard.records import TYPE_CHECKING, NamedTuple
 from uvguard.tomlfile import TomlFiles, key_line, parse_flat_toml, parse_toml
+
+if TYPE_CHECKING:
+    from typing import Any
 
 ACTIONS = ("allow", "warn", "limit", "refuse")
 OPERATION_KEYS = ("prune", "prune-ci", "clean", "clean-packages")

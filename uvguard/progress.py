@@ -13,12 +13,13 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TextIO
 
 from uvguard import messages
+from uvguard.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import threading
+    from typing import TextIO
 
 SHOW_AFTER = 0.5  # seconds
 _TICK = 0.1

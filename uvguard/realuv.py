@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NoReturn
 
 from uvguard import paths, registry
 from uvguard.errors import RealUvNotFound
+from uvguard.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import subprocess  # at run time only where a child is started: not on the shim's paths that start none
+    from typing import NoReturn
 
 # Set to the shim's pid just before it execs uv: a shim that starts with its
 # own pid equal to this was exec'd by a shim, so the "real" uv is a shim.

@@ -17,13 +17,15 @@ import glob
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from uvguard import messages, registry, uvcli, uvworkspace
 from uvguard.invocation import command_arguments, parse
+from uvguard.records import TYPE_CHECKING, NamedTuple
 from uvguard.tomlfile import TomlFiles
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from uvguard.invocation import Invocation
     from uvguard.uvconfig import EffectiveConfig
 

@@ -35,7 +35,8 @@ import os
 import zlib
 from collections.abc import Callable, Iterable
 from operator import attrgetter
-from typing import NamedTuple
+
+from uvguard.records import NamedTuple
 
 # A directory whose ctime is this close to the scan is not trusted: see above.
 RACY_SECONDS = 2.0

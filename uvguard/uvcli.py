@@ -16,7 +16,7 @@ shim's path.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from uvguard.records import NamedTuple
 
 PRUNE = "prune"
 CLEAN = "clean"

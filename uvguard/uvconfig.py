@@ -20,12 +20,12 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
 
 from uvguard import uvcli
 from uvguard.errors import ConfigError
 from uvguard.invocation import Invocation
 from uvguard.messages import user_display
+from uvguard.records import NamedTuple
 from uvguard.tomlfile import TomlFiles
 from uvguard.uvconfigfiles import (
     LINK_MODES,

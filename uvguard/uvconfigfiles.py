@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import uvcli, uvschema
 from uvguard.errors import ConfigError
+from uvguard.records import TYPE_CHECKING, NamedTuple
 from uvguard.requiredversion import satisfies
 from uvguard.tomlfile import TomlFiles, key_line
 from uvguard.uvinputs import (

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
 from uvguard import uvcli
 from uvguard.errors import ConfigError
 from uvguard.invocation import command_arguments
+from uvguard.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from uvguard.invocation import Invocation
